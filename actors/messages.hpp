@@ -1,0 +1,300 @@
+// The proxy's message vocabulary: every atom, message type and typed actor
+// interface, in one CAF type-ID block. Build with CAF_ENABLE_TYPE_ID_CHECKS so
+// that sending a type missing here fails to compile.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "config/config.hpp"
+#include "config/users.hpp"
+#include "net/reactor.hpp"
+
+namespace px {
+
+// -- reactor events, as messages ----------------------------------------------
+
+/// A listener accepted a client (to the acceptor).
+struct conn_accepted {
+  net::conn_id id = 0;
+  net::ip_endpoint peer;
+  net::ip_endpoint local;
+};
+
+/// A chunk of handshake bytes from the client (to its session).
+struct conn_data {
+  std::vector<uint8_t> bytes;
+};
+
+/// The upstream connect succeeded (to its session).
+struct conn_connected {
+  net::ip_endpoint local;
+  net::ip_endpoint remote;
+};
+
+/// The upstream connect failed (to its session).
+struct conn_failed {
+  net::connect_error error = net::connect_error::none;
+};
+
+/// The connection is gone (to its session, exactly once).
+struct conn_closed {
+  net::close_stats stats;
+};
+
+/// Relayed bytes since the last batch (to metrics).
+struct traffic {
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+};
+
+// -- settings -----------------------------------------------------------------
+
+/// Runtime knobs a session needs; owned by the settings actor, copied to the
+/// acceptor on every change and from there to each new session.
+struct session_settings {
+  config::auth_mode auth = config::auth_mode::userpass;
+  uint64_t buffer_size = 64 * 1024;
+  uint64_t max_clients = 1024;
+  int64_t handshake_timeout_ms = 10000;
+  int64_t connect_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 300000;
+  bool splice = true;
+  std::vector<net::cidr> allow_clients;
+  std::vector<net::cidr> deny_destinations;
+};
+
+/// Builds the initial settings from the config file.
+session_settings make_settings(const config::proxy_config& cfg);
+
+// -- metrics ------------------------------------------------------------------
+
+/// Events counted by the metrics actor.
+enum class metric : uint8_t {
+  /// A client connection was admitted (historical accesses).
+  accepted,
+  /// A client was refused because max_clients was reached.
+  rejected_max_clients,
+  /// A client address is outside allow_client.
+  rejected_client_rule,
+  /// A username/password check failed.
+  auth_failure,
+  /// A client did not finish its handshake in time.
+  handshake_timeout,
+  /// A client sent a malformed message.
+  protocol_error,
+  /// A reply was sent; the argument is the REP code.
+  reply,
+  /// A message reached an actor that has no handler for it.
+  unexpected_message,
+};
+
+/// One counted event.
+struct metric_event {
+  metric kind = metric::accepted;
+  uint8_t arg = 0;
+};
+
+/// All counters and gauges at one moment.
+struct metrics_snapshot {
+  uint64_t accepted = 0;
+  uint64_t active = 0;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  uint64_t auth_failures = 0;
+  uint64_t rejected_max_clients = 0;
+  uint64_t rejected_client_rule = 0;
+  uint64_t handshake_timeouts = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t unexpected_messages = 0;
+  /// Replies sent, indexed by REP code (0x00 to 0x08).
+  std::vector<uint64_t> replies = std::vector<uint64_t>(9, 0);
+};
+
+// -- access log ---------------------------------------------------------------
+
+/// One line of the access log, written when a connection ends.
+struct access_record {
+  int64_t start_unix_ms = 0;
+  int64_t duration_ms = 0;
+  std::string client;
+  std::string user;
+  std::string destination;
+  std::string result;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+};
+
+// -- inspect ------------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_accepted& x) {
+  return f(caf::meta::type_name("conn_accepted"), x.id, x.peer, x.local);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_data& x) {
+  return f(caf::meta::type_name("conn_data"), x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_connected& x) {
+  return f(caf::meta::type_name("conn_connected"), x.local, x.remote);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_failed& x) {
+  return f(caf::meta::type_name("conn_failed"), x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
+  return f(caf::meta::type_name("conn_closed"), x.stats.bytes_up,
+           x.stats.bytes_down, x.stats.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, traffic& x) {
+  return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
+  return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
+           x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
+           x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metric_event& x) {
+  return f(caf::meta::type_name("metric_event"), x.kind, x.arg);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
+  return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
+           x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
+           x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
+           x.unexpected_messages, x.replies);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, access_record& x) {
+  return f(caf::meta::type_name("access_record"), x.start_unix_ms,
+           x.duration_ms, x.client, x.user, x.destination, x.result,
+           x.bytes_up, x.bytes_down);
+}
+
+} // namespace px
+
+namespace px::net {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cidr& x) {
+  return f(x.base, x.prefix);
+}
+
+} // namespace px::net
+
+// -- atoms ---------------------------------------------------------------------
+
+/// Asks the registry to check credentials.
+CAF_ADD_ATOM(proxy, px, auth_atom, "auth")
+/// Asks a hasher to verify a password against a hash.
+CAF_ADD_ATOM(proxy, px, verify_atom, "verify")
+/// Asks a hasher to hash a password.
+CAF_ADD_ATOM(proxy, px, hash_atom, "hash")
+/// Replaces the registry's users (SIGHUP reload).
+CAF_ADD_ATOM(proxy, px, reload_atom, "reload")
+/// Lists user names.
+CAF_ADD_ATOM(proxy, px, list_atom, "list")
+/// Reads a snapshot (metrics, settings).
+CAF_ADD_ATOM(proxy, px, get_atom, "get")
+/// Sets the buffer size.
+CAF_ADD_ATOM(proxy, px, buffer_atom, "buffer")
+/// Sets max clients.
+CAF_ADD_ATOM(proxy, px, maxcli_atom, "maxcli")
+/// Reports the number of active sessions.
+CAF_ADD_ATOM(proxy, px, active_atom, "active")
+/// The handshake deadline of a session passed.
+CAF_ADD_ATOM(proxy, px, deadline_atom, "deadline")
+
+
+namespace px {
+
+// -- typed interfaces ---------------------------------------------------------
+
+/// Verifies and hashes passwords; runs blocking crypt(3), so production
+/// spawns it detached (its own thread), tests on the test scheduler.
+using hasher_actor = caf::typed_actor<
+  caf::replies_to<verify_atom, std::string, std::string>::with<bool>,
+  caf::replies_to<hash_atom, std::string>::with<std::string>>;
+
+/// Owns the users: credentials checks and the user list.
+using registry_actor = caf::typed_actor<
+  /// (user, password, required role) -> accepted?
+  caf::replies_to<auth_atom, std::string, std::string, uint8_t>::with<bool>,
+  /// Replaces all users (after a reload from disk).
+  caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
+  /// Names of all users, sorted.
+  caf::replies_to<list_atom>::with<std::vector<std::string>>>;
+
+/// Owns counters and gauges.
+using metrics_actor = caf::typed_actor<
+  caf::reacts_to<traffic>,
+  caf::reacts_to<metric_event>,
+  caf::reacts_to<active_atom, uint64_t>,
+  caf::replies_to<get_atom>::with<metrics_snapshot>>;
+
+/// Writes the access log.
+using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
+
+/// Accepts clients: enforces allow_client and max_clients, spawns sessions.
+using acceptor_actor = caf::typed_actor<
+  caf::reacts_to<conn_accepted>,
+  caf::reacts_to<session_settings>>;
+
+/// Owns runtime settings and tells subscribers about changes.
+using settings_actor = caf::typed_actor<
+  caf::replies_to<get_atom>::with<session_settings>,
+  /// New buffer size in bytes -> accepted?
+  caf::replies_to<buffer_atom, uint64_t>::with<bool>,
+  /// New max clients -> accepted?
+  caf::replies_to<maxcli_atom, uint64_t>::with<bool>>;
+
+} // namespace px
+
+// -- type IDs ------------------------------------------------------------------
+
+
+CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(proxy, (px::conn_accepted))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_data))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_connected))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_failed))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_closed))
+  CAF_ADD_TYPE_ID(proxy, (px::traffic))
+  CAF_ADD_TYPE_ID(proxy, (px::session_settings))
+  CAF_ADD_TYPE_ID(proxy, (px::metric_event))
+  CAF_ADD_TYPE_ID(proxy, (px::metrics_snapshot))
+  CAF_ADD_TYPE_ID(proxy, (px::access_record))
+  CAF_ADD_TYPE_ID(proxy, (px::config::user_entry))
+  CAF_ADD_TYPE_ID(proxy, (std::vector<px::config::user_entry>))
+  CAF_ADD_TYPE_ID(proxy, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(proxy, (px::net::ip_endpoint))
+  CAF_ADD_TYPE_ID(proxy, (px::hasher_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::registry_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::metrics_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::access_log_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::acceptor_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
+
+CAF_END_TYPE_ID_BLOCK(proxy)
+

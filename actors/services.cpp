@@ -1,0 +1,300 @@
+#include "actors/services.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include <caf/all.hpp>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include "config/users.hpp"
+#include "net/log.hpp"
+
+namespace px {
+
+// -- hasher -------------------------------------------------------------------
+
+hasher_actor::behavior_type hasher(hasher_actor::pointer) {
+  return {
+    [](verify_atom, const std::string& password, const std::string& hash) {
+      return config::verify_password(password, hash);
+    },
+    [](hash_atom, const std::string& password) {
+      return config::hash_password(password).value_or(std::string{});
+    },
+  };
+}
+
+// -- registry -----------------------------------------------------------------
+
+std::array<uint8_t, 32> registry_state::digest(const std::string& user,
+                                               const std::string& password) const {
+  std::array<uint8_t, 32> out{};
+  auto ctx = EVP_MD_CTX_new();
+  unsigned len = 0;
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, key.data(), key.size());
+  EVP_DigestUpdate(ctx, user.data(), user.size());
+  EVP_DigestUpdate(ctx, "\0", 1);
+  EVP_DigestUpdate(ctx, password.data(), password.size());
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  return out;
+}
+
+void registry_state::load(const std::vector<config::user_entry>& entries) {
+  std::map<std::string, registry_user> fresh;
+  for (auto& e : entries) {
+    registry_user u;
+    u.roles = e.roles;
+    u.hash = e.hash;
+    // Keep the verified-password cache only while the hash is unchanged.
+    if (auto i = users.find(e.name); i != users.end() && i->second.hash == e.hash) {
+      u.verified = i->second.verified;
+      u.has_verified = i->second.has_verified;
+    }
+    fresh.emplace(e.name, std::move(u));
+  }
+  users.swap(fresh);
+}
+
+hasher_actor registry_state::pick_hasher() {
+  auto h = hashers[next_hasher % hashers.size()];
+  ++next_hasher;
+  return h;
+}
+
+registry_actor::behavior_type
+registry(registry_actor::stateful_pointer<registry_state> self,
+         std::vector<config::user_entry> users,
+         std::vector<hasher_actor> hashers) {
+  auto& st = self->state;
+  if (RAND_bytes(st.key.data(), static_cast<int>(st.key.size())) != 1) {
+    std::random_device rd;
+    for (auto& b : st.key)
+      b = static_cast<uint8_t>(rd());
+  }
+  st.hashers = std::move(hashers);
+  st.load(users);
+  // A valid yescrypt hash (default cost) of 32 random bytes nobody kept.
+  st.dummy_hash = "$y$j9T$CSQrVdnvNd.XLIjfXi/7Y0$"
+                  "w0Ykr.hu.Dl9KxBDFGKFa3r.2H8yfbk0RyMNneUJlJ/";
+  return {
+    [=](auth_atom, std::string& user, std::string& password,
+        uint8_t role) -> caf::result<bool> {
+      auto& st = self->state;
+      auto i = st.users.find(user);
+      bool known = i != st.users.end() && (i->second.roles & role) != 0;
+      if (known && i->second.has_verified) {
+        auto d = st.digest(user, password);
+        if (CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0)
+          return true;
+      }
+      auto hash = known ? i->second.hash : st.dummy_hash;
+      auto rp = self->make_response_promise<bool>();
+      self
+        ->request(st.pick_hasher(), std::chrono::seconds{10}, verify_atom_v,
+                  password, hash)
+        .then(
+          [=](bool ok) mutable {
+            auto& st = self->state;
+            if (!known) {
+              rp.deliver(false);
+              return;
+            }
+            auto j = st.users.find(user);
+            if (ok && j != st.users.end() && j->second.hash == hash) {
+              j->second.verified = st.digest(user, password);
+              j->second.has_verified = true;
+            }
+            rp.deliver(ok);
+          },
+          [=](caf::error&) mutable { rp.deliver(false); });
+      return rp;
+    },
+    [=](reload_atom, std::vector<config::user_entry>& entries) {
+      self->state.load(entries);
+      log::info("users reloaded: " + std::to_string(entries.size()) + " users");
+    },
+    [=](list_atom) {
+      std::vector<std::string> names;
+      for (auto& kv : self->state.users)
+        names.push_back(kv.first);
+      return names;
+    },
+  };
+}
+
+// -- metrics ------------------------------------------------------------------
+
+void metrics_state::apply(const metric_event& ev) {
+  auto& c = counters;
+  switch (ev.kind) {
+    case metric::accepted:
+      ++c.accepted;
+      break;
+    case metric::rejected_max_clients:
+      ++c.rejected_max_clients;
+      break;
+    case metric::rejected_client_rule:
+      ++c.rejected_client_rule;
+      break;
+    case metric::auth_failure:
+      ++c.auth_failures;
+      break;
+    case metric::handshake_timeout:
+      ++c.handshake_timeouts;
+      break;
+    case metric::protocol_error:
+      ++c.protocol_errors;
+      break;
+    case metric::reply:
+      if (ev.arg < c.replies.size())
+        ++c.replies[ev.arg];
+      break;
+    case metric::unexpected_message:
+      ++c.unexpected_messages;
+      break;
+  }
+}
+
+metrics_actor::behavior_type
+metrics(metrics_actor::stateful_pointer<metrics_state> self) {
+  return {
+    [=](traffic& t) {
+      self->state.counters.bytes_up += t.bytes_up;
+      self->state.counters.bytes_down += t.bytes_down;
+    },
+    [=](metric_event& ev) { self->state.apply(ev); },
+    [=](active_atom, uint64_t n) { self->state.counters.active = n; },
+    [=](get_atom) { return self->state.counters; },
+  };
+}
+
+// -- settings -----------------------------------------------------------------
+
+settings_actor::behavior_type
+settings(settings_actor::stateful_pointer<settings_state> self,
+         session_settings initial, acceptor_actor subscriber) {
+  self->state.current = std::move(initial);
+  self->state.subscriber = std::move(subscriber);
+  auto publish = [self] {
+    if (self->state.subscriber)
+      self->send(self->state.subscriber, self->state.current);
+  };
+  return {
+    [=](get_atom) { return self->state.current; },
+    [=](buffer_atom, uint64_t size) {
+      if (size < min_buffer_size || size > max_buffer_size)
+        return false;
+      self->state.current.buffer_size = size;
+      log::info("buffer size set to " + std::to_string(size));
+      publish();
+      return true;
+    },
+    [=](maxcli_atom, uint64_t n) {
+      if (n < 1 || n > max_max_clients)
+        return false;
+      self->state.current.max_clients = n;
+      log::info("max clients set to " + std::to_string(n));
+      publish();
+      return true;
+    },
+  };
+}
+
+// -- access log ---------------------------------------------------------------
+
+access_log_state::~access_log_state() {
+  if (owns_fd && fd >= 0)
+    ::close(fd);
+}
+
+std::string format_access_record(const access_record& rec) {
+  auto secs = static_cast<time_t>(rec.start_unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char ts[40];
+  auto n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(ts + n, sizeof(ts) - n, ".%03dZ",
+           static_cast<int>(rec.start_unix_ms % 1000));
+  std::string out = ts;
+  out += " client=" + rec.client;
+  out += " user=" + rec.user;
+  out += " dest=" + rec.destination;
+  out += " result=" + rec.result;
+  out += " up=" + std::to_string(rec.bytes_up);
+  out += " down=" + std::to_string(rec.bytes_down);
+  out += " ms=" + std::to_string(rec.duration_ms);
+  // Names come from the network: never let them break the line format.
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+      c = '?';
+  return out;
+}
+
+std::string open_access_log(const std::string& target, int& fd) {
+  if (target == "off") {
+    fd = -1;
+    return {};
+  }
+  if (target == "-") {
+    fd = STDOUT_FILENO;
+    return {};
+  }
+  fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return target + ": cannot open access log: " + std::strerror(errno);
+  return {};
+}
+
+access_log_actor::behavior_type
+access_log(access_log_actor::stateful_pointer<access_log_state> self, int fd,
+           bool owns_fd) {
+  self->state.fd = fd;
+  self->state.owns_fd = owns_fd;
+  return {
+    [=](access_record& rec) {
+      if (self->state.fd < 0)
+        return;
+      auto line = format_access_record(rec);
+      line += '\n';
+      const char* p = line.data();
+      size_t left = line.size();
+      while (left > 0) {
+        auto n = ::write(self->state.fd, p, left);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0)
+          return;
+        p += n;
+        left -= static_cast<size_t>(n);
+      }
+    },
+  };
+}
+
+} // namespace px
+
+namespace px {
+
+session_settings make_settings(const config::proxy_config& cfg) {
+  session_settings s;
+  s.auth = cfg.auth;
+  s.buffer_size = cfg.buffer_size;
+  s.max_clients = cfg.max_clients;
+  s.handshake_timeout_ms = cfg.handshake_timeout.count();
+  s.connect_timeout_ms = cfg.connect_timeout.count();
+  s.idle_timeout_ms = cfg.idle_timeout.count();
+  s.splice = cfg.splice;
+  s.allow_clients = cfg.allow_clients;
+  s.deny_destinations = cfg.deny_destinations;
+  return s;
+}
+
+} // namespace px

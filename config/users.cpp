@@ -1,0 +1,196 @@
+#include "config/users.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <crypt.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace px::config {
+
+bool valid_username(std::string_view name) {
+  if (name.empty() || name.size() > 255 || name.front() == '#')
+    return false;
+  for (unsigned char c : name)
+    if (c <= 0x20 || c >= 0x7F || c == ':')
+      return false;
+  return true;
+}
+
+bool valid_password(std::string_view password) {
+  return !password.empty() && password.size() <= 255
+         && password.find('\0') == std::string_view::npos;
+}
+
+std::string roles_to_string(uint8_t roles) {
+  std::string out;
+  if (roles & role_socks)
+    out = "socks";
+  if (roles & role_admin)
+    out += out.empty() ? "admin" : ",admin";
+  return out;
+}
+
+std::optional<uint8_t> parse_roles(std::string_view text) {
+  uint8_t roles = 0;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    if (item == "socks")
+      roles |= role_socks;
+    else if (item == "admin")
+      roles |= role_admin;
+    else
+      return std::nullopt;
+    if (comma == std::string_view::npos)
+      break;
+    text.remove_prefix(comma + 1);
+  }
+  if (roles == 0)
+    return std::nullopt;
+  return roles;
+}
+
+std::variant<std::vector<user_entry>, std::string>
+parse_users(const std::string& text, const std::string& path) {
+  std::vector<user_entry> users;
+  std::set<std::string> names;
+  std::istringstream in{text};
+  std::string line;
+  int lineno = 0;
+  auto fail = [&](const std::string& what) {
+    return path + ":" + std::to_string(lineno) + ": " + what;
+  };
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.empty() || line.front() == '#')
+      continue;
+    auto c1 = line.find(':');
+    auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string::npos)
+      return fail("expected 'name:roles:hash'");
+    user_entry u;
+    u.name = line.substr(0, c1);
+    auto roles = parse_roles(std::string_view{line}.substr(c1 + 1, c2 - c1 - 1));
+    u.hash = line.substr(c2 + 1);
+    if (!valid_username(u.name))
+      return fail("invalid user name (1-255 printable characters, no ':' or spaces)");
+    if (!roles)
+      return fail("user '" + u.name + "': roles must be socks, admin or socks,admin");
+    u.roles = *roles;
+    if (u.hash.empty() || u.hash.front() != '$'
+        || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK)
+      return fail("user '" + u.name
+                  + "': password hash is not a supported crypt(5) hash"
+                    " (create entries with 'proxy --hash-user')");
+    if (!names.insert(u.name).second)
+      return fail("user '" + u.name + "' appears twice");
+    users.push_back(std::move(u));
+  }
+  return users;
+}
+
+std::variant<std::vector<user_entry>, std::string>
+load_users(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return path + ": cannot open users file: " + std::strerror(errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_users(ss.str(), path);
+}
+
+std::string format_users(const std::vector<user_entry>& users) {
+  std::string out = "# name:roles:hash (written by the proxy; edit with care)\n";
+  for (auto& u : users)
+    out += u.name + ":" + roles_to_string(u.roles) + ":" + u.hash + "\n";
+  return out;
+}
+
+std::optional<std::string> hash_password(std::string_view password) {
+  if (!valid_password(password))
+    return std::nullopt;
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (!crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof(salt)))
+    return std::nullopt;
+  crypt_data data;
+  std::memset(&data, 0, sizeof(data));
+  std::string pw{password};
+  auto h = crypt_r(pw.c_str(), salt, &data);
+  if (!h || h[0] != '$')
+    return std::nullopt;
+  return std::string{h};
+}
+
+bool verify_password(std::string_view password, const std::string& hash) {
+  if (!valid_password(password) || hash.empty())
+    return false;
+  crypt_data data;
+  std::memset(&data, 0, sizeof(data));
+  std::string pw{password};
+  auto h = crypt_r(pw.c_str(), hash.c_str(), &data);
+  if (!h || h[0] != '$')
+    return false;
+  auto len = std::strlen(h);
+  if (len != hash.size())
+    return false;
+  // Constant-time comparison.
+  unsigned char diff = 0;
+  for (size_t i = 0; i < len; ++i)
+    diff |= static_cast<unsigned char>(h[i] ^ hash[i]);
+  return diff == 0;
+}
+
+std::optional<std::string> write_file_atomically(const std::string& path,
+                                                 const std::string& contents) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto err = [&](const char* what) {
+    return std::string{what} + " " + tmp + ": " + std::strerror(errno);
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return err("cannot create");
+  const char* p = contents.data();
+  size_t left = contents.size();
+  while (left > 0) {
+    auto n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      auto e = err("cannot write");
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    auto e = err("cannot fsync");
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto e = err("cannot rename");
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return std::nullopt;
+}
+
+} // namespace px::config

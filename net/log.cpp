@@ -1,0 +1,74 @@
+#include "net/log.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+
+#include <unistd.h>
+
+namespace px::log {
+
+namespace {
+
+std::atomic<int> current_level{static_cast<int>(level::info)};
+
+const char* name(level lvl) {
+  switch (lvl) {
+    case level::error:
+      return "ERROR";
+    case level::warning:
+      return "WARN";
+    case level::info:
+      return "INFO";
+    case level::debug:
+      return "DEBUG";
+  }
+  return "?";
+}
+
+} // namespace
+
+void set_level(level lvl) {
+  current_level = static_cast<int>(lvl);
+}
+
+bool enabled(level lvl) {
+  return static_cast<int>(lvl) <= current_level.load(std::memory_order_relaxed);
+}
+
+std::string timestamp() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  auto n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms));
+  return buf;
+}
+
+void line(level lvl, std::string_view text) {
+  if (!enabled(lvl))
+    return;
+  std::string out;
+  out.reserve(text.size() + 40);
+  out += timestamp();
+  out += ' ';
+  out += name(lvl);
+  out += ' ';
+  out += text;
+  out += '\n';
+  const char* p = out.data();
+  size_t left = out.size();
+  while (left > 0) {
+    auto n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0)
+      return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+} // namespace px::log

@@ -1,0 +1,34 @@
+// Minimal line logger shared by every folder: one write(2) per line to
+// stderr, so lines from several threads never interleave. Never pass
+// credentials to it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace px::log {
+
+/// Severity of a line.
+enum class level : int { error = 0, warning = 1, info = 2, debug = 3 };
+
+/// Lines above this level are dropped (default: info).
+void set_level(level lvl);
+
+/// True when lines of `lvl` are printed.
+bool enabled(level lvl);
+
+/// Writes "<UTC time> <LEVEL> <text>\n" to stderr.
+void line(level lvl, std::string_view text);
+
+inline void error(std::string_view text) { line(level::error, text); }
+inline void warning(std::string_view text) { line(level::warning, text); }
+inline void info(std::string_view text) { line(level::info, text); }
+inline void debug(std::string_view text) {
+  if (enabled(level::debug))
+    line(level::debug, text);
+}
+
+/// ISO 8601 UTC timestamp with milliseconds.
+std::string timestamp();
+
+} // namespace px::log

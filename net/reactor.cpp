@@ -1,0 +1,1204 @@
+#include "net/reactor.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <queue>
+#include <unordered_map>
+
+#include <ares.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/log.hpp"
+
+namespace px::net {
+
+// -- enum names ---------------------------------------------------------------
+
+const char* to_string(connect_error x) {
+  switch (x) {
+    case connect_error::none:
+      return "none";
+    case connect_error::refused:
+      return "refused";
+    case connect_error::network_unreachable:
+      return "network-unreachable";
+    case connect_error::host_unreachable:
+      return "host-unreachable";
+    case connect_error::name_not_found:
+      return "name-not-found";
+    case connect_error::timeout:
+      return "timeout";
+    case connect_error::denied:
+      return "denied";
+    case connect_error::resolver_failure:
+      return "resolver-failure";
+    case connect_error::other:
+      return "other";
+  }
+  return "unknown";
+}
+
+const char* to_string(close_reason x) {
+  switch (x) {
+    case close_reason::done:
+      return "done";
+    case close_reason::requested:
+      return "requested";
+    case close_reason::client_gone:
+      return "client-gone";
+    case close_reason::upstream_error:
+      return "upstream-error";
+    case close_reason::idle_timeout:
+      return "idle-timeout";
+    case close_reason::shutdown:
+      return "shutdown";
+    case close_reason::transform_failed:
+      return "transform-failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using time_point = clock_type::time_point;
+
+constexpr int loop_shift = 56;
+
+connect_error from_errno(int err) {
+  switch (err) {
+    case ECONNREFUSED:
+      return connect_error::refused;
+    case ENETUNREACH:
+    case ENETDOWN:
+      return connect_error::network_unreachable;
+    case EHOSTUNREACH:
+    case EHOSTDOWN:
+    case EADDRNOTAVAIL:
+      return connect_error::host_unreachable;
+    case ETIMEDOUT:
+      return connect_error::timeout;
+    default:
+      return connect_error::other;
+  }
+}
+
+/// What an epoll registration points at.
+enum class wkind : uint8_t { wake, listener, down, up, dns };
+
+struct watcher {
+  wkind kind;
+  void* obj;
+};
+
+/// One socket of a connection with its edge-triggered readiness.
+struct side {
+  int fd = -1;
+  bool rd = false;
+  bool wr = false;
+  watcher w{wkind::down, nullptr};
+};
+
+/// A pipe used by the splice relay.
+struct pipe_pair {
+  int rd = -1;
+  int wr = -1;
+  size_t capacity = 0;
+  bool valid() const { return rd >= 0; }
+};
+
+/// One direction of a tunnel: src -> (pipe or buffer) -> dst.
+struct pump {
+  side* src = nullptr;
+  side* dst = nullptr;
+  /// Bytes written before anything relayed (reply or pipelined data).
+  std::vector<uint8_t> prefix;
+  size_t prefix_off = 0;
+  /// Splice mode: bytes sitting in `pipe`.
+  pipe_pair pipe;
+  /// Copy mode: bytes in buf[head, tail).
+  std::unique_ptr<uint8_t[]> buf;
+  size_t head = 0;
+  size_t tail = 0;
+  /// Bytes held (pipe or buffer).
+  size_t held = 0;
+  /// Bytes this direction may hold.
+  size_t cap = 0;
+  bool use_splice = false;
+  bool eof = false;
+  bool shut = false;
+  /// Bytes delivered to dst (prefix excluded).
+  uint64_t moved = 0;
+  bool done() const { return shut; }
+};
+
+enum class cstate : uint8_t { accepted, handshake, connecting, connected, relaying };
+
+struct conn {
+  conn_id id = 0;
+  cstate state = cstate::accepted;
+  bool closed = false;
+  side down;
+  side up;
+  std::shared_ptr<conn_handler> handler;
+  // -- handshake ---
+  bool read_armed = false;
+  std::vector<uint8_t> out;
+  size_t out_off = 0;
+  after after_out = after::hold;
+  // -- connect ---
+  connect_request creq;
+  std::vector<ip_endpoint> addrs;
+  size_t next_addr = 0;
+  connect_error last_err = connect_error::none;
+  uint32_t op_gen = 0;
+  // -- relay ---
+  pump to_up;   // client -> target
+  pump to_down; // target -> client
+  std::chrono::milliseconds idle{0};
+  time_point last_active;
+  conn* lru_prev = nullptr;
+  conn* lru_next = nullptr;
+  bool in_lru = false;
+};
+
+struct timer_entry {
+  time_point when;
+  conn_id id;
+  uint32_t gen;
+  bool operator>(const timer_entry& other) const { return when > other.when; }
+};
+
+} // namespace
+
+/// A listening socket, shared read-only by every loop.
+struct listener {
+  int fd = -1;
+  ip_endpoint addr;
+  std::shared_ptr<accept_handler> handler;
+};
+
+// -- loop ---------------------------------------------------------------------
+
+class loop {
+public:
+  loop(size_t index, const reactor_config& cfg, traffic_sink traffic)
+    : index_(index), cfg_(cfg), traffic_(std::move(traffic)) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    wake_w_ = watcher{wkind::wake, nullptr};
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &wake_w_;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    ares_options opts{};
+    opts.sock_state_cb = &loop::ares_sock_state;
+    opts.sock_state_cb_data = this;
+    opts.timeout = 2000;
+    opts.tries = 2;
+    if (ares_init_options(&ares_, &opts,
+                          ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS
+                            | ARES_OPT_TRIES)
+        != ARES_SUCCESS) {
+      ares_ = nullptr;
+      log::error("c-ares initialization failed: DNS names will not resolve");
+    }
+  }
+
+  ~loop() {
+    for (auto& kv : conns_)
+      release_fds(*kv.second);
+    conns_.clear();
+    graveyard_.clear();
+    if (ares_)
+      ares_destroy(ares_);
+    for (auto& p : pipe_pool_) {
+      ::close(p.rd);
+      ::close(p.wr);
+    }
+    ::close(wake_fd_);
+    ::close(ep_);
+  }
+
+  void add_listener(listener* l) { listeners_.push_back(l); }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void stop() {
+    post([this] {
+      running_ = false;
+    });
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  /// Runs `f` on this loop's thread.
+  void post(std::function<void()> f) {
+    bool notify;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      notify = tasks_.empty();
+      tasks_.push_back(std::move(f));
+    }
+    if (notify) {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+    }
+  }
+
+  size_t count() const { return count_.load(std::memory_order_relaxed); }
+
+  // -- commands (on the loop thread) ------------------------------------------
+
+  void do_attach(conn_id id, std::shared_ptr<conn_handler> h) {
+    auto c = find(id);
+    if (!c) {
+      h->on_closed(id, close_stats{0, 0, close_reason::requested});
+      return;
+    }
+    c->handler = std::move(h);
+    c->state = cstate::handshake;
+    c->read_armed = true;
+    c->down.rd = true; // edges may have passed before we owned the socket
+    process(*c);
+  }
+
+  void do_read(conn_id id) {
+    if (auto c = find(id); c && c->state == cstate::handshake) {
+      c->read_armed = true;
+      process(*c);
+    }
+  }
+
+  void do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
+    auto c = find(id);
+    if (!c || c->state == cstate::relaying || c->state == cstate::connecting)
+      return;
+    c->out.insert(c->out.end(), bytes.begin(), bytes.end());
+    c->after_out = next;
+    process(*c);
+  }
+
+  void do_connect(conn_id id, connect_request req) {
+    auto c = find(id);
+    if (!c || c->state != cstate::handshake)
+      return;
+    c->state = cstate::connecting;
+    c->read_armed = false;
+    c->creq = std::move(req);
+    c->addrs.clear();
+    c->next_addr = 0;
+    c->last_err = connect_error::none;
+    auto gen = ++c->op_gen;
+    timers_.push(timer_entry{now_ + c->creq.timeout, id, gen});
+    if (c->creq.target.type == socks5::atyp::domain) {
+      if (!ares_) {
+        connect_failed(*c, connect_error::resolver_failure);
+        return;
+      }
+      ares_addrinfo_hints hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_protocol = IPPROTO_TCP;
+      auto arg = new dns_arg{this, id, gen};
+      ares_getaddrinfo(ares_, c->creq.target.domain.c_str(), nullptr, &hints,
+                       &loop::dns_done, arg);
+      return;
+    }
+    c->addrs.push_back(c->creq.target.ip);
+    filter_and_connect(*c);
+  }
+
+  void do_start_relay(conn_id id, std::vector<uint8_t> to_client,
+                      std::vector<uint8_t> to_upstream, relay_options opts) {
+    auto c = find(id);
+    if (!c || c->state != cstate::connected)
+      return;
+    c->state = cstate::relaying;
+    setup_pump(c->to_down, &c->up, &c->down, opts);
+    setup_pump(c->to_up, &c->down, &c->up, opts);
+    // Pending handshake output goes out before the reply.
+    if (c->out_off < c->out.size())
+      c->to_down.prefix.assign(c->out.begin() + static_cast<long>(c->out_off),
+                               c->out.end());
+    c->out.clear();
+    c->out_off = 0;
+    c->to_down.prefix.insert(c->to_down.prefix.end(), to_client.begin(),
+                             to_client.end());
+    c->to_up.prefix = std::move(to_upstream);
+    c->idle = opts.idle_timeout;
+    c->last_active = now_;
+    c->down.rd = c->down.wr = c->up.rd = c->up.wr = true;
+    lru_push(*c);
+    process(*c);
+  }
+
+  void do_close(conn_id id, close_reason reason) {
+    if (auto c = find(id))
+      close_conn(*c, reason);
+  }
+
+  void do_close_all() {
+    std::vector<conn*> all;
+    for (auto& kv : conns_)
+      all.push_back(kv.second.get());
+    for (auto c : all)
+      close_conn(*c, close_reason::shutdown);
+  }
+
+  void do_remove_listeners() {
+    for (auto l : listeners_)
+      epoll_ctl(ep_, EPOLL_CTL_DEL, l->fd, nullptr);
+    listeners_.clear();
+  }
+
+  void register_listeners() {
+    for (auto l : listeners_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+      listener_w_.push_back(std::make_unique<watcher>(watcher{wkind::listener, l}));
+      ev.data.ptr = listener_w_.back().get();
+      epoll_ctl(ep_, EPOLL_CTL_ADD, l->fd, &ev);
+    }
+  }
+
+private:
+  struct dns_arg {
+    loop* self;
+    conn_id id;
+    uint32_t gen;
+  };
+
+  // -- main loop --------------------------------------------------------------
+
+  void run() {
+    register_listeners();
+    auto next_tick = clock_type::now() + cfg_.traffic_interval;
+    epoll_event events[256];
+    while (running_) {
+      now_ = clock_type::now();
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_tick - now_);
+      if (!timers_.empty())
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                timers_.top().when - now_));
+      if (ares_ && dns_pending_ > 0) {
+        timeval tv{};
+        if (auto tvp = ares_timeout(ares_, nullptr, &tv))
+          wait = std::min(wait, std::chrono::milliseconds(
+                                  tvp->tv_sec * 1000 + tvp->tv_usec / 1000));
+      }
+      int timeout = static_cast<int>(std::max<long>(0, wait.count()));
+      int n = epoll_wait(ep_, events, 256, timeout);
+      now_ = clock_type::now();
+      for (int i = 0; i < n; ++i)
+        dispatch(events[i]);
+      if (ares_ && dns_pending_ > 0)
+        ares_process_fd(ares_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      run_timers();
+      if (now_ >= next_tick) {
+        next_tick = now_ + cfg_.traffic_interval;
+        sweep_idle();
+        flush_traffic();
+      }
+      graveyard_.clear();
+    }
+    do_close_all();
+    flush_traffic();
+    graveyard_.clear();
+  }
+
+  void dispatch(const epoll_event& ev) {
+    auto w = static_cast<watcher*>(ev.data.ptr);
+    switch (w->kind) {
+      case wkind::wake:
+        run_tasks();
+        break;
+      case wkind::listener:
+        accept_some(static_cast<listener*>(w->obj));
+        break;
+      case wkind::down:
+      case wkind::up: {
+        auto c = static_cast<conn*>(w->obj);
+        if (c->closed)
+          return;
+        auto& s = w->kind == wkind::down ? c->down : c->up;
+        if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+          s.rd = true;
+        if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+          s.wr = true;
+        process(*c);
+        break;
+      }
+      case wkind::dns: {
+        auto fd = static_cast<int>(reinterpret_cast<intptr_t>(w->obj));
+        ares_socket_t r = (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
+        ares_socket_t wr = (ev.events & EPOLLOUT) ? fd : ARES_SOCKET_BAD;
+        ares_process_fd(ares_, r, wr);
+        break;
+      }
+    }
+  }
+
+  void run_tasks() {
+    uint64_t v;
+    [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof(v));
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      tasks.swap(tasks_);
+    }
+    for (auto& f : tasks)
+      f();
+  }
+
+  void accept_some(listener* l) {
+    for (int i = 0; i < 32; ++i) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      int fd = accept4(l->fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) {
+          log::warning(std::string{"accept: "} + std::strerror(errno)
+                       + " (raise the open-file limit)");
+        }
+        return;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      auto c = std::make_unique<conn>();
+      c->id = (static_cast<conn_id>(index_) << loop_shift) | ++seq_;
+      c->down.fd = fd;
+      c->down.w = watcher{wkind::down, c.get()};
+      c->up.w = watcher{wkind::up, c.get()};
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.ptr = &c->down.w;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+      auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      sockaddr_storage ls{};
+      socklen_t llen = sizeof(ls);
+      getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+      auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
+      auto id = c->id;
+      conns_.emplace(id, std::move(c));
+      count_.fetch_add(1, std::memory_order_relaxed);
+      l->handler->on_accepted(id, peer.value_or(ip_endpoint{}),
+                              local.value_or(ip_endpoint{}));
+    }
+  }
+
+  conn* find(conn_id id) {
+    auto i = conns_.find(id);
+    return i != conns_.end() ? i->second.get() : nullptr;
+  }
+
+  // -- per-connection state machine -------------------------------------------
+
+  void process(conn& c) {
+    switch (c.state) {
+      case cstate::accepted:
+        return;
+      case cstate::handshake:
+      case cstate::connected:
+        handshake_io(c);
+        return;
+      case cstate::connecting:
+        if (c.up.wr || c.up.rd)
+          check_connect(c);
+        return;
+      case cstate::relaying:
+        relay(c);
+        return;
+    }
+  }
+
+  void handshake_io(conn& c) {
+    // Flush pending output first.
+    while (c.out_off < c.out.size() && c.down.wr) {
+      auto n = ::send(c.down.fd, c.out.data() + c.out_off,
+                      c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_off += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c.down.wr = false;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        close_conn(c, close_reason::client_gone);
+        return;
+      }
+    }
+    if (c.out_off == c.out.size()) {
+      c.out.clear();
+      c.out_off = 0;
+      if (c.after_out == after::close) {
+        close_conn(c, close_reason::requested);
+        return;
+      }
+      if (c.after_out == after::read) {
+        c.after_out = after::hold;
+        c.read_armed = true;
+      }
+    }
+    if (c.state != cstate::handshake || !c.read_armed || !c.down.rd)
+      return;
+    std::vector<uint8_t> buf(cfg_.chunk_size);
+    auto n = ::recv(c.down.fd, buf.data(), buf.size(), 0);
+    if (n > 0) {
+      buf.resize(static_cast<size_t>(n));
+      c.read_armed = false;
+      c.handler->on_data(c.id, std::move(buf));
+    } else if (n == 0) {
+      close_conn(c, close_reason::client_gone);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      c.down.rd = false;
+    } else if (errno != EINTR) {
+      close_conn(c, close_reason::client_gone);
+    }
+  }
+
+  // -- connect ----------------------------------------------------------------
+
+  static void dns_done(void* arg, int status, int, ares_addrinfo* res) {
+    std::unique_ptr<dns_arg> a{static_cast<dns_arg*>(arg)};
+    auto self = a->self;
+    auto c = self->find(a->id);
+    if (!c || c->state != cstate::connecting || c->op_gen != a->gen) {
+      if (res)
+        ares_freeaddrinfo(res);
+      return;
+    }
+    if (status != ARES_SUCCESS || !res) {
+      if (res)
+        ares_freeaddrinfo(res);
+      connect_error err;
+      switch (status) {
+        case ARES_ENOTFOUND:
+        case ARES_ENODATA:
+        case ARES_ENONAME:
+        case ARES_EBADNAME:
+          err = connect_error::name_not_found;
+          break;
+        case ARES_ETIMEOUT:
+          err = connect_error::timeout;
+          break;
+        default:
+          err = connect_error::resolver_failure;
+      }
+      self->connect_failed(*c, err);
+      return;
+    }
+    for (auto ai = res->nodes; ai; ai = ai->ai_next) {
+      if (auto ep = ip_endpoint::from_sockaddr(ai->ai_addr)) {
+        ep->port = c->creq.target.port();
+        if (std::find(c->addrs.begin(), c->addrs.end(), *ep) == c->addrs.end())
+          c->addrs.push_back(*ep);
+      }
+    }
+    ares_freeaddrinfo(res);
+    if (c->addrs.empty()) {
+      self->connect_failed(*c, connect_error::name_not_found);
+      return;
+    }
+    self->filter_and_connect(*c);
+  }
+
+  static void ares_sock_state(void* data, ares_socket_t fd, int readable,
+                              int writable) {
+    auto self = static_cast<loop*>(data);
+    auto i = self->dns_watchers_.find(fd);
+    if (!readable && !writable) {
+      if (i != self->dns_watchers_.end()) {
+        epoll_ctl(self->ep_, EPOLL_CTL_DEL, fd, nullptr);
+        self->dns_watchers_.erase(i);
+      }
+      return;
+    }
+    epoll_event ev{};
+    ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
+    if (i == self->dns_watchers_.end()) {
+      auto w = std::make_unique<watcher>(
+        watcher{wkind::dns, reinterpret_cast<void*>(static_cast<intptr_t>(fd))});
+      ev.data.ptr = w.get();
+      self->dns_watchers_.emplace(fd, std::move(w));
+      epoll_ctl(self->ep_, EPOLL_CTL_ADD, fd, &ev);
+    } else {
+      ev.data.ptr = i->second.get();
+      epoll_ctl(self->ep_, EPOLL_CTL_MOD, fd, &ev);
+    }
+    self->dns_pending_ = self->dns_watchers_.size();
+  }
+
+  void filter_and_connect(conn& c) {
+    if (!c.creq.deny.empty()) {
+      auto denied = [&](const ip_endpoint& ep) {
+        return std::any_of(c.creq.deny.begin(), c.creq.deny.end(),
+                           [&](const cidr& block) { return block.contains(ep); });
+      };
+      c.addrs.erase(std::remove_if(c.addrs.begin(), c.addrs.end(), denied),
+                    c.addrs.end());
+      if (c.addrs.empty()) {
+        connect_failed(c, connect_error::denied);
+        return;
+      }
+    }
+    try_next(c);
+  }
+
+  void try_next(conn& c) {
+    while (c.next_addr < c.addrs.size()) {
+      auto& ep = c.addrs[c.next_addr++];
+      int fd = ::socket(ep.v6 ? AF_INET6 : AF_INET,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        c.last_err = from_errno(errno);
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      sockaddr_storage ss;
+      auto len = ep.to_sockaddr(ss);
+      int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+      if (rc < 0 && errno != EINPROGRESS) {
+        c.last_err = from_errno(errno);
+        ::close(fd);
+        continue;
+      }
+      c.up.fd = fd;
+      c.up.rd = false;
+      c.up.wr = false;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.ptr = &c.up.w;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+      if (rc == 0)
+        c.up.wr = true, check_connect(c);
+      return;
+    }
+    connect_failed(c, c.last_err == connect_error::none ? connect_error::other
+                                                        : c.last_err);
+  }
+
+  void check_connect(conn& c) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(c.up.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      c.last_err = from_errno(err);
+      ::close(c.up.fd);
+      c.up.fd = -1;
+      try_next(c);
+      return;
+    }
+    if (!c.up.wr)
+      return; // readable without error or writability: keep waiting
+    sockaddr_storage ls{}, rs{};
+    socklen_t llen = sizeof(ls), rlen = sizeof(rs);
+    getsockname(c.up.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+    if (getpeername(c.up.fd, reinterpret_cast<sockaddr*>(&rs), &rlen) != 0) {
+      c.last_err = from_errno(errno == ENOTCONN ? ECONNREFUSED : errno);
+      ::close(c.up.fd);
+      c.up.fd = -1;
+      try_next(c);
+      return;
+    }
+    ++c.op_gen; // cancels the deadline
+    c.state = cstate::connected;
+    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
+    auto remote = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rs));
+    c.handler->on_connected(c.id, local.value_or(ip_endpoint{}),
+                            remote.value_or(ip_endpoint{}));
+  }
+
+  void connect_failed(conn& c, connect_error err) {
+    ++c.op_gen;
+    if (c.up.fd >= 0) {
+      ::close(c.up.fd);
+      c.up.fd = -1;
+    }
+    c.state = cstate::handshake; // the owner now sends a reply and closes
+    c.read_armed = false;
+    c.handler->on_connect_failed(c.id, err);
+  }
+
+  void run_timers() {
+    while (!timers_.empty() && timers_.top().when <= now_) {
+      auto t = timers_.top();
+      timers_.pop();
+      auto c = find(t.id);
+      if (c && c->state == cstate::connecting && c->op_gen == t.gen)
+        connect_failed(*c, connect_error::timeout);
+    }
+  }
+
+  // -- relay ------------------------------------------------------------------
+
+  void setup_pump(pump& p, side* src, side* dst, const relay_options& opts) {
+    p.src = src;
+    p.dst = dst;
+    p.cap = std::max<size_t>(opts.buffer_size, 1);
+    p.use_splice = opts.splice;
+  }
+
+  bool acquire_pipe(pump& p) {
+    if (!pipe_pool_.empty()) {
+      p.pipe = pipe_pool_.back();
+      pipe_pool_.pop_back();
+    } else {
+      int fds[2];
+      if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        return false;
+      p.pipe.rd = fds[0];
+      p.pipe.wr = fds[1];
+      p.pipe.capacity = static_cast<size_t>(fcntl(fds[0], F_GETPIPE_SZ));
+    }
+    if (p.pipe.capacity < p.cap) {
+      auto got = fcntl(p.pipe.wr, F_SETPIPE_SZ, static_cast<int>(p.cap));
+      if (got > 0)
+        p.pipe.capacity = static_cast<size_t>(got);
+    }
+    return true;
+  }
+
+  void release_pipe(pump& p) {
+    if (!p.pipe.valid())
+      return;
+    if (p.held == 0 && pipe_pool_.size() < cfg_.pipe_pool) {
+      pipe_pool_.push_back(p.pipe);
+    } else {
+      ::close(p.pipe.rd);
+      ::close(p.pipe.wr);
+    }
+    p.pipe = pipe_pair{};
+  }
+
+  enum class io_result { progress, blocked, error };
+
+  /// Moves as much as possible; false on a fatal error.
+  io_result pump_step(pump& p) {
+    bool progress = false;
+    for (;;) {
+      bool moved = false;
+      // 1. prefix
+      while (p.prefix_off < p.prefix.size() && p.dst->wr) {
+        auto n = ::send(p.dst->fd, p.prefix.data() + p.prefix_off,
+                        p.prefix.size() - p.prefix_off, MSG_NOSIGNAL);
+        if (n > 0) {
+          p.prefix_off += static_cast<size_t>(n);
+          moved = true;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          p.dst->wr = false;
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else {
+          return io_result::error;
+        }
+      }
+      if (p.prefix_off < p.prefix.size())
+        break;
+      if (!p.prefix.empty()) {
+        p.prefix.clear();
+        p.prefix.shrink_to_fit();
+        p.prefix_off = 0;
+      }
+      // 2. held bytes -> dst
+      if (p.held > 0 && p.dst->wr) {
+        ssize_t n;
+        if (p.use_splice)
+          n = splice(p.pipe.rd, nullptr, p.dst->fd, nullptr, p.held,
+                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        else
+          n = ::send(p.dst->fd, p.buf.get() + p.head, p.tail - p.head,
+                     MSG_NOSIGNAL);
+        if (n > 0) {
+          auto k = static_cast<size_t>(n);
+          p.held -= k;
+          p.moved += k;
+          moved = true;
+          if (p.src->w.kind == wkind::down)
+            traffic_up_ += k;
+          else
+            traffic_down_ += k;
+          if (!p.use_splice) {
+            p.head += k;
+            if (p.head == p.tail)
+              p.head = p.tail = 0;
+          }
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          p.dst->wr = false;
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else {
+          return io_result::error;
+        }
+      }
+      if (p.held == 0) {
+        if (p.use_splice)
+          release_pipe(p);
+        else if (p.buf)
+          p.buf.reset();
+      }
+      // 3. src -> held
+      if (!p.eof && p.src->rd && p.held < p.cap) {
+        ssize_t n;
+        auto room = p.cap - p.held;
+        if (p.use_splice) {
+          if (!p.pipe.valid() && !acquire_pipe(p)) {
+            p.use_splice = false; // out of fds for pipes: fall back to copy
+            continue;
+          }
+          n = splice(p.src->fd, nullptr, p.pipe.wr, nullptr, room,
+                     SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        } else {
+          if (!p.buf)
+            p.buf.reset(new uint8_t[p.cap]);
+          if (p.tail == p.cap && p.head > 0) {
+            std::memmove(p.buf.get(), p.buf.get() + p.head, p.tail - p.head);
+            p.tail -= p.head;
+            p.head = 0;
+          }
+          n = ::recv(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail, 0);
+        }
+        if (n > 0) {
+          p.held += static_cast<size_t>(n);
+          if (!p.use_splice)
+            p.tail += static_cast<size_t>(n);
+          moved = true;
+        } else if (n == 0) {
+          p.eof = true;
+          moved = true;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          // With splice, EAGAIN can also mean "pipe full" (out of pipe
+          // slots): only trust it as "socket drained" when the pipe is
+          // empty; otherwise read again once the pipe has drained.
+          if (p.held == 0 || !p.use_splice)
+            p.src->rd = false;
+        } else if (errno == EINTR) {
+          continue;
+        } else {
+          return io_result::error;
+        }
+      }
+      if (!moved)
+        break;
+      progress = true;
+    }
+    // 4. half-close once src is exhausted and everything is delivered
+    if (p.eof && p.held == 0 && p.prefix.empty() && !p.shut) {
+      ::shutdown(p.dst->fd, SHUT_WR);
+      p.shut = true;
+      if (p.use_splice)
+        release_pipe(p);
+      progress = true;
+    }
+    return progress ? io_result::progress : io_result::blocked;
+  }
+
+  void relay(conn& c) {
+    bool active = false;
+    for (auto* p : {&c.to_up, &c.to_down}) {
+      if (p->done())
+        continue;
+      auto r = pump_step(*p);
+      if (r == io_result::error) {
+        close_conn(c, p == &c.to_up ? close_reason::upstream_error
+                                    : close_reason::client_gone);
+        return;
+      }
+      active = active || r == io_result::progress;
+    }
+    if (c.to_up.done() && c.to_down.done()) {
+      close_conn(c, close_reason::done);
+      return;
+    }
+    if (active) {
+      c.last_active = now_;
+      lru_touch(c);
+    }
+  }
+
+  // -- idle timeout (LRU list: least recently active first) ------------------
+
+  void lru_push(conn& c) {
+    c.in_lru = true;
+    c.lru_prev = lru_tail_;
+    c.lru_next = nullptr;
+    if (lru_tail_)
+      lru_tail_->lru_next = &c;
+    else
+      lru_head_ = &c;
+    lru_tail_ = &c;
+  }
+
+  void lru_remove(conn& c) {
+    if (!c.in_lru)
+      return;
+    if (c.lru_prev)
+      c.lru_prev->lru_next = c.lru_next;
+    else
+      lru_head_ = c.lru_next;
+    if (c.lru_next)
+      c.lru_next->lru_prev = c.lru_prev;
+    else
+      lru_tail_ = c.lru_prev;
+    c.in_lru = false;
+    c.lru_prev = c.lru_next = nullptr;
+  }
+
+  void lru_touch(conn& c) {
+    if (lru_tail_ == &c)
+      return;
+    lru_remove(c);
+    lru_push(c);
+  }
+
+  void sweep_idle() {
+    while (lru_head_) {
+      auto c = lru_head_;
+      if (c->idle.count() == 0 || now_ - c->last_active < c->idle)
+        break;
+      close_conn(*c, close_reason::idle_timeout);
+    }
+  }
+
+  void flush_traffic() {
+    if ((traffic_up_ || traffic_down_) && traffic_)
+      traffic_(traffic_up_, traffic_down_);
+    traffic_up_ = traffic_down_ = 0;
+  }
+
+  // -- teardown ---------------------------------------------------------------
+
+  void release_fds(conn& c) {
+    if (c.down.fd >= 0)
+      ::close(c.down.fd);
+    if (c.up.fd >= 0)
+      ::close(c.up.fd);
+    c.down.fd = c.up.fd = -1;
+    for (auto* p : {&c.to_up, &c.to_down}) {
+      if (p->pipe.valid()) {
+        ::close(p->pipe.rd);
+        ::close(p->pipe.wr);
+        p->pipe = pipe_pair{};
+      }
+    }
+  }
+
+  void close_conn(conn& c, close_reason reason) {
+    if (c.closed)
+      return;
+    c.closed = true;
+    lru_remove(c);
+    for (auto* p : {&c.to_up, &c.to_down})
+      if (p->held == 0)
+        release_pipe(*p);
+    release_fds(c);
+    close_stats stats{c.to_up.moved, c.to_down.moved, reason};
+    auto handler = std::move(c.handler);
+    auto i = conns_.find(c.id);
+    auto id = c.id;
+    graveyard_.push_back(std::move(i->second));
+    conns_.erase(i);
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    if (handler)
+      handler->on_closed(id, stats);
+  }
+
+  size_t index_;
+  reactor_config cfg_;
+  traffic_sink traffic_;
+  int ep_ = -1;
+  int wake_fd_ = -1;
+  watcher wake_w_;
+  std::thread thread_;
+  bool running_ = true;
+  std::mutex mtx_;
+  std::vector<std::function<void()>> tasks_;
+  std::vector<listener*> listeners_;
+  std::vector<std::unique_ptr<watcher>> listener_w_;
+  std::unordered_map<conn_id, std::unique_ptr<conn>> conns_;
+  std::vector<std::unique_ptr<conn>> graveyard_;
+  std::atomic<size_t> count_{0};
+  uint64_t seq_ = 0;
+  time_point now_ = clock_type::now();
+  std::priority_queue<timer_entry, std::vector<timer_entry>,
+                      std::greater<timer_entry>>
+    timers_;
+  ares_channel ares_ = nullptr;
+  std::unordered_map<int, std::unique_ptr<watcher>> dns_watchers_;
+  size_t dns_pending_ = 0;
+  std::vector<pipe_pair> pipe_pool_;
+  conn* lru_head_ = nullptr;
+  conn* lru_tail_ = nullptr;
+  uint64_t traffic_up_ = 0;
+  uint64_t traffic_down_ = 0;
+};
+
+// -- reactor ------------------------------------------------------------------
+
+namespace {
+
+std::once_flag ares_once;
+
+} // namespace
+
+reactor::reactor(reactor_config cfg) : cfg_(cfg) {
+  std::call_once(ares_once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+  if (cfg_.threads == 0)
+    cfg_.threads = std::max(1u, std::thread::hardware_concurrency());
+  cfg_.threads = std::min<size_t>(cfg_.threads, 255);
+}
+
+reactor::~reactor() {
+  stop();
+  for (auto& l : listeners_)
+    if (l->fd >= 0)
+      ::close(l->fd);
+}
+
+std::variant<ip_endpoint, std::string>
+reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h) {
+  auto fail = [&](const char* what) {
+    return std::string{what} + " " + addr.to_string() + ": "
+           + std::strerror(errno);
+  };
+  int fd = ::socket(addr.v6 ? AF_INET6 : AF_INET,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return fail("socket");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (addr.v6)
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  sockaddr_storage ss;
+  auto len = addr.to_sockaddr(ss);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0
+      || ::listen(fd, 1024) != 0) {
+    auto err = fail("cannot listen on");
+    ::close(fd);
+    return err;
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  auto l = std::make_unique<listener>();
+  l->fd = fd;
+  l->addr = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound))
+              .value_or(addr);
+  l->handler = std::move(h);
+  auto result = l->addr;
+  listeners_.push_back(std::move(l));
+  return result;
+}
+
+void reactor::start() {
+  if (started_)
+    return;
+  started_ = true;
+  for (size_t i = 0; i < cfg_.threads; ++i) {
+    loops_.push_back(std::make_unique<loop>(i, cfg_, traffic_));
+    for (auto& l : listeners_)
+      loops_.back()->add_listener(l.get());
+  }
+  for (auto& lp : loops_)
+    lp->start();
+}
+
+void reactor::stop_listening() {
+  std::vector<std::future<void>> done;
+  for (auto& lp : loops_) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    auto raw = lp.get();
+    lp->post([raw, p] {
+      raw->do_remove_listeners();
+      p->set_value();
+    });
+  }
+  for (auto& f : done)
+    f.wait();
+  for (auto& l : listeners_) {
+    if (l->fd >= 0) {
+      ::close(l->fd);
+      l->fd = -1;
+    }
+  }
+}
+
+void reactor::close_all() {
+  for (auto& lp : loops_) {
+    auto raw = lp.get();
+    lp->post([raw] { raw->do_close_all(); });
+  }
+}
+
+void reactor::stop() {
+  for (auto& lp : loops_)
+    lp->stop();
+  loops_.clear();
+}
+
+size_t reactor::connection_count() const {
+  size_t n = 0;
+  for (auto& lp : loops_)
+    n += lp->count();
+  return n;
+}
+
+loop& reactor::owner(conn_id id) {
+  auto index = static_cast<size_t>(id >> loop_shift);
+  return *loops_[index < loops_.size() ? index : 0];
+}
+
+void reactor::attach(conn_id id, std::shared_ptr<conn_handler> h) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, h = std::move(h)]() mutable { lp.do_attach(id, std::move(h)); });
+}
+
+void reactor::read(conn_id id) {
+  auto& lp = owner(id);
+  lp.post([&lp, id] { lp.do_read(id); });
+}
+
+void reactor::send(conn_id id, std::vector<uint8_t> bytes, after next) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, b = std::move(bytes), next]() mutable {
+    lp.do_send(id, std::move(b), next);
+  });
+}
+
+void reactor::connect(conn_id id, connect_request req) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, r = std::move(req)]() mutable { lp.do_connect(id, std::move(r)); });
+}
+
+void reactor::start_relay(conn_id id, std::vector<uint8_t> to_client,
+                          std::vector<uint8_t> to_upstream,
+                          relay_options opts) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, a = std::move(to_client), b = std::move(to_upstream),
+           opts]() mutable {
+    lp.do_start_relay(id, std::move(a), std::move(b), opts);
+  });
+}
+
+void reactor::close(conn_id id) {
+  auto& lp = owner(id);
+  lp.post([&lp, id] { lp.do_close(id, close_reason::requested); });
+}
+
+} // namespace px::net

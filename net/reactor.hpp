@@ -1,0 +1,233 @@
+// The reactor: event-loop threads (epoll) that own every socket of the SOCKS
+// data plane. It reports events to handlers and executes commands; it never
+// decides. Each connection is pinned to one loop for its whole life.
+//
+// Life of a client connection:
+//   accepted  -> accept_handler::on_accepted (nothing is read yet)
+//   attach    -> the owner's conn_handler gets one chunk of handshake bytes;
+//                each `send(..., after::read)` or `read()` arms one more chunk,
+//                so a slow owner never makes the reactor buffer more
+//   connect   -> DNS (c-ares, inside the loop), then a non-blocking connect
+//                to each address in turn within the deadline
+//             -> conn_handler::on_connected / on_connect_failed
+//   start_relay -> bytes move inside the loop (splice or copy) with
+//                half-close, per-direction caps and an idle timeout
+//   closed    -> conn_handler::on_closed with byte counts, exactly once
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "net/address.hpp"
+#include "net/socks5_codec.hpp"
+
+namespace px::net {
+
+/// Identifies a connection across threads: the loop index is in the top 8
+/// bits, a per-loop sequence number below.
+using conn_id = uint64_t;
+
+/// Why a connect command failed.
+enum class connect_error : uint8_t {
+  /// No error.
+  none,
+  /// The target answered with RST (ECONNREFUSED).
+  refused,
+  /// No route to the network (ENETUNREACH).
+  network_unreachable,
+  /// No route to the host (EHOSTUNREACH).
+  host_unreachable,
+  /// The name does not resolve (NXDOMAIN or no address).
+  name_not_found,
+  /// The deadline passed (DNS or TCP).
+  timeout,
+  /// Every address was excluded by the destination rules.
+  denied,
+  /// The resolver failed for another reason.
+  resolver_failure,
+  /// Any other socket error.
+  other,
+};
+
+/// Name of a connect error, for logs.
+const char* to_string(connect_error x);
+
+/// Why a connection ended.
+enum class close_reason : uint8_t {
+  /// Both directions finished (EOF each way).
+  done,
+  /// The owner asked to close.
+  requested,
+  /// The client closed or reset the connection.
+  client_gone,
+  /// The target reset the connection or a socket error occurred.
+  upstream_error,
+  /// No byte moved for the idle timeout.
+  idle_timeout,
+  /// The proxy is shutting down.
+  shutdown,
+  /// The transformation program failed (issue 3).
+  transform_failed,
+};
+
+/// Name of a close reason, for logs.
+const char* to_string(close_reason x);
+
+/// Byte counts reported when a connection closes.
+struct close_stats {
+  /// Bytes relayed from the client to the target.
+  uint64_t bytes_up = 0;
+  /// Bytes relayed from the target to the client.
+  uint64_t bytes_down = 0;
+  close_reason reason = close_reason::done;
+};
+
+/// Parameters of a connect command.
+struct connect_request {
+  /// Where to connect: an IP endpoint or a domain name with a port.
+  socks5::address target;
+  /// Deadline for DNS and every TCP attempt together.
+  std::chrono::milliseconds timeout{10000};
+  /// Destinations the owner forbids: resolved addresses inside any of these
+  /// blocks are skipped; if none remains, the connect fails with `denied`.
+  std::vector<cidr> deny;
+};
+
+/// Parameters of a relay.
+struct relay_options {
+  /// Bytes a connection may hold per direction.
+  size_t buffer_size = 64 * 1024;
+  /// Closes the tunnel after this long without traffic (0: never).
+  std::chrono::milliseconds idle_timeout{300000};
+  /// Zero-copy relay through pipes (falls back to copy when unavailable).
+  bool splice = true;
+};
+
+/// What happens after a `send` has been written.
+enum class after : uint8_t { hold, read, close };
+
+/// Receives events of one connection, on its loop's thread. Must not block.
+class conn_handler {
+public:
+  virtual ~conn_handler() = default;
+  /// One chunk of handshake bytes.
+  virtual void on_data(conn_id id, std::vector<uint8_t> bytes) = 0;
+  /// The upstream connect succeeded; `local` is the proxy's address on it.
+  virtual void on_connected(conn_id id, ip_endpoint local, ip_endpoint remote) = 0;
+  /// The upstream connect failed.
+  virtual void on_connect_failed(conn_id id, connect_error err) = 0;
+  /// The connection is gone (sent exactly once, also when never attached).
+  virtual void on_closed(conn_id id, close_stats stats) = 0;
+};
+
+/// Receives accepted connections of a listener, on a loop thread.
+class accept_handler {
+public:
+  virtual ~accept_handler() = default;
+  virtual void on_accepted(conn_id id, ip_endpoint peer, ip_endpoint local) = 0;
+};
+
+/// Receives relayed byte counts, batched per loop (on a loop thread).
+using traffic_sink = std::function<void(uint64_t bytes_up, uint64_t bytes_down)>;
+
+/// Commands on connections. Callable from any thread; every command is
+/// executed later on the connection's loop. Commands on a closed connection
+/// are ignored.
+class conn_control {
+public:
+  virtual ~conn_control() = default;
+  /// Names the handler and arms the first chunk of handshake bytes.
+  virtual void attach(conn_id id, std::shared_ptr<conn_handler> h) = 0;
+  /// Arms one more chunk of handshake bytes.
+  virtual void read(conn_id id) = 0;
+  /// Writes bytes to the client, then does `next`.
+  virtual void send(conn_id id, std::vector<uint8_t> bytes, after next) = 0;
+  /// Resolves and connects to a target; stops reading from the client.
+  virtual void connect(conn_id id, connect_request req) = 0;
+  /// Writes `to_client` (the reply) and `to_upstream` (bytes the client sent
+  /// after its request), then relays in both directions.
+  virtual void start_relay(conn_id id, std::vector<uint8_t> to_client,
+                           std::vector<uint8_t> to_upstream,
+                           relay_options opts) = 0;
+  /// Closes at once.
+  virtual void close(conn_id id) = 0;
+};
+
+/// Reactor configuration.
+struct reactor_config {
+  /// Number of event-loop threads (0: one per core).
+  size_t threads = 0;
+  /// Largest chunk of handshake bytes delivered at once.
+  size_t chunk_size = 1024;
+  /// Spare pipes kept per loop for the splice relay.
+  size_t pipe_pool = 64;
+  /// How often traffic counters are batched to the accept handler.
+  std::chrono::milliseconds traffic_interval{250};
+};
+
+class loop;
+
+/// The set of event loops.
+class reactor : public conn_control {
+public:
+  explicit reactor(reactor_config cfg);
+  ~reactor() override;
+
+  reactor(const reactor&) = delete;
+  reactor& operator=(const reactor&) = delete;
+
+  /// Binds and listens (before `start`). Returns the bound endpoint, or an
+  /// error text such as "127.0.0.1:1080: Address already in use".
+  std::variant<ip_endpoint, std::string>
+  listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h);
+
+  /// Names the receiver of batched traffic counters (before `start`).
+  void set_traffic_sink(traffic_sink f) { traffic_ = std::move(f); }
+
+  /// Starts the loop threads.
+  void start();
+
+  /// Stops accepting on every listener.
+  void stop_listening();
+
+  /// Closes every connection (reason `shutdown`).
+  void close_all();
+
+  /// Stops and joins the loop threads. Connections still open are closed.
+  void stop();
+
+  /// Connections currently open over all loops.
+  size_t connection_count() const;
+
+  /// Number of loops.
+  size_t size() const { return loops_.size(); }
+
+  // -- conn_control -----------------------------------------------------------
+
+  void attach(conn_id id, std::shared_ptr<conn_handler> h) override;
+  void read(conn_id id) override;
+  void send(conn_id id, std::vector<uint8_t> bytes, after next) override;
+  void connect(conn_id id, connect_request req) override;
+  void start_relay(conn_id id, std::vector<uint8_t> to_client,
+                   std::vector<uint8_t> to_upstream,
+                   relay_options opts) override;
+  void close(conn_id id) override;
+
+private:
+  loop& owner(conn_id id);
+
+  reactor_config cfg_;
+  std::vector<std::unique_ptr<loop>> loops_;
+  std::vector<std::unique_ptr<struct listener>> listeners_;
+  traffic_sink traffic_;
+  bool started_ = false;
+};
+
+} // namespace px::net
