@@ -114,6 +114,8 @@ int run(const config::proxy_config& cfg) {
 
   net::reactor_config rcfg;
   rcfg.threads = cfg.threads;
+  for (auto& ep : cfg.dns_servers)
+    rcfg.dns_servers += (rcfg.dns_servers.empty() ? "" : ",") + ep.to_string();
   net::reactor io{rcfg};
 
   caf::actor_system_config sys_cfg;

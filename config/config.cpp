@@ -144,7 +144,8 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
   using handler = std::function<bool(const std::string&, const std::string&)>;
   // Keys that may appear several times.
   const std::set<std::string> repeatable{"socks.listen", "socks.allow_client",
-                                         "socks.deny_destination"};
+                                         "socks.deny_destination",
+                                         "socks.dns_server"};
   const std::map<std::string, handler> keys{
     {"socks.listen",
      [&](const std::string& k, const std::string& v) {
@@ -211,6 +212,14 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
        if (!block)
          return fail(k, "'" + v + "' is not an address block (e.g. 10.0.0.0/8)");
        cfg.deny_destinations.push_back(*block);
+       return true;
+     }},
+    {"socks.dns_server",
+     [&](const std::string& k, const std::string& v) {
+       auto ep = net::ip_endpoint::parse(v, 53);
+       if (!ep)
+         return fail(k, "'" + v + "' is not an IP address with optional port");
+       cfg.dns_servers.push_back(*ep);
        return true;
      }},
     {"server.threads",

@@ -43,6 +43,8 @@ struct proxy_config {
   std::vector<net::cidr> allow_clients;
   /// Destinations refused with REP 0x02.
   std::vector<net::cidr> deny_destinations;
+  /// DNS servers (key `dns_server`, repeatable; empty: /etc/resolv.conf).
+  std::vector<net::ip_endpoint> dns_servers;
 
   // -- [server] ---
   /// Reactor threads (0: one per core).

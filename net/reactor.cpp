@@ -212,6 +212,10 @@ public:
         != ARES_SUCCESS) {
       ares_ = nullptr;
       log::error("c-ares initialization failed: DNS names will not resolve");
+    } else if (!cfg_.dns_servers.empty()
+               && ares_set_servers_ports_csv(ares_, cfg_.dns_servers.c_str())
+                    != ARES_SUCCESS) {
+      log::error("invalid DNS server list: " + cfg_.dns_servers);
     }
   }
 

@@ -168,6 +168,8 @@ struct reactor_config {
   size_t chunk_size = 1024;
   /// Spare pipes kept per loop for the splice relay.
   size_t pipe_pool = 64;
+  /// DNS servers as "ip:port,ip:port" (empty: /etc/resolv.conf).
+  std::string dns_servers;
   /// How often traffic counters are batched to the accept handler.
   std::chrono::milliseconds traffic_interval{250};
 };

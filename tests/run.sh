@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the project twice (release with debug info, and ASan+UBSan) and runs
+# every CTest test in both builds. Usage: bash tests/run.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DPROXY_SANITIZERS=address,undefined >/dev/null
+cmake --build build-asan -j "$jobs"
+echo "== release build"
+ctest --test-dir build --output-on-failure "$@"
+echo "== ASan+UBSan build"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp \
+  ctest --test-dir build-asan --output-on-failure "$@"

@@ -1,0 +1,139 @@
+// The config file and users file: every mistake names file, line and key.
+#define CAF_SUITE config
+#include <caf/test/unit_test_impl.hpp>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <unistd.h>
+#include <variant>
+
+#include "config/config.hpp"
+#include "config/users.hpp"
+
+using namespace px::config;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  auto res = parse(text, "t.ini");
+  if (auto err = std::get_if<std::string>(&res))
+    return *err;
+  return "OK";
+}
+
+const char* minimal = "[socks]\nlisten = 127.0.0.1:1080\nusers_file = u.txt\n";
+
+} // namespace
+
+CAF_TEST(a minimal config parses with defaults) {
+  auto res = parse(minimal, "dir/t.ini");
+  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
+  auto& cfg = std::get<proxy_config>(res);
+  CAF_CHECK_EQUAL(cfg.listen.size(), 1u);
+  CAF_CHECK_EQUAL(cfg.users_file, "dir/u.txt");
+  CAF_CHECK_EQUAL(cfg.buffer_size, 65536u);
+  CAF_CHECK(cfg.auth == auth_mode::userpass);
+}
+
+CAF_TEST(values with units) {
+  auto res = parse(std::string{minimal}
+                     + "buffer_size = 128k\nidle_timeout = 2m\n"
+                       "connect_timeout = 1500ms\nlisten = [::1]:1081 # v6\n"
+                       "deny_destination = 10.0.0.0/8\n",
+                   "t.ini");
+  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
+  auto& cfg = std::get<proxy_config>(res);
+  CAF_CHECK_EQUAL(cfg.buffer_size, 131072u);
+  CAF_CHECK_EQUAL(cfg.idle_timeout.count(), 120000);
+  CAF_CHECK_EQUAL(cfg.connect_timeout.count(), 1500);
+  CAF_CHECK_EQUAL(cfg.listen.size(), 2u);
+  CAF_CHECK_EQUAL(cfg.deny_destinations.size(), 1u);
+}
+
+CAF_TEST(errors name file line and key) {
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "buffer_size = 12q\n"),
+                  "t.ini:4: key 'buffer_size': '12q' is not a size (e.g. 65536, 64k, 1m)");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "bufer_size = 1k\n"),
+                  "t.ini:4: key 'bufer_size': unknown key in [socks]");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "max_clients = 0\n"),
+                  "t.ini:4: key 'max_clients': 0 is out of range [1, 1000000]");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "auth = maybe\n"),
+                  "t.ini:4: key 'auth': 'maybe' is not one of userpass, none, any");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "auth = none\nauth = none\n"),
+                  "t.ini:5: key 'auth': given twice");
+  CAF_CHECK_EQUAL(error_of("listen = 1.2.3.4:1\n"),
+                  "t.ini:1: key 'listen': appears before any [section]");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = localhost:1080\n"),
+                  "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
+                  "(e.g. 127.0.0.1:1080 or [::1]:1080)");
+  CAF_CHECK_EQUAL(error_of("[sox]\n"),
+                  "t.ini:1: unknown section [sox] (known: [socks], [server])");
+  CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
+                  "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
+                  "t.ini: [socks] 'users_file' is required unless 'auth = none'");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[server]\nsplice = perhaps\n"),
+                  "t.ini:5: key 'splice': 'perhaps' is not true or false");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "idle_timeout = 5 minutes\n"),
+                  "t.ini:4: key 'idle_timeout': '5 minutes' is not a duration "
+                  "(e.g. 10s, 500ms, 5m)");
+}
+
+CAF_TEST(a missing file is one clear line) {
+  auto res = load("/nonexistent/proxy.ini");
+  CAF_REQUIRE(std::holds_alternative<std::string>(res));
+  CAF_CHECK_EQUAL(std::get<std::string>(res),
+                  "/nonexistent/proxy.ini: cannot open config file");
+}
+
+CAF_TEST(users file parses and rejects bad lines) {
+  auto hash = hash_password("pw");
+  CAF_REQUIRE(hash);
+  auto ok = parse_users("# comment\nalice:socks:" + *hash + "\nbob:socks,admin:"
+                          + *hash + "\n",
+                        "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(ok));
+  auto& users = std::get<std::vector<user_entry>>(ok);
+  CAF_CHECK_EQUAL(users.size(), 2u);
+  CAF_CHECK_EQUAL(users[1].roles, role_socks | role_admin);
+  auto err = [](const std::string& text) {
+    auto res = parse_users(text, "u.txt");
+    return std::holds_alternative<std::string>(res) ? std::get<std::string>(res)
+                                                    : "OK";
+  };
+  CAF_CHECK_EQUAL(err("alice:socks:plaintext\n"),
+                  "u.txt:1: user 'alice': password hash is not a supported crypt(5) "
+                  "hash (create entries with 'proxy --hash-user')");
+  CAF_CHECK_EQUAL(err("alice:root:" + *hash + "\n"),
+                  "u.txt:1: user 'alice': roles must be socks, admin or socks,admin");
+  CAF_CHECK_EQUAL(err("alice\n"), "u.txt:1: expected 'name:roles:hash'");
+  CAF_CHECK_EQUAL(err("a:socks:" + *hash + "\na:admin:" + *hash + "\n"),
+                  "u.txt:2: user 'a' appears twice");
+}
+
+CAF_TEST(password hashes are salted and verify) {
+  auto h1 = hash_password("secret");
+  auto h2 = hash_password("secret");
+  CAF_REQUIRE(h1 && h2);
+  CAF_CHECK_NOT_EQUAL(*h1, *h2);
+  CAF_CHECK(h1->find("secret") == std::string::npos);
+  CAF_CHECK(verify_password("secret", *h1));
+  CAF_CHECK(!verify_password("Secret", *h1));
+  CAF_CHECK(!verify_password("", *h1));
+}
+
+CAF_TEST(atomic write replaces the file) {
+  char dir[] = "/tmp/proxy-test-XXXXXX";
+  CAF_REQUIRE(mkdtemp(dir) != nullptr);
+  std::string path = std::string{dir} + "/users.txt";
+  CAF_CHECK(!write_file_atomically(path, "one\n"));
+  CAF_CHECK(!write_file_atomically(path, "two\n"));
+  std::ifstream in{path};
+  std::string content{std::istreambuf_iterator<char>{in}, {}};
+  CAF_CHECK_EQUAL(content, "two\n");
+  CAF_CHECK(access((path + ".tmp." + std::to_string(getpid())).c_str(), F_OK) != 0);
+  CAF_CHECK(write_file_atomically("/nonexistent-dir/x", "y").has_value());
+  std::remove(path.c_str());
+  rmdir(dir);
+}
