@@ -19,10 +19,13 @@
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
 #include "actors/session.hpp"
+#include "admin/admin_session.hpp"
+#include "admin/codec.hpp"
 #include "config/config.hpp"
 #include "config/users.hpp"
 #include "net/log.hpp"
 #include "net/reactor.hpp"
+#include "net/sctp.hpp"
 
 namespace {
 
@@ -86,6 +89,17 @@ void raise_fd_limit() {
   }
 }
 
+/// Opens the admin plane's SCTP transport as configured.
+std::unique_ptr<net::sctp_transport> open_admin_transport(const config::proxy_config& cfg,
+                                                          std::string& err) {
+  using t = config::admin_transport;
+  if (cfg.transport == t::kernel)
+    return net::make_kernel_sctp(admin::max_admin_message, err);
+  if (cfg.transport == t::automatic && net::kernel_sctp_available())
+    return net::make_kernel_sctp(admin::max_admin_message, err);
+  return net::make_udp_sctp(cfg.udp_port, admin::max_admin_message, err);
+}
+
 int run(const config::proxy_config& cfg) {
   log::set_level(level_of(cfg.log_level));
   std::vector<config::user_entry> users;
@@ -145,12 +159,47 @@ int run(const config::proxy_config& cfg) {
     caf::anon_send_exit(set, caf::exit_reason::user_shutdown);
   };
 
+  std::unique_ptr<net::sctp_transport> admin_tx;
+  auto stop_admin = [&] {
+    if (admin_tx)
+      admin_tx->stop();
+  };
+  if (cfg.spcp_listen) {
+    std::string err;
+    admin_tx = open_admin_transport(cfg, err);
+    if (!admin_tx) {
+      log::error("admin plane: " + err);
+      stop_actors();
+      return 1;
+    }
+    admin_deps adeps{admin_tx.get(), reg, met, set};
+    auto spawn_spcp = [&sys, adeps](net::assoc_id id, net::ip_endpoint peer) {
+      return sys.spawn(spcp_session, id, peer, adeps);
+    };
+    auto res = admin_tx->listen(*cfg.spcp_listen, make_admin_events(spawn_spcp));
+    if (auto e = std::get_if<std::string>(&res)) {
+      log::error("admin plane: " + *e);
+      admin_tx.reset();
+      stop_actors();
+      return 1;
+    }
+    admin_tx->start();
+    std::string how = admin_tx->kind() == std::string{"kernel"}
+                        ? "kernel SCTP"
+                        : "SCTP over UDP port " + std::to_string(cfg.udp_port);
+    log::info("SPCP listening on " + cfg.spcp_listen->to_string() + " (" + how
+              + (cfg.transport == config::admin_transport::automatic
+                   ? ", chosen by transport = auto)"
+                   : ")"));
+  }
+
   auto handler = make_accept_handler(acc);
   std::vector<std::string> bound;
   for (auto& addr : cfg.listen) {
     auto res = io.listen(addr, handler);
     if (auto err = std::get_if<std::string>(&res)) {
       log::error(*err);
+      stop_admin();
       stop_actors();
       return 1;
     }
@@ -185,6 +234,7 @@ int run(const config::proxy_config& cfg) {
     log::info(std::string{"received "} + strsignal(sig) + ", shutting down");
     break;
   }
+  stop_admin();
   io.stop_listening();
   auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
   while (io.connection_count() > 0 && std::chrono::steady_clock::now() < deadline)

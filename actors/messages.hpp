@@ -48,6 +48,13 @@ struct conn_closed {
   net::close_stats stats;
 };
 
+/// One whole message on an admin association (to its admin session).
+struct admin_msg {
+  std::vector<uint8_t> bytes;
+  /// The message exceeded the transport's cap; `bytes` is empty.
+  bool oversized = false;
+};
+
 /// Relayed bytes since the last batch (to metrics).
 struct traffic {
   uint64_t bytes_up = 0;
@@ -68,6 +75,8 @@ struct session_settings {
   bool splice = true;
   std::vector<net::cidr> allow_clients;
   std::vector<net::cidr> deny_destinations;
+  /// Filter program for target-to-client bytes (empty: none).
+  std::string transform;
 };
 
 /// Builds the initial settings from the config file.
@@ -93,6 +102,8 @@ enum class metric : uint8_t {
   reply,
   /// A message reached an actor that has no handler for it.
   unexpected_message,
+  /// A failed login on an admin protocol.
+  admin_auth_failure,
 };
 
 /// One counted event.
@@ -113,6 +124,7 @@ struct metrics_snapshot {
   uint64_t handshake_timeouts = 0;
   uint64_t protocol_errors = 0;
   uint64_t unexpected_messages = 0;
+  uint64_t admin_auth_failures = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
   std::vector<uint64_t> replies = std::vector<uint64_t>(9, 0);
 };
@@ -160,6 +172,11 @@ typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
+  return f(caf::meta::type_name("admin_msg"), x.bytes, x.oversized);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
   return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down);
 }
@@ -168,7 +185,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
-           x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations);
+           x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations,
+           x.transform);
 }
 
 template <class Inspector>
@@ -181,7 +199,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
            x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
-           x.unexpected_messages, x.replies);
+           x.unexpected_messages, x.admin_auth_failures, x.replies);
 }
 
 template <class Inspector>
@@ -224,6 +242,12 @@ CAF_ADD_ATOM(proxy, px, maxcli_atom, "maxcli")
 CAF_ADD_ATOM(proxy, px, active_atom, "active")
 /// The handshake deadline of a session passed.
 CAF_ADD_ATOM(proxy, px, deadline_atom, "deadline")
+/// The admin association is gone.
+CAF_ADD_ATOM(proxy, px, down_atom, "down")
+/// Asks whether a user exists with a role.
+CAF_ADD_ATOM(proxy, px, exists_atom, "exists")
+/// Sets the transformation command.
+CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
 
 
 namespace px {
@@ -242,6 +266,8 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<auth_atom, std::string, std::string, uint8_t>::with<bool>,
   /// Replaces all users (after a reload from disk).
   caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
+  /// (user, role) -> does the user exist with that role?
+  caf::replies_to<exists_atom, std::string, uint8_t>::with<bool>,
   /// Names of all users, sorted.
   caf::replies_to<list_atom>::with<std::vector<std::string>>>;
 
@@ -266,7 +292,9 @@ using settings_actor = caf::typed_actor<
   /// New buffer size in bytes -> accepted?
   caf::replies_to<buffer_atom, uint64_t>::with<bool>,
   /// New max clients -> accepted?
-  caf::replies_to<maxcli_atom, uint64_t>::with<bool>>;
+  caf::replies_to<maxcli_atom, uint64_t>::with<bool>,
+  /// New transformation command (empty: off) -> accepted?
+  caf::replies_to<transform_atom, std::string>::with<bool>>;
 
 } // namespace px
 
@@ -281,6 +309,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::conn_failed))
   CAF_ADD_TYPE_ID(proxy, (px::conn_closed))
   CAF_ADD_TYPE_ID(proxy, (px::traffic))
+  CAF_ADD_TYPE_ID(proxy, (px::admin_msg))
   CAF_ADD_TYPE_ID(proxy, (px::session_settings))
   CAF_ADD_TYPE_ID(proxy, (px::metric_event))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_snapshot))

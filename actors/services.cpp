@@ -121,6 +121,11 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       self->state.load(entries);
       log::info("users reloaded: " + std::to_string(entries.size()) + " users");
     },
+    [=](exists_atom, const std::string& user, uint8_t role) {
+      auto& users = self->state.users;
+      auto i = users.find(user);
+      return i != users.end() && (i->second.roles & role) != 0;
+    },
     [=](list_atom) {
       std::vector<std::string> names;
       for (auto& kv : self->state.users)
@@ -159,6 +164,9 @@ void metrics_state::apply(const metric_event& ev) {
       break;
     case metric::unexpected_message:
       ++c.unexpected_messages;
+      break;
+    case metric::admin_auth_failure:
+      ++c.admin_auth_failures;
       break;
   }
 }
@@ -202,6 +210,16 @@ settings(settings_actor::stateful_pointer<settings_state> self,
         return false;
       self->state.current.max_clients = n;
       log::info("max clients set to " + std::to_string(n));
+      publish();
+      return true;
+    },
+    [=](transform_atom, std::string& cmd) {
+      if (cmd.size() > 255 || cmd.find('\0') != std::string::npos)
+        return false;
+      self->state.current.transform = std::move(cmd);
+      log::info(self->state.current.transform.empty()
+                  ? std::string{"transformation off"}
+                  : "transformation set to: " + self->state.current.transform);
       publish();
       return true;
     },

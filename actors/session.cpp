@@ -326,6 +326,7 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
       opts.buffer_size = st.settings.buffer_size;
       opts.idle_timeout = milliseconds{st.settings.idle_timeout_ms};
       opts.splice = st.settings.splice;
+      opts.transform = st.settings.transform;
       st.deps.io->start_relay(
         st.id,
         socks5::encode_reply(socks5::reply::succeeded,

@@ -254,6 +254,38 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
        cfg.log_level = v;
        return true;
      }},
+    {"admin.transport",
+     [&](const std::string& k, const std::string& v) {
+       if (v == "auto")
+         cfg.transport = admin_transport::automatic;
+       else if (v == "kernel")
+         cfg.transport = admin_transport::kernel;
+       else if (v == "udp")
+         cfg.transport = admin_transport::udp;
+       else
+         return fail(k, "'" + v + "' is not one of auto, kernel, udp");
+       return true;
+     }},
+    {"admin.udp_port",
+     [&](const std::string& k, const std::string& v) {
+       size_t port;
+       if (!ranged(k, v, 1, 65535, port))
+         return false;
+       cfg.udp_port = static_cast<uint16_t>(port);
+       return true;
+     }},
+    {"admin.spcp_listen",
+     [&](const std::string& k, const std::string& v) {
+       if (v == "off") {
+         cfg.spcp_listen.reset();
+         return true;
+       }
+       auto ep = net::ip_endpoint::parse(v);
+       if (!ep)
+         return fail(k, "'" + v + "' is not ADDRESS:PORT or off");
+       cfg.spcp_listen = *ep;
+       return true;
+     }},
     {"server.max_users",
      [&](const std::string& k, const std::string& v) {
        return ranged(k, v, 1, 1000000, cfg.max_users);
@@ -272,8 +304,9 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
         return error;
       }
       section = trim(line.substr(1, line.size() - 2));
-      if (section != "socks" && section != "server") {
-        fail("", "unknown section [" + section + "] (known: [socks], [server])");
+      if (section != "socks" && section != "server" && section != "admin") {
+        fail("", "unknown section [" + section
+                   + "] (known: [socks], [server], [admin])");
         return error;
       }
       continue;

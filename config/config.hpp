@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -21,6 +22,16 @@ enum class auth_mode {
   none,
   /// Username/password when the client offers it, otherwise no-auth.
   any,
+};
+
+/// Which SCTP implementation the admin plane uses.
+enum class admin_transport {
+  /// Kernel SCTP when a socket can be opened, else SCTP over UDP.
+  automatic,
+  /// Kernel SCTP (lksctp) only.
+  kernel,
+  /// SCTP over UDP (usrsctp) only.
+  udp,
 };
 
 /// Every setting of `proxy.ini`, validated.
@@ -59,6 +70,14 @@ struct proxy_config {
   std::string log_level = "info";
   /// Largest number of users the registry holds.
   size_t max_users = 10000;
+
+  // -- [admin] ---
+  admin_transport transport = admin_transport::automatic;
+  /// UDP port of SCTP-over-UDP (RFC 6951).
+  uint16_t udp_port = 9899;
+  /// SPCP listener (absent: off).
+  std::optional<net::ip_endpoint> spcp_listen
+    = net::ip_endpoint::parse("127.0.0.1:9090");
 };
 
 /// Loads and validates a config file. On error, returns one line such as

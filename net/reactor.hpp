@@ -108,6 +108,9 @@ struct relay_options {
   std::chrono::milliseconds idle_timeout{300000};
   /// Zero-copy relay through pipes (falls back to copy when unavailable).
   bool splice = true;
+  /// When not empty, target-to-client bytes go through `/bin/sh -c transform`
+  /// (one process per connection) before they reach the client.
+  std::string transform;
 };
 
 /// What happens after a `send` has been written.

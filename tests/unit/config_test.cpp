@@ -68,7 +68,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),

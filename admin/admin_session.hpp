@@ -1,0 +1,60 @@
+// Admin session actors: one per SCTP association, speaking SPCP or the
+// Manager protocol. They hold no proxy state: every number comes from the
+// metrics actor, every setting from the settings actor, every credential
+// check from the registry.
+//
+// Handlers (dynamically typed; transport events arrive as messages):
+//   admin_msg   one whole request      -> parse, ask, reply
+//   down_atom   association gone       -> quit
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "admin/codec.hpp"
+#include "net/sctp.hpp"
+
+namespace px {
+
+/// What an admin session talks to.
+struct admin_deps {
+  /// Sends replies and closes associations (a fake in tests).
+  net::sctp_transport* tx = nullptr;
+  registry_actor registry;
+  metrics_actor metrics;
+  settings_actor settings;
+};
+
+/// Failed logins after which an association is closed.
+constexpr int max_admin_login_failures = 3;
+
+/// Phases of an SPCP session.
+enum class spcp_phase : uint8_t { expect_user, expect_pass, transaction, closing };
+
+struct spcp_state {
+  static inline const char* name = "admin.spcp";
+  net::assoc_id id = 0;
+  net::ip_endpoint peer;
+  admin_deps deps;
+  spcp_phase ph = spcp_phase::expect_user;
+  std::string user;
+  int failures = 0;
+
+  /// Parses a decimal buffer size; nullopt unless 1-20 digits, no overflow.
+  static std::optional<uint64_t> parse_decimal(const std::string& text);
+};
+
+caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,
+                           net::assoc_id id, net::ip_endpoint peer,
+                           admin_deps deps);
+
+/// Routes a listener's association events to one session actor each.
+/// `spawn` creates the actor for a new association.
+std::shared_ptr<net::sctp_events> make_admin_events(
+  std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn);
+
+} // namespace px

@@ -1,0 +1,425 @@
+// SCTP over UDP (RFC 6951) with usrsctp, one-to-one style. usrsctp runs its
+// own threads; its upcalls only mark sockets ready and wake our I/O thread,
+// which does every accept, receive and send without blocking.
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <usrsctp.h>
+
+#include "net/log.hpp"
+#include "net/sctp_loop.hpp"
+
+namespace px::net {
+
+namespace {
+
+std::mutex init_mtx;
+int init_refs = 0;
+
+/// Returns an error text when UDP port `port` cannot be bound (usrsctp would
+/// fail silently and hang in INIT retransmissions).
+std::string probe_udp_port(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return std::strerror(errno);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_ANY);
+  std::string err;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0)
+    err = "UDP port " + std::to_string(port) + " for SCTP-over-UDP: "
+          + std::strerror(errno);
+  ::close(fd);
+  return err;
+}
+
+void usrsctp_acquire(uint16_t udp_port) {
+  std::lock_guard<std::mutex> guard{init_mtx};
+  if (init_refs++ == 0) {
+    usrsctp_init(udp_port, nullptr, nullptr);
+    usrsctp_sysctl_set_sctp_blackhole(2);
+  }
+}
+
+void usrsctp_release() {
+  std::lock_guard<std::mutex> guard{init_mtx};
+  if (--init_refs == 0) {
+    for (int i = 0; i < 300 && usrsctp_finish() != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+void set_linger_abort(struct socket* s) {
+  linger l{1, 0};
+  usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+class udp_transport : public detail::sctp_loop {
+public:
+  udp_transport(uint16_t port, size_t max_message)
+    : sctp_loop(max_message), udp_port_(port) {
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    usrsctp_acquire(port);
+  }
+
+  ~udp_transport() override {
+    stop();
+    for (auto& l : listeners_) {
+      usrsctp_set_upcall(l.first, nullptr, nullptr);
+      usrsctp_close(l.first);
+    }
+    listeners_.clear();
+    usrsctp_release();
+    ::close(wake_fd_);
+  }
+
+  const char* kind() const override { return "udp"; }
+
+  std::variant<ip_endpoint, std::string>
+  listen(const ip_endpoint& addr, std::shared_ptr<sctp_events> events) override {
+    int family = addr.v6 ? AF_INET6 : AF_INET;
+    auto s = usrsctp_socket(family, SOCK_STREAM, IPPROTO_SCTP, nullptr, nullptr,
+                            0, nullptr);
+    if (!s)
+      return "usrsctp socket: " + std::string{std::strerror(errno)};
+    int one = 1;
+    usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
+    sockaddr_storage ss;
+    auto len = addr.to_sockaddr(ss);
+    if (usrsctp_bind(s, reinterpret_cast<sockaddr*>(&ss), len) != 0
+        || usrsctp_listen(s, 64) != 0) {
+      auto err = "cannot listen on SCTP-over-UDP " + addr.to_string() + ": "
+                 + std::strerror(errno);
+      usrsctp_close(s);
+      return err;
+    }
+    usrsctp_set_non_blocking(s, 1);
+    listeners_[s] = std::move(events);
+    return addr;
+  }
+
+  void start() override {
+    for (auto& l : listeners_)
+      usrsctp_set_upcall(l.first, &udp_transport::upcall, this);
+    thread_ = std::thread([this] { run(); });
+    mark_ready(nullptr); // accept anything that arrived before start
+  }
+
+  void stop() override {
+    if (!thread_.joinable())
+      return;
+    post([this] { running_ = false; });
+    thread_.join();
+  }
+
+protected:
+  void wake() override {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+  }
+
+  void flush(assoc& a) override {
+    auto s = socks_.at(a.id);
+    while (!a.outq.empty()) {
+      auto& m = a.outq.front();
+      auto n = usrsctp_sendv(s, m.data(), m.size(), nullptr, 0, nullptr, 0,
+                             SCTP_SENDV_NOINFO, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return; // the WRITE upcall brings us back
+      if (n < 0) {
+        drop(a.id, true);
+        return;
+      }
+      a.outq.pop_front();
+    }
+    if (a.close_after)
+      drop(a.id, false);
+  }
+
+private:
+  static void upcall(struct socket* s, void* arg, int) {
+    static_cast<udp_transport*>(arg)->mark_ready(s);
+  }
+
+  void mark_ready(struct socket* s) {
+    {
+      std::lock_guard<std::mutex> guard{ready_mtx_};
+      ready_.insert(s);
+    }
+    wake();
+  }
+
+  void run() {
+    while (running_) {
+      pollfd p{wake_fd_, POLLIN, 0};
+      ::poll(&p, 1, 200);
+      uint64_t v;
+      [[maybe_unused]] auto r = ::read(wake_fd_, &v, sizeof(v));
+      run_tasks();
+      std::set<struct socket*> ready;
+      {
+        std::lock_guard<std::mutex> guard{ready_mtx_};
+        ready.swap(ready_);
+      }
+      for (auto s : ready) {
+        if (s == nullptr || listeners_.count(s)) {
+          for (auto& l : listeners_)
+            if (s == nullptr || s == l.first)
+              accept_all(l.first);
+          continue;
+        }
+        auto i = ids_.find(s);
+        if (i == ids_.end())
+          continue; // closed meanwhile
+        service(i->second);
+      }
+    }
+    std::vector<assoc_id> ids;
+    for (auto& kv : assocs_)
+      ids.push_back(kv.first);
+    for (auto id : ids)
+      drop(id, true);
+  }
+
+  void accept_all(struct socket* ls) {
+    for (;;) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      auto s = usrsctp_accept(ls, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (!s)
+        return;
+      usrsctp_set_non_blocking(s, 1);
+      int one = 1;
+      usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
+      auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      auto id = next_id_;
+      socks_[id] = s;
+      ids_[s] = id;
+      add_assoc(listeners_.at(ls), peer.value_or(ip_endpoint{}));
+      usrsctp_set_upcall(s, &udp_transport::upcall, this);
+      service(id); // data may already be queued
+    }
+  }
+
+  void service(assoc_id id) {
+    uint8_t buf[8192];
+    for (;;) {
+      auto a = find(id);
+      if (!a)
+        return;
+      auto s = socks_.at(id);
+      int events = usrsctp_get_events(s);
+      if (events & SCTP_EVENT_WRITE && !a->outq.empty()) {
+        flush(*a);
+        if (!find(id))
+          return;
+      }
+      if (!(events & (SCTP_EVENT_READ | SCTP_EVENT_ERROR)))
+        return;
+      sctp_rcvinfo rcv{};
+      socklen_t infolen = sizeof(rcv);
+      unsigned infotype = 0;
+      int flags = 0;
+      auto n = usrsctp_recvv(s, buf, sizeof(buf), nullptr, nullptr, &rcv,
+                             &infolen, &infotype, &flags);
+      if (n > 0) {
+        if (flags & MSG_NOTIFICATION)
+          continue;
+        on_bytes(*a, buf, static_cast<size_t>(n), (flags & MSG_EOR) != 0);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      drop(id, true); // EOF or error
+      return;
+    }
+  }
+
+  void drop(assoc_id id, bool abort) {
+    auto i = socks_.find(id);
+    if (i == socks_.end())
+      return;
+    auto s = i->second;
+    usrsctp_set_upcall(s, nullptr, nullptr);
+    if (abort)
+      set_linger_abort(s);
+    usrsctp_close(s);
+    ids_.erase(s);
+    socks_.erase(i);
+    remove_assoc(id);
+  }
+
+  uint16_t udp_port_;
+  int wake_fd_ = -1;
+  std::map<struct socket*, std::shared_ptr<sctp_events>> listeners_;
+  std::map<assoc_id, struct socket*> socks_;
+  std::map<struct socket*, assoc_id> ids_;
+  std::mutex ready_mtx_;
+  std::set<struct socket*> ready_;
+};
+
+class udp_client : public sctp_client {
+public:
+  explicit udp_client(struct socket* s) : s_(s) {
+    // nop
+  }
+
+  ~udp_client() override {
+    usrsctp_close(s_);
+    usrsctp_release();
+  }
+
+  bool send(const std::vector<uint8_t>& msg) override {
+    if (usrsctp_sendv(s_, msg.data(), msg.size(), nullptr, 0, nullptr, 0,
+                      SCTP_SENDV_NOINFO, 0)
+        < 0) {
+      err_ = std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+
+  bool receive(std::vector<uint8_t>& msg, int timeout_ms) override {
+    msg.clear();
+    uint8_t buf[8192];
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::milliseconds{timeout_ms};
+    for (;;) {
+      sctp_rcvinfo rcv{};
+      socklen_t infolen = sizeof(rcv);
+      unsigned infotype = 0;
+      int flags = 0;
+      auto n = usrsctp_recvv(s_, buf, sizeof(buf), nullptr, nullptr, &rcv,
+                             &infolen, &infotype, &flags);
+      if (n > 0) {
+        if (flags & MSG_NOTIFICATION)
+          continue;
+        msg.insert(msg.end(), buf, buf + n);
+        if (flags & MSG_EOR)
+          return true;
+        continue;
+      }
+      if (n == 0) {
+        err_ = "the server closed the association";
+        return false;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        err_ = std::strerror(errno);
+        return false;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        err_ = "timed out waiting for a reply";
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds{200});
+    }
+  }
+
+  std::string error() const override { return err_; }
+
+private:
+  struct socket* s_;
+  std::string err_;
+};
+
+/// A free UDP port on loopback for this client's encapsulation socket.
+uint16_t free_udp_port() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof(sin);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  ::close(fd);
+  return ntohs(sin.sin_port);
+}
+
+} // namespace
+
+std::unique_ptr<sctp_transport> make_udp_sctp(uint16_t udp_port,
+                                              size_t max_message,
+                                              std::string& err) {
+  err = probe_udp_port(udp_port);
+  if (!err.empty())
+    return nullptr;
+  return std::make_unique<udp_transport>(udp_port, max_message);
+}
+
+std::unique_ptr<sctp_client> connect_udp_sctp(const ip_endpoint& server,
+                                              uint16_t remote_udp_port,
+                                              int timeout_ms, std::string& err) {
+  usrsctp_acquire(free_udp_port());
+  auto s = usrsctp_socket(server.v6 ? AF_INET6 : AF_INET, SOCK_STREAM,
+                          IPPROTO_SCTP, nullptr, nullptr, 0, nullptr);
+  if (!s) {
+    err = std::string{"usrsctp socket: "} + std::strerror(errno);
+    usrsctp_release();
+    return nullptr;
+  }
+  sctp_udpencaps enc{};
+  enc.sue_address.ss_family = static_cast<sa_family_t>(server.v6 ? AF_INET6 : AF_INET);
+  enc.sue_port = htons(remote_udp_port);
+  usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_REMOTE_UDP_ENCAPS_PORT, &enc, sizeof(enc));
+  int one = 1;
+  usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
+  // Bind a single local address so only it is advertised and heartbeated.
+  ip_endpoint local;
+  local.v6 = server.v6;
+  if (server.v6)
+    local.bytes[15] = 1; // ::1
+  else
+    local.bytes = {127, 0, 0, 1};
+  if (server.is_unspecified() || !(server.host_string() == "127.0.0.1"
+                                   || server.host_string() == "::1"))
+    local = ip_endpoint{server.v6, {}, 0}; // remote server: any local address
+  sockaddr_storage ls;
+  auto llen = local.to_sockaddr(ls);
+  usrsctp_bind(s, reinterpret_cast<sockaddr*>(&ls), llen);
+  usrsctp_set_non_blocking(s, 1);
+  sockaddr_storage ss;
+  auto len = server.to_sockaddr(ss);
+  if (usrsctp_connect(s, reinterpret_cast<sockaddr*>(&ss), len) != 0
+      && errno != EINPROGRESS) {
+    err = "connect " + server.to_string() + ": " + std::strerror(errno);
+    usrsctp_close(s);
+    usrsctp_release();
+    return nullptr;
+  }
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds{timeout_ms};
+  for (;;) {
+    int ev = usrsctp_get_events(s);
+    if (ev & SCTP_EVENT_ERROR) {
+      err = "connect " + server.to_string() + " (UDP port "
+            + std::to_string(remote_udp_port) + "): refused";
+      break;
+    }
+    if (ev & SCTP_EVENT_WRITE)
+      return std::make_unique<udp_client>(s);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      err = "connect " + server.to_string() + " (UDP port "
+            + std::to_string(remote_udp_port) + "): timed out";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  set_linger_abort(s);
+  usrsctp_close(s);
+  usrsctp_release();
+  return nullptr;
+}
+
+} // namespace px::net
