@@ -1,6 +1,7 @@
 #include "net/reactor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -15,7 +16,10 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "net/log.hpp"
@@ -75,6 +79,11 @@ using time_point = clock_type::time_point;
 
 constexpr int loop_shift = 56;
 
+/// A transformation program must finish its output this long after its
+/// input ended, or the connection is closed (a stalled filter never holds a
+/// connection until the idle timeout).
+constexpr auto transform_drain_timeout = std::chrono::seconds{10};
+
 connect_error from_errno(int err) {
   switch (err) {
     case ECONNREFUSED:
@@ -93,8 +102,9 @@ connect_error from_errno(int err) {
   }
 }
 
-/// What an epoll registration points at.
-enum class wkind : uint8_t { wake, listener, down, up, dns };
+/// What an epoll registration points at (tin/tout: the transformation
+/// program's stdin and stdout pipes).
+enum class wkind : uint8_t { wake, listener, down, up, dns, tin, tout };
 
 struct watcher {
   wkind kind;
@@ -106,6 +116,8 @@ struct side {
   int fd = -1;
   bool rd = false;
   bool wr = false;
+  /// Sockets use send/recv and half-close; pipes use read/write and close.
+  bool sock = true;
   watcher w{wkind::down, nullptr};
 };
 
@@ -163,8 +175,16 @@ struct conn {
   connect_error last_err = connect_error::none;
   uint32_t op_gen = 0;
   // -- relay ---
-  pump to_up;   // client -> target
-  pump to_down; // target -> client
+  /// pumps[0]: client -> target. Without a transformation pumps[1] is
+  /// target -> client; with one, pumps[1] is target -> program stdin and
+  /// pumps[2] is program stdout -> client.
+  std::array<pump, 3> pumps;
+  size_t npumps = 2;
+  side tin;
+  side tout;
+  pid_t child = -1;
+  /// When the program's stdin was closed (for the drain timeout).
+  time_point tin_closed{};
   std::chrono::milliseconds idle{0};
   time_point last_active;
   conn* lru_prev = nullptr;
@@ -330,21 +350,43 @@ public:
     auto c = find(id);
     if (!c || c->state != cstate::connected)
       return;
+    if (!opts.transform.empty() && !spawn_transform(*c, opts.transform)) {
+      // The client is told: a general failure instead of the success reply.
+      log::warning("transformation program could not start: "
+                   + std::string{std::strerror(errno)});
+      c->state = cstate::handshake;
+      std::vector<uint8_t> rep{socks5::version,
+                               static_cast<uint8_t>(socks5::reply::general_failure),
+                               0, 1, 0, 0, 0, 0, 0, 0};
+      do_send(id, std::move(rep), after::close);
+      return;
+    }
     c->state = cstate::relaying;
-    setup_pump(c->to_down, &c->up, &c->down, opts);
-    setup_pump(c->to_up, &c->down, &c->up, opts);
+    setup_pump(c->pumps[0], &c->down, &c->up, opts);
+    pump* to_client_pump;
+    if (c->child > 0) {
+      c->npumps = 3;
+      setup_pump(c->pumps[1], &c->up, &c->tin, opts);
+      setup_pump(c->pumps[2], &c->tout, &c->down, opts);
+      c->pumps[1].use_splice = c->pumps[2].use_splice = false;
+      to_client_pump = &c->pumps[2];
+    } else {
+      setup_pump(c->pumps[1], &c->up, &c->down, opts);
+      to_client_pump = &c->pumps[1];
+    }
     // Pending handshake output goes out before the reply.
     if (c->out_off < c->out.size())
-      c->to_down.prefix.assign(c->out.begin() + static_cast<long>(c->out_off),
-                               c->out.end());
+      to_client_pump->prefix.assign(c->out.begin() + static_cast<long>(c->out_off),
+                                    c->out.end());
     c->out.clear();
     c->out_off = 0;
-    c->to_down.prefix.insert(c->to_down.prefix.end(), to_client.begin(),
-                             to_client.end());
-    c->to_up.prefix = std::move(to_upstream);
+    to_client_pump->prefix.insert(to_client_pump->prefix.end(), to_client.begin(),
+                                  to_client.end());
+    c->pumps[0].prefix = std::move(to_upstream);
     c->idle = opts.idle_timeout;
     c->last_active = now_;
     c->down.rd = c->down.wr = c->up.rd = c->up.wr = true;
+    c->tin.wr = c->tout.rd = c->child > 0;
     lru_push(*c);
     process(*c);
   }
@@ -416,12 +458,18 @@ private:
         next_tick = now_ + cfg_.traffic_interval;
         sweep_idle();
         flush_traffic();
+        if (!zombies_.empty())
+          reap_children();
+        check_draining();
       }
       graveyard_.clear();
     }
     do_close_all();
     flush_traffic();
     graveyard_.clear();
+    for (auto pid : zombies_)
+      waitpid(pid, nullptr, 0); // SIGKILLed: returns at once
+    zombies_.clear();
   }
 
   void dispatch(const epoll_event& ev) {
@@ -434,11 +482,16 @@ private:
         accept_some(static_cast<listener*>(w->obj));
         break;
       case wkind::down:
-      case wkind::up: {
+      case wkind::up:
+      case wkind::tin:
+      case wkind::tout: {
         auto c = static_cast<conn*>(w->obj);
         if (c->closed)
           return;
-        auto& s = w->kind == wkind::down ? c->down : c->up;
+        auto& s = w->kind == wkind::down ? c->down
+                  : w->kind == wkind::up ? c->up
+                  : w->kind == wkind::tin ? c->tin
+                                          : c->tout;
         if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
           s.rd = true;
         if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -488,6 +541,9 @@ private:
       c->down.fd = fd;
       c->down.w = watcher{wkind::down, c.get()};
       c->up.w = watcher{wkind::up, c.get()};
+      c->tin.w = watcher{wkind::tin, c.get()};
+      c->tout.w = watcher{wkind::tout, c.get()};
+      c->tin.sock = c->tout.sock = false;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c->down.w;
@@ -799,8 +855,8 @@ private:
       bool moved = false;
       // 1. prefix
       while (p.prefix_off < p.prefix.size() && p.dst->wr) {
-        auto n = ::send(p.dst->fd, p.prefix.data() + p.prefix_off,
-                        p.prefix.size() - p.prefix_off, MSG_NOSIGNAL);
+        auto n = write_some(*p.dst, p.prefix.data() + p.prefix_off,
+                            p.prefix.size() - p.prefix_off);
         if (n > 0) {
           p.prefix_off += static_cast<size_t>(n);
           moved = true;
@@ -826,16 +882,15 @@ private:
           n = splice(p.pipe.rd, nullptr, p.dst->fd, nullptr, p.held,
                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         else
-          n = ::send(p.dst->fd, p.buf.get() + p.head, p.tail - p.head,
-                     MSG_NOSIGNAL);
+          n = write_some(*p.dst, p.buf.get() + p.head, p.tail - p.head);
         if (n > 0) {
           auto k = static_cast<size_t>(n);
           p.held -= k;
           p.moved += k;
           moved = true;
-          if (p.src->w.kind == wkind::down)
+          if (p.dst->w.kind == wkind::up)
             traffic_up_ += k;
-          else
+          else if (p.dst->w.kind == wkind::down)
             traffic_down_ += k;
           if (!p.use_splice) {
             p.head += k;
@@ -875,7 +930,8 @@ private:
             p.tail -= p.head;
             p.head = 0;
           }
-          n = ::recv(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail, 0);
+          n = p.src->sock ? ::recv(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail, 0)
+                          : ::read(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail);
         }
         if (n > 0) {
           p.held += static_cast<size_t>(n);
@@ -903,7 +959,14 @@ private:
     }
     // 4. half-close once src is exhausted and everything is delivered
     if (p.eof && p.held == 0 && p.prefix.empty() && !p.shut) {
-      ::shutdown(p.dst->fd, SHUT_WR);
+      if (p.dst->sock) {
+        ::shutdown(p.dst->fd, SHUT_WR);
+      } else {
+        ::close(p.dst->fd); // EOF for the program's stdin
+        p.dst->fd = -1;
+        draining_.push_back(static_cast<conn*>(p.dst->w.obj)->id);
+        static_cast<conn*>(p.dst->w.obj)->tin_closed = now_;
+      }
       p.shut = true;
       if (p.use_splice)
         release_pipe(p);
@@ -912,20 +975,110 @@ private:
     return progress ? io_result::progress : io_result::blocked;
   }
 
+  static ssize_t write_some(side& s, const uint8_t* data, size_t n) {
+    return s.sock ? ::send(s.fd, data, n, MSG_NOSIGNAL) : ::write(s.fd, data, n);
+  }
+
+  /// Starts `/bin/sh -c cmd` with pipes on stdin and stdout.
+  bool spawn_transform(conn& c, const std::string& cmd) {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+      return false;
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      ::close(in[0]);
+      ::close(in[1]);
+      return false;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, const_cast<char**>(argv),
+                         environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      errno = rc;
+      return false;
+    }
+    c.child = pid;
+    c.tin.fd = in[1];
+    c.tout.fd = out[0];
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    for (auto* s : {&c.tin, &c.tout}) {
+      epoll_event ev{};
+      ev.events = (s == &c.tin ? EPOLLOUT : EPOLLIN) | EPOLLET;
+      ev.data.ptr = &s->w;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, s->fd, &ev);
+    }
+    return true;
+  }
+
+  /// Closes connections whose program did not finish after its input ended.
+  void check_draining() {
+    for (size_t i = 0; i < draining_.size();) {
+      auto c = find(draining_[i]);
+      if (!c || c->pumps[2].done()) {
+        draining_[i] = draining_.back();
+        draining_.pop_back();
+      } else if (now_ - c->tin_closed >= transform_drain_timeout) {
+        draining_[i] = draining_.back();
+        draining_.pop_back();
+        close_conn(*c, close_reason::transform_failed);
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  /// Collects exited transformation programs (never blocks).
+  void reap_children() {
+    for (size_t i = 0; i < zombies_.size();) {
+      if (waitpid(zombies_[i], nullptr, WNOHANG) != 0) {
+        zombies_[i] = zombies_.back();
+        zombies_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
   void relay(conn& c) {
     bool active = false;
-    for (auto* p : {&c.to_up, &c.to_down}) {
+    for (size_t i = 0; i < c.npumps; ++i) {
+      auto* p = &c.pumps[i];
       if (p->done())
         continue;
       auto r = pump_step(*p);
       if (r == io_result::error) {
-        close_conn(c, p == &c.to_up ? close_reason::upstream_error
-                                    : close_reason::client_gone);
+        close_conn(c, c.npumps == 3 && i > 0 ? close_reason::transform_failed
+                      : i == 0              ? close_reason::upstream_error
+                                            : close_reason::client_gone);
         return;
       }
       active = active || r == io_result::progress;
     }
-    if (c.to_up.done() && c.to_down.done()) {
+    bool all_done = true;
+    for (size_t i = 0; i < c.npumps; ++i)
+      all_done = all_done && c.pumps[i].done();
+    if (all_done) {
       close_conn(c, close_reason::done);
       return;
     }
@@ -993,7 +1146,19 @@ private:
     if (c.up.fd >= 0)
       ::close(c.up.fd);
     c.down.fd = c.up.fd = -1;
-    for (auto* p : {&c.to_up, &c.to_down}) {
+    for (auto* s : {&c.tin, &c.tout}) {
+      if (s->fd >= 0)
+        ::close(s->fd);
+      s->fd = -1;
+    }
+    if (c.child > 0) {
+      if (waitpid(c.child, nullptr, WNOHANG) == 0) {
+        ::kill(c.child, SIGKILL);
+        zombies_.push_back(c.child); // reaped on a later tick
+      }
+      c.child = -1;
+    }
+    for (auto* p : {&c.pumps[0], &c.pumps[1], &c.pumps[2]}) {
       if (p->pipe.valid()) {
         ::close(p->pipe.rd);
         ::close(p->pipe.wr);
@@ -1007,11 +1172,11 @@ private:
       return;
     c.closed = true;
     lru_remove(c);
-    for (auto* p : {&c.to_up, &c.to_down})
-      if (p->held == 0)
-        release_pipe(*p);
+    for (auto& p : c.pumps)
+      if (p.held == 0)
+        release_pipe(p);
     release_fds(c);
-    close_stats stats{c.to_up.moved, c.to_down.moved, reason};
+    close_stats stats{c.pumps[0].moved, c.pumps[c.npumps - 1].moved, reason};
     auto handler = std::move(c.handler);
     auto i = conns_.find(c.id);
     auto id = c.id;
@@ -1050,6 +1215,10 @@ private:
   conn* lru_tail_ = nullptr;
   uint64_t traffic_up_ = 0;
   uint64_t traffic_down_ = 0;
+  /// Killed transformation programs not yet reaped.
+  std::vector<pid_t> zombies_;
+  /// Connections whose program's stdin is closed and output not finished.
+  std::vector<conn_id> draining_;
 };
 
 // -- reactor ------------------------------------------------------------------

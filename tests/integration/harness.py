@@ -46,7 +46,7 @@ def user_lines():
 class Proxy:
     """The real proxy binary on ports chosen by the kernel."""
 
-    def __init__(self, extra_socks="", extra_server="", listen6=True):
+    def __init__(self, extra_socks="", extra_server="", listen6=True, admin=None):
         self.dir = tempfile.mkdtemp(prefix="proxy-it-")
         self.users = os.path.join(self.dir, "users.txt")
         with open(self.users, "w") as f:
@@ -62,7 +62,8 @@ class Proxy:
                     "handshake_timeout = 2s\n"
                     "connect_timeout = 3s\n" + extra_socks +
                     "\n[server]\nthreads = 2\naccess_log = access.log\n"
-                    "shutdown_grace = 2s\n" + extra_server)
+                    "shutdown_grace = 2s\n" + extra_server +
+                    "\n[admin]\n" + (admin if admin is not None else "spcp_listen = off\n"))
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config],
@@ -73,8 +74,8 @@ class Proxy:
         deadline = time.time() + 10
         while time.time() < deadline:
             text = self.log_text()
-            m4 = re.search(r"listening on 127\.0\.0\.1:(\d+)", text)
-            m6 = re.search(r"listening on \[::1\]:(\d+)", text)
+            m4 = re.search(r"SOCKS5 listening on 127\.0\.0\.1:(\d+)", text)
+            m6 = re.search(r"SOCKS5 listening on \[::1\]:(\d+)", text)
             if m4 and (m6 or not listen6) and "ready:" in text:
                 self.port = int(m4.group(1))
                 self.port6 = int(m6.group(1)) if m6 else None
@@ -185,6 +186,14 @@ def start_server(handler, v6=False):
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     return srv, srv.server_address[1]
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def closed_port():

@@ -402,7 +402,8 @@ class LifecycleTest(unittest.TestCase):
         cfg = p.config + ".busy"
         os.makedirs(os.path.dirname(cfg), exist_ok=True)
         with open(cfg, "w") as f:
-            f.write(f"[socks]\nlisten = 127.0.0.1:{port}\nauth = none\n")
+            f.write(f"[socks]\nlisten = 127.0.0.1:{port}\nauth = none\n"
+                    "[admin]\nspcp_listen = off\n")
         r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                            capture_output=True, text=True, timeout=10)
         blocker.close()

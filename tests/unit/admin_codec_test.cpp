@@ -1,0 +1,143 @@
+// Tier (a): SPCP and Manager codecs against annotated golden bytes, with
+// truncated, trailing and oversized input.
+#define CAF_SUITE admin_codec
+#include <caf/test/unit_test_impl.hpp>
+
+#include "admin/codec.hpp"
+
+using namespace px;
+using namespace px::admin;
+using bytes = std::vector<uint8_t>;
+
+CAF_TEST(spcp request golden bytes) {
+  // CMD=USER NARGS=1 ARGLEN=5 "admin"
+  bytes in{0x00, 0x01, 0x05, 'a', 'd', 'm', 'i', 'n'};
+  spcp_error err;
+  auto req = parse_spcp_request(in.data(), in.size(), err);
+  CAF_REQUIRE(req);
+  CAF_CHECK_EQUAL(req->cmd, 0x00);
+  CAF_REQUIRE_EQUAL(req->args.size(), 1u);
+  CAF_CHECK_EQUAL(req->args[0], "admin");
+  CAF_CHECK(encode_spcp_request(0x00, {"admin"}) == in);
+  // CMD=CONCURRENT NARGS=0
+  bytes q{0x02, 0x00};
+  req = parse_spcp_request(q.data(), q.size(), err);
+  CAF_REQUIRE(req);
+  CAF_CHECK(req->args.empty());
+  // Two arguments, one empty.
+  bytes two{0x07, 0x02, 0x00, 0x02, 'a', 'b'};
+  req = parse_spcp_request(two.data(), two.size(), err);
+  CAF_REQUIRE(req);
+  CAF_CHECK_EQUAL(req->args.size(), 2u);
+  CAF_CHECK_EQUAL(req->args[0], "");
+  CAF_CHECK_EQUAL(req->args[1], "ab");
+}
+
+CAF_TEST(spcp request errors) {
+  spcp_error err;
+  bytes empty;
+  CAF_CHECK(!parse_spcp_request(empty.data(), 0, err));
+  CAF_CHECK(err == spcp_error::no_header);
+  bytes one{0x02};
+  CAF_CHECK(!parse_spcp_request(one.data(), one.size(), err));
+  CAF_CHECK(err == spcp_error::no_header);
+  bytes truncated{0x00, 0x01, 0x05, 'a', 'd'};
+  CAF_CHECK(!parse_spcp_request(truncated.data(), truncated.size(), err));
+  CAF_CHECK(err == spcp_error::truncated);
+  bytes missing_arg{0x00, 0x02, 0x01, 'a'};
+  CAF_CHECK(!parse_spcp_request(missing_arg.data(), missing_arg.size(), err));
+  CAF_CHECK(err == spcp_error::truncated);
+  bytes trailing{0x02, 0x00, 0xFF};
+  CAF_CHECK(!parse_spcp_request(trailing.data(), trailing.size(), err));
+  CAF_CHECK(err == spcp_error::trailing_bytes);
+}
+
+CAF_TEST(spcp response golden bytes) {
+  // STATUS=OK DATALEN=3 "123"
+  CAF_CHECK(encode_spcp_response(spcp::status::ok, "123")
+            == (bytes{0x00, 0x03, '1', '2', '3'}));
+  CAF_CHECK(encode_spcp_response(spcp::status::auth_error, "")
+            == (bytes{0x01, 0x00}));
+  std::string long_data(300, 'x');
+  auto r = encode_spcp_response(spcp::status::ok, long_data);
+  CAF_CHECK_EQUAL(r.size(), 257u);
+  CAF_CHECK_EQUAL(r[1], 255);
+  bytes in{0x03, 0x02, 'h', 'i'};
+  auto parsed = parse_spcp_response(in.data(), in.size());
+  CAF_REQUIRE(parsed);
+  CAF_CHECK(parsed->status == spcp::status::invalid_args);
+  CAF_CHECK_EQUAL(parsed->data, "hi");
+  bytes bad{0x00, 0x05, 'a'};
+  CAF_CHECK(!parse_spcp_response(bad.data(), bad.size()));
+}
+
+CAF_TEST(manager login golden bytes) {
+  // VER=1 ULEN=5 "admin" PLEN=2 "pw"
+  bytes in{0x01, 0x05, 'a', 'd', 'm', 'i', 'n', 0x02, 'p', 'w'};
+  auto c = manager::parse_login(in.data(), in.size());
+  CAF_REQUIRE(c);
+  CAF_CHECK_EQUAL(c->user, "admin");
+  CAF_CHECK_EQUAL(c->password, "pw");
+  CAF_CHECK(manager::encode_login(*c) == in);
+  CAF_CHECK(manager::encode_login_reply(manager::status::ok) == (bytes{0x05, 0x00}));
+  bytes wrong_ver{0x05, 0x01, 'a', 0x01, 'b'};
+  CAF_CHECK(!manager::parse_login(wrong_ver.data(), wrong_ver.size()));
+  bytes trailing{0x01, 0x01, 'a', 0x01, 'b', 0x00};
+  CAF_CHECK(!manager::parse_login(trailing.data(), trailing.size()));
+  bytes empty_pw{0x01, 0x01, 'a', 0x00};
+  CAF_CHECK(!manager::parse_login(empty_pw.data(), empty_pw.size()));
+  bytes truncated{0x01, 0x05, 'a', 'd'};
+  CAF_CHECK(!manager::parse_login(truncated.data(), truncated.size()));
+}
+
+CAF_TEST(manager requests golden bytes) {
+  manager::request_error err;
+  // VER=5 CMD=ADD ULEN=3 "bob" PLEN=3 "pwd"
+  bytes add{0x05, 0x00, 0x03, 'b', 'o', 'b', 0x03, 'p', 'w', 'd'};
+  auto r = manager::parse_request(add.data(), add.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->user.user, "bob");
+  CAF_CHECK_EQUAL(r->user.password, "pwd");
+  CAF_CHECK(manager::encode_request(*r) == add);
+  bytes list{0x05, 0x01};
+  CAF_CHECK(manager::parse_request(list.data(), list.size(), err));
+  bytes metrics{0x05, 0x02};
+  CAF_CHECK(manager::parse_request(metrics.data(), metrics.size(), err));
+  // VER=5 CMD=MAXCLIENTS SLEN=4 SIZE=0x00000100 (256)
+  bytes maxc{0x05, 0x03, 0x04, 0x00, 0x00, 0x01, 0x00};
+  r = manager::parse_request(maxc.data(), maxc.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->max_clients, 256u);
+  CAF_CHECK(manager::encode_request(*r) == maxc);
+  bytes list_with_data{0x05, 0x01, 0x00};
+  CAF_CHECK(!manager::parse_request(list_with_data.data(), list_with_data.size(), err));
+  CAF_CHECK(err == manager::request_error::malformed);
+  bytes bad_slen{0x05, 0x03, 0x02, 0x01, 0x00};
+  CAF_CHECK(!manager::parse_request(bad_slen.data(), bad_slen.size(), err));
+  bytes unknown{0x05, 0x09};
+  CAF_CHECK(!manager::parse_request(unknown.data(), unknown.size(), err));
+  CAF_CHECK(err == manager::request_error::unknown_command);
+  bytes wrong_ver{0x04, 0x01};
+  CAF_CHECK(!manager::parse_request(wrong_ver.data(), wrong_ver.size(), err));
+  CAF_CHECK(err == manager::request_error::malformed);
+}
+
+CAF_TEST(manager replies golden bytes) {
+  CAF_CHECK(manager::encode_status_reply(0x00, manager::status::user_exists)
+            == (bytes{0x05, 0x00, 0x04}));
+  // HIST=300 (2 bytes) ACTIVE=0 (1 byte) BYTES=0x010000 (3 bytes)
+  auto m = manager::encode_metrics_reply(300, 0, 0x010000);
+  CAF_CHECK(m == (bytes{0x05, 0x02, 0x02, 0x01, 0x2C, 0x01, 0x00, 0x03, 0x01, 0x00, 0x00}));
+  auto back = manager::parse_metrics_reply(m.data(), m.size());
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->historical, 300u);
+  CAF_CHECK_EQUAL(back->bytes, 0x010000u);
+  auto l = manager::encode_list_reply({"al", "b"});
+  CAF_CHECK(l == (bytes{0x05, 0x01, 0x02, 0x02, 'a', 'l', 0x01, 'b'}));
+  auto names = manager::parse_list_reply(l.data(), l.size());
+  CAF_REQUIRE(names);
+  CAF_CHECK_EQUAL(names->size(), 2u);
+  std::vector<std::string> many(300, "u");
+  auto capped = manager::encode_list_reply(many);
+  CAF_CHECK_EQUAL(capped[2], 255);
+}
