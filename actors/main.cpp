@@ -140,7 +140,9 @@ int run(const config::proxy_config& cfg) {
   std::vector<hasher_actor> hashers;
   for (int i = 0; i < 2; ++i)
     hashers.push_back(sys.spawn<caf::detached>(hasher));
-  auto reg = sys.spawn(registry, users, hashers);
+  auto pers = sys.spawn<caf::detached>(persister);
+  auto reg = sys.spawn(registry, users, hashers,
+                       registry_config{cfg.users_file, cfg.max_users}, pers);
   auto met = sys.spawn(metrics);
   auto alog = sys.spawn<caf::detached>(access_log, log_fd,
                                        log_fd != STDOUT_FILENO && log_fd >= 0);
@@ -153,6 +155,7 @@ int run(const config::proxy_config& cfg) {
     for (auto& h : hashers)
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(pers, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(met, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(alog, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
@@ -164,7 +167,7 @@ int run(const config::proxy_config& cfg) {
     if (admin_tx)
       admin_tx->stop();
   };
-  if (cfg.spcp_listen) {
+  if (cfg.spcp_listen || cfg.manager_listen) {
     std::string err;
     admin_tx = open_admin_transport(cfg, err);
     if (!admin_tx) {
@@ -173,24 +176,45 @@ int run(const config::proxy_config& cfg) {
       return 1;
     }
     admin_deps adeps{admin_tx.get(), reg, met, set};
-    auto spawn_spcp = [&sys, adeps](net::assoc_id id, net::ip_endpoint peer) {
-      return sys.spawn(spcp_session, id, peer, adeps);
+    std::vector<std::string> lines;
+    std::string how = admin_tx->kind() == std::string{"kernel"}
+                        ? "kernel SCTP"
+                        : "SCTP over UDP port " + std::to_string(cfg.udp_port);
+    how += cfg.transport == config::admin_transport::automatic
+             ? ", chosen by transport = auto)"
+             : ")";
+    auto listen_admin = [&](const char* proto, const net::ip_endpoint& addr,
+                            std::shared_ptr<net::sctp_events> ev) {
+      auto res = admin_tx->listen(addr, std::move(ev));
+      if (auto e = std::get_if<std::string>(&res)) {
+        log::error("admin plane: " + *e);
+        return false;
+      }
+      lines.push_back(std::string{proto} + " listening on " + addr.to_string()
+                      + " (" + how);
+      return true;
     };
-    auto res = admin_tx->listen(*cfg.spcp_listen, make_admin_events(spawn_spcp));
-    if (auto e = std::get_if<std::string>(&res)) {
-      log::error("admin plane: " + *e);
+    bool ok = true;
+    if (cfg.spcp_listen)
+      ok = listen_admin("SPCP", *cfg.spcp_listen,
+                        make_admin_events([&sys, adeps](net::assoc_id id,
+                                                        net::ip_endpoint peer) {
+                          return sys.spawn(spcp_session, id, peer, adeps);
+                        }));
+    if (ok && cfg.manager_listen)
+      ok = listen_admin("Manager", *cfg.manager_listen,
+                        make_admin_events([&sys, adeps](net::assoc_id id,
+                                                        net::ip_endpoint peer) {
+                          return sys.spawn(manager_session, id, peer, adeps);
+                        }));
+    if (!ok) {
       admin_tx.reset();
       stop_actors();
       return 1;
     }
     admin_tx->start();
-    std::string how = admin_tx->kind() == std::string{"kernel"}
-                        ? "kernel SCTP"
-                        : "SCTP over UDP port " + std::to_string(cfg.udp_port);
-    log::info("SPCP listening on " + cfg.spcp_listen->to_string() + " (" + how
-              + (cfg.transport == config::admin_transport::automatic
-                   ? ", chosen by transport = auto)"
-                   : ")"));
+    for (auto& l : lines)
+      log::info(l);
   }
 
   auto handler = make_accept_handler(acc);

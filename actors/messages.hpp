@@ -143,6 +143,25 @@ struct access_record {
   uint64_t bytes_down = 0;
 };
 
+// -- registry -----------------------------------------------------------------
+
+/// Outcome of adding a user.
+enum class add_result : uint8_t {
+  /// Added and durable on disk.
+  ok,
+  /// The name exists (or is being added).
+  exists,
+  /// The registry holds max_users users.
+  full,
+  /// Invalid name or password.
+  invalid,
+  /// The users file could not be written; the user was not added.
+  io_error,
+};
+
+/// Name of an add result, for logs.
+const char* to_string(add_result x);
+
 // -- inspect ------------------------------------------------------------------
 
 template <class Inspector>
@@ -242,6 +261,10 @@ CAF_ADD_ATOM(proxy, px, maxcli_atom, "maxcli")
 CAF_ADD_ATOM(proxy, px, active_atom, "active")
 /// The handshake deadline of a session passed.
 CAF_ADD_ATOM(proxy, px, deadline_atom, "deadline")
+/// Adds a user.
+CAF_ADD_ATOM(proxy, px, add_atom, "add")
+/// Writes a file atomically.
+CAF_ADD_ATOM(proxy, px, write_atom, "write")
 /// The admin association is gone.
 CAF_ADD_ATOM(proxy, px, down_atom, "down")
 /// Asks whether a user exists with a role.
@@ -260,6 +283,11 @@ using hasher_actor = caf::typed_actor<
   caf::replies_to<verify_atom, std::string, std::string>::with<bool>,
   caf::replies_to<hash_atom, std::string>::with<std::string>>;
 
+/// Writes files atomically and durably; blocks on fsync, so production
+/// spawns it detached. (path, contents) -> error text, empty on success.
+using persister_actor = caf::typed_actor<
+  caf::replies_to<write_atom, std::string, std::string>::with<std::string>>;
+
 /// Owns the users: credentials checks and the user list.
 using registry_actor = caf::typed_actor<
   /// (user, password, required role) -> accepted?
@@ -268,6 +296,8 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
   /// (user, role) -> does the user exist with that role?
   caf::replies_to<exists_atom, std::string, uint8_t>::with<bool>,
+  /// (user, password, roles) -> result; acknowledged once durable.
+  caf::replies_to<add_atom, std::string, std::string, uint8_t>::with<add_result>,
   /// Names of all users, sorted.
   caf::replies_to<list_atom>::with<std::vector<std::string>>>;
 
@@ -319,6 +349,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(proxy, (px::net::ip_endpoint))
   CAF_ADD_TYPE_ID(proxy, (px::hasher_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::persister_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::add_result))
   CAF_ADD_TYPE_ID(proxy, (px::registry_actor))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_actor))
   CAF_ADD_TYPE_ID(proxy, (px::access_log_actor))

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <algorithm>
 #include <random>
 
 #include <caf/all.hpp>
@@ -30,7 +31,45 @@ hasher_actor::behavior_type hasher(hasher_actor::pointer) {
   };
 }
 
+// -- persister ----------------------------------------------------------------
+
+persister_actor::behavior_type persister(persister_actor::pointer) {
+  return {
+    [](write_atom, const std::string& path, const std::string& contents) {
+      return config::write_file_atomically(path, contents).value_or(std::string{});
+    },
+  };
+}
+
 // -- registry -----------------------------------------------------------------
+
+const char* to_string(add_result x) {
+  switch (x) {
+    case add_result::ok:
+      return "ok";
+    case add_result::exists:
+      return "exists";
+    case add_result::full:
+      return "full";
+    case add_result::invalid:
+      return "invalid";
+    case add_result::io_error:
+      return "io-error";
+  }
+  return "unknown";
+}
+
+std::string registry_state::file_contents() const {
+  std::vector<config::user_entry> all;
+  for (auto& kv : users)
+    all.push_back(config::user_entry{kv.first, kv.second.roles, kv.second.hash});
+  for (auto& kv : pending)
+    if (!kv.second.hash.empty())
+      all.push_back(kv.second);
+  std::sort(all.begin(), all.end(),
+            [](const auto& x, const auto& y) { return x.name < y.name; });
+  return config::format_users(all);
+}
 
 std::array<uint8_t, 32> registry_state::digest(const std::string& user,
                                                const std::string& password) const {
@@ -72,8 +111,11 @@ hasher_actor registry_state::pick_hasher() {
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          std::vector<config::user_entry> users,
-         std::vector<hasher_actor> hashers) {
+         std::vector<hasher_actor> hashers, registry_config cfg,
+         persister_actor persist) {
   auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.persist = std::move(persist);
   if (RAND_bytes(st.key.data(), static_cast<int>(st.key.size())) != 1) {
     std::random_device rd;
     for (auto& b : st.key)
@@ -120,6 +162,58 @@ registry(registry_actor::stateful_pointer<registry_state> self,
     [=](reload_atom, std::vector<config::user_entry>& entries) {
       self->state.load(entries);
       log::info("users reloaded: " + std::to_string(entries.size()) + " users");
+    },
+    [=](add_atom, const std::string& user, const std::string& password,
+        uint8_t roles) -> caf::result<add_result> {
+      auto& st = self->state;
+      if (!config::valid_username(user) || !config::valid_password(password)
+          || roles == 0 || (roles & ~(config::role_socks | config::role_admin)))
+        return add_result::invalid;
+      if (st.users.count(user) || st.pending.count(user))
+        return add_result::exists;
+      if (st.users.size() + st.pending.size() >= st.cfg.max_users)
+        return add_result::full;
+      st.pending[user] = config::user_entry{user, roles, {}};
+      auto rp = self->make_response_promise<add_result>();
+      auto fail = [=](add_result why) mutable {
+        self->state.pending.erase(user);
+        rp.deliver(why);
+      };
+      self->request(st.pick_hasher(), std::chrono::seconds{10}, hash_atom_v, password)
+        .then(
+          [=](const std::string& hash) mutable {
+            auto& st = self->state;
+            if (hash.empty()) {
+              fail(add_result::invalid);
+              return;
+            }
+            st.pending[user].hash = hash;
+            if (st.cfg.path.empty()) { // memory only
+              st.users[user] = registry_user{roles, hash, {}, false};
+              st.pending.erase(user);
+              rp.deliver(add_result::ok);
+              return;
+            }
+            self->request(st.persist, std::chrono::seconds{30}, write_atom_v,
+                          st.cfg.path, st.file_contents())
+              .then(
+                [=](const std::string& err) mutable {
+                  auto& st = self->state;
+                  if (!err.empty()) {
+                    log::error("cannot save user '" + user + "': " + err);
+                    fail(add_result::io_error);
+                    return;
+                  }
+                  st.users[user] = registry_user{roles, hash, {}, false};
+                  st.pending.erase(user);
+                  log::info("user '" + user + "' added ("
+                            + config::roles_to_string(roles) + ")");
+                  rp.deliver(add_result::ok);
+                },
+                [=](caf::error&) mutable { fail(add_result::io_error); });
+          },
+          [=](caf::error&) mutable { fail(add_result::io_error); });
+      return rp;
     },
     [=](exists_atom, const std::string& user, uint8_t role) {
       auto& users = self->state.users;

@@ -19,6 +19,11 @@ namespace px {
 /// Runs crypt(3); every handler blocks for tens of milliseconds.
 hasher_actor::behavior_type hasher(hasher_actor::pointer self);
 
+// -- persister ----------------------------------------------------------------
+
+/// Writes with config::write_file_atomically; every handler blocks on fsync.
+persister_actor::behavior_type persister(persister_actor::pointer self);
+
 // -- registry -----------------------------------------------------------------
 
 /// A user as the registry keeps it.
@@ -31,9 +36,21 @@ struct registry_user {
   bool has_verified = false;
 };
 
+/// Where and how the registry keeps users.
+struct registry_config {
+  /// Users file; empty: users live in memory only.
+  std::string path;
+  /// Largest number of users.
+  size_t max_users = 10000;
+};
+
 struct registry_state {
   static inline const char* name = "registry";
   std::map<std::string, registry_user> users;
+  /// Users being added: hashed (hash set) or still hashing (hash empty).
+  std::map<std::string, config::user_entry> pending;
+  registry_config cfg;
+  persister_actor persist;
   std::vector<hasher_actor> hashers;
   size_t next_hasher = 0;
   /// Random key for `registry_user::verified`.
@@ -50,12 +67,18 @@ struct registry_state {
   void load(const std::vector<config::user_entry>& entries);
 
   hasher_actor pick_hasher();
+
+  /// The users file as it must look once every pending add is durable:
+  /// committed users plus every hashed pending one, so that concurrent adds
+  /// never overwrite each other.
+  std::string file_contents() const;
 };
 
 registry_actor::behavior_type
 registry(registry_actor::stateful_pointer<registry_state> self,
          std::vector<config::user_entry> users,
-         std::vector<hasher_actor> hashers);
+         std::vector<hasher_actor> hashers, registry_config cfg,
+         persister_actor persist);
 
 // -- metrics ------------------------------------------------------------------
 

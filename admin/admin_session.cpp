@@ -199,7 +199,150 @@ void handle_transaction(spcp_ptr self, const admin::spcp_request& req) {
   reply(self, spcp::status::invalid_command);
 }
 
+// -- Manager ------------------------------------------------------------------
+
+using manager_ptr = caf::stateful_actor<manager_state>*;
+namespace mgr = admin::manager;
+
+/// Sends the last message of the association and closes it.
+void finish(manager_ptr self, std::vector<uint8_t> msg) {
+  auto& s = self->state;
+  s.ph = manager_phase::done;
+  s.deps.tx->send(s.id, std::move(msg));
+  s.deps.tx->close(s.id);
+}
+
+void manager_login(manager_ptr self, const std::vector<uint8_t>& msg) {
+  auto& s = self->state;
+  auto creds = mgr::parse_login(msg.data(), msg.size());
+  if (!creds) {
+    finish(self, mgr::encode_login_reply(mgr::status::malformed));
+    return;
+  }
+  s.user = creds->user;
+  self->request(s.deps.registry, admin_timeout, auth_atom_v, creds->user,
+                creds->password, uint8_t{config::role_admin})
+    .await(
+      [=](bool ok) {
+        auto& s = self->state;
+        if (!ok) {
+          self->send(s.deps.metrics, metric_event{metric::admin_auth_failure, 0});
+          log::info("Manager login failed for user '" + s.user + "' from "
+                    + s.peer.to_string());
+          finish(self, mgr::encode_login_reply(mgr::status::auth_failed));
+          return;
+        }
+        s.ph = manager_phase::request;
+        s.deps.tx->send(s.id, mgr::encode_login_reply(mgr::status::ok));
+      },
+      [=](const caf::error&) {
+        finish(self, mgr::encode_login_reply(mgr::status::server_error));
+      });
+}
+
+void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
+  auto& s = self->state;
+  uint8_t cmd = msg.size() >= 2 ? msg[1] : 0;
+  mgr::request_error err;
+  auto req = mgr::parse_request(msg.data(), msg.size(), err);
+  if (!req) {
+    finish(self, mgr::encode_status_reply(
+                   cmd, err == mgr::request_error::unknown_command
+                          ? mgr::status::unknown_command
+                          : mgr::status::malformed));
+    return;
+  }
+  auto server_error = [=](const caf::error&) {
+    finish(self, mgr::encode_status_reply(cmd, mgr::status::server_error));
+  };
+  switch (static_cast<mgr::cmd>(req->cmd)) {
+    case mgr::cmd::add_user:
+      // Generous timeout: hashing plus an fsync'd write.
+      self->request(s.deps.registry, seconds{60}, add_atom_v, req->user.user,
+                    req->user.password, uint8_t{config::role_socks})
+        .await(
+          [=](add_result r) {
+            finish(self, mgr::encode_status_reply(cmd, manager_state::status_for(r)));
+          },
+          server_error);
+      return;
+    case mgr::cmd::list_users:
+      self->request(s.deps.registry, admin_timeout, list_atom_v)
+        .await(
+          [=](const std::vector<std::string>& names) {
+            finish(self, mgr::encode_list_reply(names));
+          },
+          server_error);
+      return;
+    case mgr::cmd::metrics:
+      self->request(s.deps.metrics, admin_timeout, get_atom_v)
+        .await(
+          [=](const metrics_snapshot& m) {
+            finish(self, mgr::encode_metrics_reply(m.accepted, m.active,
+                                                   m.bytes_up + m.bytes_down));
+          },
+          server_error);
+      return;
+    case mgr::cmd::max_clients:
+      self->request(s.deps.settings, admin_timeout, maxcli_atom_v,
+                    uint64_t{req->max_clients})
+        .await(
+          [=](bool ok) {
+            finish(self, mgr::encode_status_reply(
+                           cmd, ok ? mgr::status::ok : mgr::status::invalid_value));
+          },
+          server_error);
+      return;
+  }
+}
+
 } // namespace
+
+admin::manager::status manager_state::status_for(add_result r) {
+  switch (r) {
+    case add_result::ok:
+      return admin::manager::status::ok;
+    case add_result::exists:
+      return admin::manager::status::user_exists;
+    case add_result::full:
+      return admin::manager::status::registry_full;
+    case add_result::invalid:
+      return admin::manager::status::invalid_value;
+    case add_result::io_error:
+      return admin::manager::status::server_error;
+  }
+  return admin::manager::status::server_error;
+}
+
+caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
+                              net::assoc_id id, net::ip_endpoint peer,
+                              admin_deps deps) {
+  self->state.id = id;
+  self->state.peer = peer;
+  self->state.deps = deps;
+  return {
+    [=](admin_msg& msg) {
+      auto& s = self->state;
+      switch (s.ph) {
+        case manager_phase::login:
+          if (msg.oversized)
+            finish(self, mgr::encode_login_reply(mgr::status::malformed));
+          else
+            manager_login(self, msg.bytes);
+          return;
+        case manager_phase::request:
+          if (msg.oversized)
+            finish(self, mgr::encode_status_reply(0, mgr::status::malformed));
+          else
+            manager_request(self, msg.bytes);
+          return;
+        case manager_phase::done:
+          return; // one request per association
+      }
+    },
+    [=](down_atom) { self->quit(); },
+  };
+}
 
 std::optional<uint64_t> spcp_state::parse_decimal(const std::string& text) {
   if (text.empty() || text.size() > 19)

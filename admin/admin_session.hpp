@@ -52,6 +52,25 @@ caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,
                            net::assoc_id id, net::ip_endpoint peer,
                            admin_deps deps);
 
+/// Phases of a Manager session: login, exactly one request, done.
+enum class manager_phase : uint8_t { login, request, done };
+
+struct manager_state {
+  static inline const char* name = "admin.manager";
+  net::assoc_id id = 0;
+  net::ip_endpoint peer;
+  admin_deps deps;
+  manager_phase ph = manager_phase::login;
+  std::string user;
+
+  /// The reply status for an add-user result.
+  static admin::manager::status status_for(add_result r);
+};
+
+caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
+                              net::assoc_id id, net::ip_endpoint peer,
+                              admin_deps deps);
+
 /// Routes a listener's association events to one session actor each.
 /// `spawn` creates the actor for a new association.
 std::shared_ptr<net::sctp_events> make_admin_events(

@@ -39,9 +39,18 @@ SPCP commands (port 9090):
   buffer-size BYTES      buffer size for new connections
   check                  log in and out (tests credentials and reachability)
 
+Manager commands (port 9091; one request per association):
+  users add NAME         add a SOCKS user; its password comes from
+                         $PROXYCTL_NEW_PASSWORD, a prompt, or the next line
+                         of standard input. Saved to the users file.
+  users list             list user names (at most 255)
+  manager-metrics        historical, active and bytes, from the Manager protocol
+  max-clients N          cap concurrent SOCKS clients (new connections only)
+
 Options:
   --host ADDR            proxy admin address (default 127.0.0.1)
   --port N               SPCP port (default 9090)
+  --manager-port N       Manager port (default 9091)
   --transport T          udp (SCTP over UDP, default) or kernel
   --udp-port N           the proxy's SCTP-over-UDP port (default 9899)
   --user NAME            admin user (default $PROXYCTL_USER or "admin")
@@ -59,6 +68,7 @@ Exit codes: 0 ok, 1 refused by the proxy, 2 usage, 3 authentication failed,
 struct options {
   std::string host = "127.0.0.1";
   int port = spcp::default_port;
+  int manager_port = admin::manager::default_port;
   std::string transport = "udp";
   int udp_port = 9899;
   std::string user;
@@ -67,12 +77,13 @@ struct options {
   std::vector<std::string> command;
 };
 
-std::string read_password() {
-  if (auto env = getenv("PROXYCTL_PASSWORD"))
+std::string read_password(const char* env_name = "PROXYCTL_PASSWORD",
+                          const char* prompt = "password: ") {
+  if (auto env = getenv(env_name))
     return env;
   std::string pw;
   if (isatty(STDIN_FILENO)) {
-    std::cerr << "password: " << std::flush;
+    std::cerr << prompt << std::flush;
     termios old{};
     tcgetattr(STDIN_FILENO, &old);
     auto quiet = old;
@@ -148,6 +159,136 @@ int fail_status(const admin::spcp_response& r, const char* what) {
   return r.status == spcp::status::auth_error ? exit_auth : exit_refused;
 }
 
+std::unique_ptr<net::sctp_client> connect(const options& opt,
+                                          const net::ip_endpoint& server) {
+  std::string err;
+  std::unique_ptr<net::sctp_client> client;
+  if (opt.transport == "kernel")
+    client = net::connect_kernel_sctp(server, opt.timeout_ms, err);
+  else
+    client = net::connect_udp_sctp(server, static_cast<uint16_t>(opt.udp_port),
+                                   opt.timeout_ms, err);
+  if (!client)
+    std::cerr << "proxyctl: " << err << "\n";
+  return client;
+}
+
+namespace mgr = admin::manager;
+
+int manager_fail(const std::vector<uint8_t>& in, const char* what) {
+  if (in.size() == 3 && in[0] == mgr::version) {
+    auto st = static_cast<mgr::status>(in[2]);
+    std::cerr << "proxyctl: " << what << ": " << mgr::to_string(st) << "\n";
+    return exit_refused;
+  }
+  std::cerr << "proxyctl: " << what << ": malformed reply from the proxy\n";
+  return exit_transport;
+}
+
+int run_manager(const options& opt, const std::string& user) {
+  auto& cmd = opt.command;
+  auto server = net::ip_endpoint::parse(opt.host, opt.manager_port);
+  if (!server) {
+    std::cerr << "proxyctl: --host must be an IPv4 or IPv6 address\n";
+    return exit_usage;
+  }
+  mgr::request req;
+  if (cmd[0] == "users" && cmd.size() == 3 && cmd[1] == "add") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::add_user);
+    req.user.user = cmd[2];
+  } else if (cmd[0] == "users" && cmd.size() == 2 && cmd[1] == "list") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::list_users);
+  } else if (cmd[0] == "manager-metrics" && cmd.size() == 1) {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::metrics);
+  } else if (cmd[0] == "max-clients" && cmd.size() == 2) {
+    char* end = nullptr;
+    auto n = strtoul(cmd[1].c_str(), &end, 10);
+    if (cmd[1].empty() || *end != '\0' || n > 0xFFFFFFFFul) {
+      std::cerr << "proxyctl: max-clients needs a number up to 4294967295\n";
+      return exit_usage;
+    }
+    req.cmd = static_cast<uint8_t>(mgr::cmd::max_clients);
+    req.max_clients = static_cast<uint32_t>(n);
+  } else {
+    std::cerr << "proxyctl: use 'users add NAME', 'users list', "
+                 "'manager-metrics' or 'max-clients N'\n";
+    return exit_usage;
+  }
+  if (user.size() > 255) {
+    std::cerr << "proxyctl: user name too long\n";
+    return exit_usage;
+  }
+  auto password = read_password();
+  if (req.cmd == static_cast<uint8_t>(mgr::cmd::add_user)) {
+    req.user.password = read_password("PROXYCTL_NEW_PASSWORD", "new user's password: ");
+    if (req.user.user.empty() || req.user.user.size() > 255
+        || req.user.password.empty() || req.user.password.size() > 255) {
+      std::cerr << "proxyctl: user name and password must be 1-255 bytes\n";
+      return exit_usage;
+    }
+  }
+  auto client = connect(opt, *server);
+  if (!client)
+    return exit_transport;
+  std::vector<uint8_t> in;
+  auto call = [&](const std::vector<uint8_t>& out) {
+    if (!client->send(out) || !client->receive(in, opt.timeout_ms)) {
+      std::cerr << "proxyctl: " << client->error() << "\n";
+      return false;
+    }
+    return true;
+  };
+  if (!call(mgr::encode_login({user, password})))
+    return exit_transport;
+  if (in.size() != 2 || in[0] != mgr::version) {
+    std::cerr << "proxyctl: login: malformed reply from the proxy\n";
+    return exit_transport;
+  }
+  if (in[1] != 0) {
+    std::cerr << "proxyctl: login: "
+              << mgr::to_string(static_cast<mgr::status>(in[1])) << "\n";
+    return exit_auth;
+  }
+  if (!call(mgr::encode_request(req)))
+    return exit_transport;
+  switch (static_cast<mgr::cmd>(req.cmd)) {
+    case mgr::cmd::add_user:
+    case mgr::cmd::max_clients:
+      if (in.size() != 3 || in[0] != mgr::version || in[1] != req.cmd || in[2] != 0)
+        return manager_fail(in, cmd[0].c_str());
+      std::cout << (opt.json ? "{\"ok\": true}" : "ok") << "\n";
+      return exit_ok;
+    case mgr::cmd::list_users: {
+      auto names = mgr::parse_list_reply(in.data(), in.size());
+      if (!names)
+        return manager_fail(in, "users list");
+      if (opt.json) {
+        std::cout << "[";
+        for (size_t i = 0; i < names->size(); ++i)
+          std::cout << (i ? ", " : "") << "\"" << json_escape((*names)[i]) << "\"";
+        std::cout << "]\n";
+      } else {
+        for (auto& n : *names)
+          std::cout << n << "\n";
+      }
+      return exit_ok;
+    }
+    case mgr::cmd::metrics: {
+      auto v = mgr::parse_metrics_reply(in.data(), in.size());
+      if (!v)
+        return manager_fail(in, "manager-metrics");
+      if (opt.json)
+        std::cout << "{\"historical\": " << v->historical << ", \"active\": "
+                  << v->active << ", \"bytes\": " << v->bytes << "}\n";
+      else
+        std::cout << "historical   " << v->historical << "\nactive       "
+                  << v->active << "\nbytes        " << v->bytes << "\n";
+      return exit_ok;
+    }
+  }
+  return exit_transport;
+}
+
 int run(const options& opt) {
   auto server = net::ip_endpoint::parse(opt.host, opt.port);
   if (!server) {
@@ -155,6 +296,12 @@ int run(const options& opt) {
     return exit_usage;
   }
   auto& cmd = opt.command;
+  if (cmd[0] == "users" || cmd[0] == "manager-metrics" || cmd[0] == "max-clients") {
+    auto user = opt.user;
+    if (user.empty())
+      user = getenv("PROXYCTL_USER") ? getenv("PROXYCTL_USER") : "admin";
+    return run_manager(opt, user);
+  }
   // Validate the command before asking for a password.
   static const std::map<std::string, size_t> arity{
     {"connections", 1}, {"bytes", 1},     {"accesses", 1}, {"metrics", 1},
@@ -178,17 +325,9 @@ int run(const options& opt) {
   if (user.empty())
     user = getenv("PROXYCTL_USER") ? getenv("PROXYCTL_USER") : "admin";
   auto password = read_password();
-  std::string err;
-  std::unique_ptr<net::sctp_client> client;
-  if (opt.transport == "kernel")
-    client = net::connect_kernel_sctp(*server, opt.timeout_ms, err);
-  else
-    client = net::connect_udp_sctp(*server, static_cast<uint16_t>(opt.udp_port),
-                                   opt.timeout_ms, err);
-  if (!client) {
-    std::cerr << "proxyctl: " << err << "\n";
+  auto client = connect(opt, *server);
+  if (!client)
     return exit_transport;
-  }
   session s{std::move(client), opt.timeout_ms};
   admin::spcp_response r;
   if (!s.call(spcp::cmd::user, {user}, r))
@@ -299,6 +438,8 @@ int main(int argc, char** argv) {
       opt.host = value();
     } else if (arg == "--port") {
       opt.port = number(1, 65535);
+    } else if (arg == "--manager-port") {
+      opt.manager_port = number(1, 65535);
     } else if (arg == "--transport") {
       opt.transport = value();
       if (opt.transport != "udp" && opt.transport != "kernel") {

@@ -286,6 +286,18 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
        cfg.spcp_listen = *ep;
        return true;
      }},
+    {"admin.manager_listen",
+     [&](const std::string& k, const std::string& v) {
+       if (v == "off") {
+         cfg.manager_listen.reset();
+         return true;
+       }
+       auto ep = net::ip_endpoint::parse(v);
+       if (!ep)
+         return fail(k, "'" + v + "' is not ADDRESS:PORT or off");
+       cfg.manager_listen = *ep;
+       return true;
+     }},
     {"server.max_users",
      [&](const std::string& k, const std::string& v) {
        return ranged(k, v, 1, 1000000, cfg.max_users);

@@ -78,6 +78,9 @@ struct proxy_config {
   /// SPCP listener (absent: off).
   std::optional<net::ip_endpoint> spcp_listen
     = net::ip_endpoint::parse("127.0.0.1:9090");
+  /// Manager listener (absent: off).
+  std::optional<net::ip_endpoint> manager_listen
+    = net::ip_endpoint::parse("127.0.0.1:9091");
 };
 
 /// Loads and validates a config file. On error, returns one line such as

@@ -8,7 +8,9 @@
 #define FAIL(msg) CAF_FAIL(msg)
 #include <caf/test/dsl.hpp>
 
+#include <cstdio>
 #include <memory>
+#include <unistd.h>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -96,7 +98,7 @@ struct fixture : test_coordinator_fixture<> {
     std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
                                           {"boss", config::role_admin, *hash}};
     hashers.push_back(sys.spawn(hasher));
-    reg = sys.spawn(registry, users, hashers);
+    reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
     met = sys.spawn(metrics);
     sink = sys.spawn(access_sink);
     deps = session_deps{&io, reg, met, sink};
@@ -391,6 +393,67 @@ CAF_TEST(a reload replaces users and drops stale cache entries) {
                            std::string{"demo"}, uint8_t{config::role_socks}));
   CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"demo"},
                           std::string{"new"}, uint8_t{config::role_socks}));
+}
+
+CAF_TEST(adding users ok duplicate invalid limit in memory) {
+  auto add = [&](std::string name, std::string pw) {
+    return request<add_result>(reg, add_atom_v, std::move(name), std::move(pw),
+                               uint8_t{config::role_socks});
+  };
+  CAF_CHECK(add("carol", "pw") == add_result::ok);
+  CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"carol"},
+                          std::string{"pw"}, uint8_t{config::role_socks}));
+  CAF_CHECK(add("carol", "other") == add_result::exists);
+  CAF_CHECK(add("demo", "x") == add_result::exists);
+  CAF_CHECK(add("bad:name", "x") == add_result::invalid);
+  CAF_CHECK(add("dave", "") == add_result::invalid);
+  auto& st = deref<registry_actor::stateful_base<registry_state>>(reg).state;
+  st.cfg.max_users = 3; // boss, demo, carol
+  CAF_CHECK(add("erin", "pw") == add_result::full);
+  CAF_CHECK(st.pending.empty());
+}
+
+CAF_TEST(added users are written atomically and acknowledged after the write) {
+  char dir[] = "/tmp/proxy-reg-XXXXXX";
+  CAF_REQUIRE(mkdtemp(dir) != nullptr);
+  std::string path = std::string{dir} + "/users.txt";
+  auto pers = sys.spawn(persister);
+  auto r2 = sys.spawn(registry, std::vector<config::user_entry>{}, hashers,
+                      registry_config{path, 10}, pers);
+  consume_all();
+  // Two adds in flight at once: neither write may drop the other user.
+  auto h1 = self->request(r2, caf::infinite, add_atom_v, std::string{"u1"},
+                          std::string{"p1"}, uint8_t{config::role_socks});
+  auto h2 = self->request(r2, caf::infinite, add_atom_v, std::string{"u2"},
+                          std::string{"p2"}, uint8_t{config::role_socks});
+  run();
+  int ok = 0;
+  for (auto* h : {&h1, &h2})
+    h->receive([&](add_result r) { ok += r == add_result::ok; },
+               [&](caf::error&) {});
+  CAF_CHECK_EQUAL(ok, 2);
+  auto loaded = config::load_users(path);
+  CAF_REQUIRE(std::holds_alternative<std::vector<config::user_entry>>(loaded));
+  auto& users = std::get<std::vector<config::user_entry>>(loaded);
+  CAF_REQUIRE_EQUAL(users.size(), 2u);
+  CAF_CHECK_EQUAL(users[0].name, "u1");
+  CAF_CHECK_EQUAL(users[1].name, "u2");
+  CAF_CHECK(users[0].hash.find("p1") == std::string::npos);
+  CAF_CHECK(config::verify_password("p1", users[0].hash));
+  // An unwritable file: the add fails and the user does not exist.
+  auto r3 = sys.spawn(registry, std::vector<config::user_entry>{}, hashers,
+                      registry_config{"/nonexistent-dir/users.txt", 10}, pers);
+  consume_all();
+  CAF_CHECK(request<add_result>(r3, add_atom_v, std::string{"u3"}, std::string{"p3"},
+                                uint8_t{config::role_socks})
+            == add_result::io_error);
+  CAF_CHECK(!request<bool>(r3, exists_atom_v, std::string{"u3"},
+                           uint8_t{config::role_socks}));
+  std::remove(path.c_str());
+  rmdir(dir);
+  for (auto& a : {caf::actor_cast<caf::actor>(r2), caf::actor_cast<caf::actor>(r3),
+                  caf::actor_cast<caf::actor>(pers)})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(metrics count events and traffic) {

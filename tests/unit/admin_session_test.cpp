@@ -45,7 +45,7 @@ struct fixture : test_coordinator_fixture<> {
     std::vector<config::user_entry> users{{"root", config::role_admin, *hash},
                                           {"demo", config::role_socks, *hash}};
     hashers.push_back(sys.spawn(hasher));
-    reg = sys.spawn(registry, users, hashers);
+    reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
     met = sys.spawn(metrics);
     set = sys.spawn(px::settings, session_settings{}, acceptor_actor{});
     sess = sys.spawn(spcp_session, net::assoc_id{1},
@@ -189,6 +189,128 @@ CAF_TEST(decimal parsing) {
   CAF_CHECK(!spcp_state::parse_decimal(""));
   CAF_CHECK(!spcp_state::parse_decimal("-1"));
   CAF_CHECK(!spcp_state::parse_decimal("1e3"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+namespace mgr = admin::manager;
+
+struct manager_fixture : fixture {
+  manager_fixture() {
+    msess = sys.spawn(manager_session, net::assoc_id{2},
+                      *net::ip_endpoint::parse("127.0.0.1:9"),
+                      admin_deps{&tx, reg, met, set});
+    consume_all();
+  }
+
+  /// Sends one message; returns what came back (empty when nothing).
+  bytes send_msg(const bytes& msg) {
+    tx.sent.clear();
+    self->send(msess, admin_msg{msg, false});
+    consume_all();
+    if (tx.sent.empty())
+      return {};
+    CAF_REQUIRE_EQUAL(tx.sent.size(), 1u);
+    return tx.sent[0];
+  }
+
+  bytes login(const std::string& user = "root", const std::string& pw = "secret") {
+    return send_msg(mgr::encode_login({user, pw}));
+  }
+
+  caf::actor msess;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(manager_tests, manager_fixture)
+
+CAF_TEST(login then metrics then close) {
+  CAF_CHECK(login() == (bytes{0x05, 0x00}));
+  CAF_CHECK_EQUAL(tx.closes, 0);
+  self->send(met, traffic{70000, 0});
+  self->send(met, metric_event{metric::accepted, 0});
+  consume_all();
+  // HLEN=1 HIST=1, ALEN=1 ACTIVE=0, BLEN=3 BYTES=70000 (0x011170)
+  CAF_CHECK(send_msg(bytes{0x05, 0x02})
+            == (bytes{0x05, 0x02, 0x01, 0x01, 0x01, 0x00, 0x03, 0x01, 0x11, 0x70}));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+  // Exactly one request per association.
+  CAF_CHECK(send_msg(bytes{0x05, 0x01}).empty());
+}
+
+CAF_TEST(failed or malformed login closes) {
+  CAF_CHECK(login("root", "wrong") == (bytes{0x05, 0x01}));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+  CAF_CHECK(send_msg(bytes{0x05, 0x02}).empty());
+}
+
+CAF_TEST(malformed login message) {
+  CAF_CHECK(send_msg(bytes{0x02, 0x01, 'a'}) == (bytes{0x05, 0x02}));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+}
+
+CAF_TEST(a socks user cannot log in) {
+  CAF_CHECK(login("demo", "secret") == (bytes{0x05, 0x01}));
+}
+
+CAF_TEST(list users) {
+  login();
+  auto reply = send_msg(bytes{0x05, 0x01});
+  auto names = mgr::parse_list_reply(reply.data(), reply.size());
+  CAF_REQUIRE(names);
+  CAF_CHECK(*names == (std::vector<std::string>{"demo", "root"}));
+}
+
+CAF_TEST(add user then duplicate) {
+  login();
+  CAF_CHECK(send_msg(mgr::encode_request({0x00, {"newbie", "pw"}, 0}))
+            == (bytes{0x05, 0x00, 0x00}));
+  CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"newbie"}, std::string{"pw"},
+                          uint8_t{config::role_socks}));
+  auto again = sys.spawn(manager_session, net::assoc_id{3},
+                         *net::ip_endpoint::parse("127.0.0.1:9"),
+                         admin_deps{&tx, reg, met, set});
+  consume_all();
+  msess = again;
+  login();
+  auto r = send_msg(mgr::encode_request({0x00, {"newbie", "pw"}, 0}));
+  CAF_REQUIRE_EQUAL(r.size(), 3u);
+  CAF_CHECK_EQUAL(r[1], 0x00);
+  CAF_CHECK_NOT_EQUAL(r[2], 0x00);
+}
+
+CAF_TEST(max clients) {
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x03, 0x04, 0x00, 0x00, 0x00, 0x07})
+            == (bytes{0x05, 0x03, 0x00}));
+  CAF_CHECK_EQUAL(request<session_settings>(set, get_atom_v).max_clients, 7u);
+}
+
+CAF_TEST(max clients zero is refused) {
+  login();
+  auto r = send_msg(bytes{0x05, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00});
+  CAF_REQUIRE_EQUAL(r.size(), 3u);
+  CAF_CHECK_NOT_EQUAL(r[2], 0x00);
+}
+
+CAF_TEST(malformed and unknown requests get a nonzero status) {
+  login();
+  auto r = send_msg(bytes{0x05, 0x03, 0x02, 0x00, 0x07});
+  CAF_CHECK(r == (bytes{0x05, 0x03, 0x02}));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+}
+
+CAF_TEST(unknown command) {
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x7F}) == (bytes{0x05, 0x7F, 0x03}));
+}
+
+CAF_TEST(trailing bytes after list) {
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x01, 0x00}) == (bytes{0x05, 0x01, 0x02}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
