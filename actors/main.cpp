@@ -197,14 +197,14 @@ int run(const config::proxy_config& cfg) {
     bool ok = true;
     if (cfg.spcp_listen)
       ok = listen_admin("SPCP", *cfg.spcp_listen,
-                        make_admin_events([&sys, adeps](net::assoc_id id,
-                                                        net::ip_endpoint peer) {
+                        make_admin_events("SPCP", [&sys, adeps](net::assoc_id id,
+                                                                net::ip_endpoint peer) {
                           return sys.spawn(spcp_session, id, peer, adeps);
                         }));
     if (ok && cfg.manager_listen)
       ok = listen_admin("Manager", *cfg.manager_listen,
-                        make_admin_events([&sys, adeps](net::assoc_id id,
-                                                        net::ip_endpoint peer) {
+                        make_admin_events("Manager", [&sys, adeps](net::assoc_id id,
+                                                                   net::ip_endpoint peer) {
                           return sys.spawn(manager_session, id, peer, adeps);
                         }));
     if (!ok) {
@@ -229,8 +229,8 @@ int run(const config::proxy_config& cfg) {
     }
     bound.push_back(std::get<net::ip_endpoint>(res).to_string());
   }
-  io.set_traffic_sink([met](uint64_t up, uint64_t down) {
-    caf::anon_send(met, traffic{up, down});
+  io.set_traffic_sink([met](uint64_t up, uint64_t down, uint64_t dropped) {
+    caf::anon_send(met, traffic{up, down, dropped});
   });
   io.start();
   for (auto& b : bound)

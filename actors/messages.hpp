@@ -38,6 +38,11 @@ struct conn_connected {
   net::ip_endpoint remote;
 };
 
+/// BIND: the proxy listens for the peer on `local` (to its session).
+struct conn_bound {
+  net::ip_endpoint local;
+};
+
 /// The upstream connect failed (to its session).
 struct conn_failed {
   net::connect_error error = net::connect_error::none;
@@ -59,6 +64,7 @@ struct admin_msg {
 struct traffic {
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
+  uint64_t udp_dropped = 0;
 };
 
 // -- settings -----------------------------------------------------------------
@@ -71,6 +77,7 @@ struct session_settings {
   uint64_t max_clients = 1024;
   int64_t handshake_timeout_ms = 10000;
   int64_t connect_timeout_ms = 10000;
+  int64_t bind_timeout_ms = 60000;
   int64_t idle_timeout_ms = 300000;
   bool splice = true;
   std::vector<net::cidr> allow_clients;
@@ -125,6 +132,9 @@ struct metrics_snapshot {
   uint64_t protocol_errors = 0;
   uint64_t unexpected_messages = 0;
   uint64_t admin_auth_failures = 0;
+  /// UDP datagrams dropped (fragments, foreign sources, denied or
+  /// unresolvable destinations, full buffers).
+  uint64_t udp_dropped = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
   std::vector<uint64_t> replies = std::vector<uint64_t>(9, 0);
 };
@@ -180,6 +190,11 @@ typename Inspector::result_type inspect(Inspector& f, conn_connected& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_bound& x) {
+  return f(caf::meta::type_name("conn_bound"), x.local);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_failed& x) {
   return f(caf::meta::type_name("conn_failed"), x.error);
 }
@@ -197,13 +212,15 @@ typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
-  return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down);
+  return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down,
+           x.udp_dropped);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
+           x.bind_timeout_ms,
            x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations,
            x.transform);
 }
@@ -218,7 +235,8 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
            x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
-           x.unexpected_messages, x.admin_auth_failures, x.replies);
+           x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
+           x.replies);
 }
 
 template <class Inspector>
@@ -337,6 +355,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::conn_data))
   CAF_ADD_TYPE_ID(proxy, (px::conn_connected))
   CAF_ADD_TYPE_ID(proxy, (px::conn_failed))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_bound))
   CAF_ADD_TYPE_ID(proxy, (px::conn_closed))
   CAF_ADD_TYPE_ID(proxy, (px::traffic))
   CAF_ADD_TYPE_ID(proxy, (px::admin_msg))

@@ -271,6 +271,7 @@ metrics(metrics_actor::stateful_pointer<metrics_state> self) {
     [=](traffic& t) {
       self->state.counters.bytes_up += t.bytes_up;
       self->state.counters.bytes_down += t.bytes_down;
+      self->state.counters.udp_dropped += t.udp_dropped;
     },
     [=](metric_event& ev) { self->state.apply(ev); },
     [=](active_atom, uint64_t n) { self->state.counters.active = n; },
@@ -402,6 +403,7 @@ session_settings make_settings(const config::proxy_config& cfg) {
   s.max_clients = cfg.max_clients;
   s.handshake_timeout_ms = cfg.handshake_timeout.count();
   s.connect_timeout_ms = cfg.connect_timeout.count();
+  s.bind_timeout_ms = cfg.bind_timeout.count();
   s.idle_timeout_ms = cfg.idle_timeout.count();
   s.splice = cfg.splice;
   s.allow_clients = cfg.allow_clients;

@@ -28,6 +28,10 @@ public:
     caf::anon_send(dst_, conn_connected{local, remote});
   }
 
+  void on_bound(net::conn_id, net::ip_endpoint local) override {
+    caf::anon_send(dst_, conn_bound{local});
+  }
+
   void on_connect_failed(net::conn_id, net::connect_error err) override {
     caf::anon_send(dst_, conn_failed{err});
   }
@@ -174,14 +178,27 @@ void on_bytes(session_ptr self) {
           return;
         }
         consume(st, r.consumed);
+        st.cmd = req.cmd;
         st.destination = req.dst.to_string();
-        if (req.cmd != socks5::command::connect) {
-          fail_request(self, socks5::reply::command_not_supported,
-                       req.cmd == socks5::command::bind ? "bind-unsupported"
-                                                        : "udp-unsupported");
+        st.ph = phase::connecting;
+        if (req.cmd == socks5::command::bind) {
+          st.destination = "bind:" + st.destination;
+          net::bind_request breq;
+          breq.peer = req.dst;
+          breq.timeout = milliseconds{st.settings.bind_timeout_ms};
+          st.deps.io->bind(st.id, std::move(breq));
           return;
         }
-        st.ph = phase::connecting;
+        if (req.cmd == socks5::command::udp_associate) {
+          st.destination = "udp:" + st.destination;
+          net::udp_request ureq;
+          if (req.dst.type != socks5::atyp::domain)
+            ureq.client_hint = req.dst.ip;
+          ureq.deny = st.settings.deny_destinations;
+          ureq.dns_timeout = milliseconds{st.settings.connect_timeout_ms};
+          st.deps.io->udp_associate(st.id, std::move(ureq));
+          return;
+        }
         net::connect_request creq;
         creq.target = req.dst;
         creq.timeout = milliseconds{st.settings.connect_timeout_ms};
@@ -314,13 +331,29 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
       st.buf.insert(st.buf.end(), msg.bytes.begin(), msg.bytes.end());
       on_bytes(self);
     },
+    [=](conn_bound& msg) {
+      auto& st = self->state;
+      if (st.ph != phase::connecting || st.cmd != socks5::command::bind)
+        return;
+      // First BIND reply: where the peer must connect to.
+      st.deps.io->send(st.id,
+                       socks5::encode_reply(socks5::reply::succeeded,
+                                            socks5::address::from(msg.local)),
+                       net::after::hold);
+    },
     [=](conn_connected& msg) {
       auto& st = self->state;
       if (st.ph != phase::connecting)
         return;
       st.ph = phase::relaying;
-      if (st.destination.find(msg.remote.host_string()) == std::string::npos)
+      if (st.cmd == socks5::command::connect
+          && st.destination.find(msg.remote.host_string()) == std::string::npos)
         st.destination += " (" + msg.remote.to_string() + ")";
+      if (st.cmd == socks5::command::bind)
+        st.destination += " (peer " + msg.remote.to_string() + ")";
+      // CONNECT: BND is our address towards the target; BIND (second reply):
+      // the peer that connected; UDP ASSOCIATE: the relay's address.
+      auto bound = st.cmd == socks5::command::bind ? msg.remote : msg.local;
       count(self, metric::reply, 0);
       net::relay_options opts;
       opts.buffer_size = st.settings.buffer_size;
@@ -330,8 +363,10 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
       st.deps.io->start_relay(
         st.id,
         socks5::encode_reply(socks5::reply::succeeded,
-                             socks5::address::from(msg.local)),
-        std::move(st.buf), opts);
+                             socks5::address::from(bound)),
+        st.cmd == socks5::command::udp_associate ? std::vector<uint8_t>{}
+                                                 : std::move(st.buf),
+        opts);
       st.buf.clear();
     },
     [=](conn_failed& msg) {

@@ -59,6 +59,8 @@ struct session_state {
   phase ph = phase::greeting;
   /// Handshake bytes received and not yet parsed.
   std::vector<uint8_t> buf;
+  /// The request's command (CONNECT, BIND or UDP ASSOCIATE).
+  socks5::command cmd = socks5::command::connect;
   std::string user = "-";
   std::string destination = "-";
   /// Why the session ended, when known before the connection closes.

@@ -16,12 +16,14 @@ constexpr auto admin_timeout = seconds{5};
 
 class admin_events : public net::sctp_events {
 public:
-  explicit admin_events(std::function<caf::actor(net::assoc_id, net::ip_endpoint)> f)
-    : spawn_(std::move(f)) {
+  admin_events(std::string name,
+               std::function<caf::actor(net::assoc_id, net::ip_endpoint)> f)
+    : name_(std::move(name)), spawn_(std::move(f)) {
     // nop
   }
 
   void on_assoc_up(net::assoc_id id, net::ip_endpoint peer) override {
+    log::debug(name_ + " association from " + peer.to_string());
     sessions_[id] = spawn_(id, peer);
   }
 
@@ -39,6 +41,7 @@ public:
   }
 
 private:
+  std::string name_;
   std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn_;
   // Touched only by the transport's I/O thread.
   std::map<net::assoc_id, caf::actor> sessions_;
@@ -389,8 +392,8 @@ caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,
 }
 
 std::shared_ptr<net::sctp_events> make_admin_events(
-  std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn) {
-  return std::make_shared<admin_events>(std::move(spawn));
+  std::string name, std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn) {
+  return std::make_shared<admin_events>(std::move(name), std::move(spawn));
 }
 
 } // namespace px

@@ -72,8 +72,8 @@ caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
                               admin_deps deps);
 
 /// Routes a listener's association events to one session actor each.
-/// `spawn` creates the actor for a new association.
+/// `spawn` creates the actor for a new association; `name` is for logs.
 std::shared_ptr<net::sctp_events> make_admin_events(
-  std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn);
+  std::string name, std::function<caf::actor(net::assoc_id, net::ip_endpoint)> spawn);
 
 } // namespace px

@@ -194,6 +194,10 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
      [&](const std::string& k, const std::string& v) {
        return duration(k, v, cfg.connect_timeout);
      }},
+    {"socks.bind_timeout",
+     [&](const std::string& k, const std::string& v) {
+       return duration(k, v, cfg.bind_timeout);
+     }},
     {"socks.idle_timeout",
      [&](const std::string& k, const std::string& v) {
        return duration(k, v, cfg.idle_timeout);

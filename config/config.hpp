@@ -49,6 +49,8 @@ struct proxy_config {
   size_t buffer_size = 64 * 1024;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds connect_timeout{10000};
+  /// BIND: how long to wait for the peer to connect.
+  std::chrono::milliseconds bind_timeout{60000};
   std::chrono::milliseconds idle_timeout{300000};
   /// Clients allowed to connect (empty: everyone).
   std::vector<net::cidr> allow_clients;

@@ -6,7 +6,10 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <deque>
+#include <map>
 #include <queue>
+#include <set>
 #include <unordered_map>
 
 #include <ares.h>
@@ -104,7 +107,9 @@ connect_error from_errno(int err) {
 
 /// What an epoll registration points at (tin/tout: the transformation
 /// program's stdin and stdout pipes).
-enum class wkind : uint8_t { wake, listener, down, up, dns, tin, tout };
+enum class wkind : uint8_t {
+  wake, listener, down, up, dns, tin, tout, udp_client, udp_v4, udp_v6
+};
 
 struct watcher {
   wkind kind;
@@ -154,7 +159,36 @@ struct pump {
   bool done() const { return shut; }
 };
 
-enum class cstate : uint8_t { accepted, handshake, connecting, connected, relaying };
+enum class cstate : uint8_t {
+  accepted, handshake, connecting, binding, connected, relaying, udp_relaying
+};
+
+/// Largest number of datagrams waiting for a destination name to resolve.
+constexpr size_t max_udp_waiting = 64;
+/// Largest number of resolved names remembered per UDP association.
+constexpr size_t max_udp_names = 64;
+
+/// State of a UDP ASSOCIATE relay (allocated only for those connections).
+struct udp_relay {
+  /// Client-facing socket, and one socket per family towards destinations.
+  side client;
+  side out4;
+  side out6;
+  /// Where datagrams must come from (port 0: any port, learned once).
+  ip_endpoint expect;
+  ip_endpoint client_addr;
+  bool client_known = false;
+  std::vector<cidr> deny;
+  std::chrono::milliseconds dns_timeout{10000};
+  std::map<std::string, ip_endpoint> names;
+  struct waiting {
+    std::string domain;
+    uint16_t port;
+    std::vector<uint8_t> payload;
+  };
+  std::deque<waiting> queue;
+  std::set<std::string> resolving;
+};
 
 struct conn {
   conn_id id = 0;
@@ -183,6 +217,10 @@ struct conn {
   side tin;
   side tout;
   pid_t child = -1;
+  /// BIND: the hosts allowed to connect (empty: any).
+  bool bind_mode = false;
+  /// UDP ASSOCIATE relay.
+  std::unique_ptr<udp_relay> udp;
   /// When the program's stdin was closed (for the drain timeout).
   time_point tin_closed{};
   std::chrono::milliseconds idle{0};
@@ -308,7 +346,8 @@ public:
 
   void do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
     auto c = find(id);
-    if (!c || c->state == cstate::relaying || c->state == cstate::connecting)
+    if (!c || c->state == cstate::relaying || c->state == cstate::connecting
+        || c->state == cstate::udp_relaying)
       return;
     c->out.insert(c->out.end(), bytes.begin(), bytes.end());
     c->after_out = next;
@@ -345,11 +384,384 @@ public:
     filter_and_connect(*c);
   }
 
+  void do_bind(conn_id id, bind_request req) {
+    auto c = find(id);
+    if (!c || c->state != cstate::handshake)
+      return;
+    c->state = cstate::binding;
+    c->read_armed = false;
+    c->bind_mode = true;
+    c->addrs.clear();
+    auto gen = ++c->op_gen;
+    timers_.push(timer_entry{now_ + req.timeout, id, gen});
+    if (req.peer.type == socks5::atyp::domain) {
+      if (!ares_) {
+        connect_failed(*c, connect_error::resolver_failure);
+        return;
+      }
+      c->creq.target = req.peer;
+      ares_addrinfo_hints hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      ares_getaddrinfo(ares_, req.peer.domain.c_str(), nullptr, &hints,
+                       &loop::dns_done, new dns_arg{this, id, gen});
+      return;
+    }
+    if (!req.peer.ip.is_unspecified())
+      c->addrs.push_back(req.peer.ip);
+    bind_listen(*c);
+  }
+
+  /// Opens the BIND listener on the address the client reached us at.
+  void bind_listen(conn& c) {
+    sockaddr_storage ls{};
+    socklen_t llen = sizeof(ls);
+    getsockname(c.down.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
+    if (!local) {
+      connect_failed(c, connect_error::other);
+      return;
+    }
+    local->port = 0;
+    int fd = ::socket(local->v6 ? AF_INET6 : AF_INET,
+                      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_storage ss;
+    auto len = local->to_sockaddr(ss);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0
+        || ::listen(fd, 4) != 0) {
+      auto err = from_errno(errno);
+      if (fd >= 0)
+        ::close(fd);
+      connect_failed(c, err);
+      return;
+    }
+    sockaddr_storage bs{};
+    socklen_t blen = sizeof(bs);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bs), &blen);
+    c.up.fd = fd;
+    c.up.rd = false;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.ptr = &c.up.w;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+    c.handler->on_bound(c.id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bs))
+                                .value_or(*local));
+  }
+
+  static bool same_host(const ip_endpoint& a, const ip_endpoint& b) {
+    auto norm = [](const ip_endpoint& x) {
+      static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+      ip_endpoint y = x;
+      y.port = 0;
+      if (x.v6 && std::memcmp(x.bytes.data(), mapped, 12) == 0) {
+        y.v6 = false;
+        y.bytes = {};
+        std::memcpy(y.bytes.data(), x.bytes.data() + 12, 4);
+      }
+      return y;
+    };
+    return norm(a) == norm(b);
+  }
+
+  /// BIND: accepts the expected peer; other hosts are turned away.
+  void accept_peer(conn& c) {
+    for (;;) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      int fd = accept4(c.up.fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        c.up.rd = false;
+        return;
+      }
+      auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      bool ok = peer && (c.addrs.empty()
+                         || std::any_of(c.addrs.begin(), c.addrs.end(),
+                                        [&](const ip_endpoint& a) {
+                                          return same_host(a, *peer);
+                                        }));
+      if (!ok) {
+        log::debug("BIND: turned away " + (peer ? peer->to_string() : "?"));
+        ::close(fd);
+        continue;
+      }
+      ::close(c.up.fd); // the listener
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      c.up.fd = fd;
+      c.up.rd = c.up.wr = false;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.ptr = &c.up.w;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+      ++c.op_gen; // cancels the deadline
+      c.state = cstate::connected;
+      sockaddr_storage ls{};
+      socklen_t llen = sizeof(ls);
+      getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+      c.handler->on_connected(
+        c.id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls)).value_or(ip_endpoint{}),
+        *peer);
+      return;
+    }
+  }
+
+  int open_udp(side& s, const ip_endpoint& addr, wkind kind, conn& c) {
+    int fd = ::socket(addr.v6 ? AF_INET6 : AF_INET,
+                      SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return -1;
+    int one = 1;
+    if (addr.v6)
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    sockaddr_storage ss;
+    auto len = addr.to_sockaddr(ss);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    s.fd = fd;
+    s.sock = true;
+    s.w = watcher{kind, &c};
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.ptr = &s.w;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+    return fd;
+  }
+
+  void do_udp_associate(conn_id id, udp_request req) {
+    auto c = find(id);
+    if (!c || c->state != cstate::handshake)
+      return;
+    c->read_armed = false;
+    sockaddr_storage ls{}, ps{};
+    socklen_t llen = sizeof(ls), plen = sizeof(ps);
+    getsockname(c->down.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+    getpeername(c->down.fd, reinterpret_cast<sockaddr*>(&ps), &plen);
+    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
+    auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ps));
+    if (!local || !peer) {
+      connect_failed(*c, connect_error::other);
+      return;
+    }
+    c->udp = std::make_unique<udp_relay>();
+    auto& u = *c->udp;
+    u.deny = std::move(req.deny);
+    u.dns_timeout = req.dns_timeout;
+    u.expect = req.client_hint;
+    if (u.expect.is_unspecified()) {
+      auto port = u.expect.port;
+      u.expect = *peer;
+      u.expect.port = port;
+    }
+    local->port = 0;
+    ip_endpoint any4, any6;
+    any6.v6 = true;
+    if (open_udp(u.client, *local, wkind::udp_client, *c) < 0
+        || open_udp(u.out4, any4, wkind::udp_v4, *c) < 0) {
+      connect_failed(*c, from_errno(errno));
+      return;
+    }
+    open_udp(u.out6, any6, wkind::udp_v6, *c); // optional: no IPv6 is fine
+    sockaddr_storage bs{};
+    socklen_t blen = sizeof(bs);
+    getsockname(u.client.fd, reinterpret_cast<sockaddr*>(&bs), &blen);
+    c->state = cstate::connected;
+    c->handler->on_connected(
+      id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bs)).value_or(*local),
+      u.expect);
+  }
+
+  /// The TCP control connection of a UDP association: bytes are discarded;
+  /// its end ends the association.
+  void udp_control(conn& c) {
+    handshake_io(c); // flushes the reply
+    if (c.closed)
+      return;
+    uint8_t sink[512];
+    while (c.down.rd) {
+      auto n = ::recv(c.down.fd, sink, sizeof(sink), 0);
+      if (n > 0)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c.down.rd = false;
+        return;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      close_conn(c, n == 0 ? close_reason::done : close_reason::client_gone);
+      return;
+    }
+  }
+
+  void udp_send_to(conn& c, const ip_endpoint& dst, const uint8_t* data, size_t n) {
+    auto& u = *c.udp;
+    bool denied = std::any_of(u.deny.begin(), u.deny.end(),
+                              [&](const cidr& b) { return b.contains(dst); });
+    auto& out = dst.v6 ? u.out6 : u.out4;
+    if (denied || out.fd < 0) {
+      ++udp_dropped_;
+      return;
+    }
+    sockaddr_storage ss;
+    auto len = dst.to_sockaddr(ss);
+    if (::sendto(out.fd, data, n, 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+      ++udp_dropped_; // full socket buffer: datagrams may be lost
+      return;
+    }
+    c.pumps[0].moved += n;
+    traffic_up_ += n;
+    c.last_active = now_;
+    lru_touch(c);
+  }
+
+  struct udp_dns_arg {
+    loop* self;
+    conn_id id;
+    std::string domain;
+  };
+
+  static void udp_dns_done(void* arg, int status, int, ares_addrinfo* res) {
+    std::unique_ptr<udp_dns_arg> a{static_cast<udp_dns_arg*>(arg)};
+    auto self = a->self;
+    auto c = self->find(a->id);
+    std::optional<ip_endpoint> ip;
+    if (status == ARES_SUCCESS && res)
+      for (auto ai = res->nodes; ai && !ip; ai = ai->ai_next)
+        ip = ip_endpoint::from_sockaddr(ai->ai_addr);
+    if (res)
+      ares_freeaddrinfo(res);
+    if (!c || !c->udp)
+      return;
+    auto& u = *c->udp;
+    u.resolving.erase(a->domain);
+    if (ip && u.names.size() < max_udp_names)
+      u.names[a->domain] = *ip;
+    std::deque<udp_relay::waiting> rest;
+    for (auto& w : u.queue) {
+      if (w.domain != a->domain) {
+        rest.push_back(std::move(w));
+      } else if (ip) {
+        auto dst = *ip;
+        dst.port = w.port;
+        self->udp_send_to(*c, dst, w.payload.data(), w.payload.size());
+      } else {
+        ++self->udp_dropped_;
+      }
+    }
+    u.queue.swap(rest);
+  }
+
+  void udp_service(conn& c) {
+    auto& u = *c.udp;
+    static thread_local std::vector<uint8_t> buf(65536);
+    while (u.client.rd) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      auto n = ::recvfrom(u.client.fd, buf.data(), buf.size(), 0,
+                          reinterpret_cast<sockaddr*>(&ss), &len);
+      if (n < 0) {
+        if (errno != EINTR)
+          u.client.rd = false;
+        continue;
+      }
+      auto src = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      bool from_client = src && same_host(*src, u.expect)
+                         && (u.expect.port == 0 || src->port == u.expect.port)
+                         && (!u.client_known || *src == u.client_addr);
+      socks5::udp_header h;
+      auto r = socks5::parse_udp_header(buf.data(), static_cast<size_t>(n), h);
+      if (!from_client || r.status != socks5::parse_status::done || h.frag != 0) {
+        ++udp_dropped_;
+        continue;
+      }
+      if (!u.client_known) {
+        u.client_known = true;
+        u.client_addr = *src;
+      }
+      auto payload = buf.data() + r.consumed;
+      auto plen = static_cast<size_t>(n) - r.consumed;
+      if (h.addr.type != socks5::atyp::domain) {
+        udp_send_to(c, h.addr.ip, payload, plen);
+        continue;
+      }
+      if (auto i = u.names.find(h.addr.domain); i != u.names.end()) {
+        auto dst = i->second;
+        dst.port = h.addr.port();
+        udp_send_to(c, dst, payload, plen);
+        continue;
+      }
+      if (u.queue.size() >= max_udp_waiting || !ares_) {
+        ++udp_dropped_;
+        continue;
+      }
+      u.queue.push_back({h.addr.domain, h.addr.port(),
+                         std::vector<uint8_t>(payload, payload + plen)});
+      if (u.resolving.insert(h.addr.domain).second) {
+        ares_addrinfo_hints hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_DGRAM;
+        ares_getaddrinfo(ares_, h.addr.domain.c_str(), nullptr, &hints,
+                         &loop::udp_dns_done, new udp_dns_arg{this, c.id, h.addr.domain});
+      }
+    }
+    for (auto* out : {&u.out4, &u.out6}) {
+      while (out->rd && out->fd >= 0) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof(ss);
+        auto n = ::recvfrom(out->fd, buf.data() + 300, buf.size() - 300, 0,
+                            reinterpret_cast<sockaddr*>(&ss), &len);
+        if (n < 0) {
+          if (errno != EINTR)
+            out->rd = false;
+          continue;
+        }
+        auto src = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+        if (!src || !u.client_known) {
+          ++udp_dropped_;
+          continue;
+        }
+        std::vector<uint8_t> head;
+        socks5::encode_udp_header(socks5::address::from(*src), head);
+        // Put the header right before the payload: one sendto, no copy of
+        // the payload.
+        auto start = buf.data() + 300 - head.size();
+        std::memcpy(start, head.data(), head.size());
+        sockaddr_storage cs;
+        auto clen = u.client_addr.to_sockaddr(cs);
+        auto total = head.size() + static_cast<size_t>(n);
+        if (::sendto(u.client.fd, start, total, 0, reinterpret_cast<sockaddr*>(&cs),
+                     clen)
+            < 0) {
+          ++udp_dropped_;
+          continue;
+        }
+        c.pumps[1].moved += static_cast<size_t>(n);
+        traffic_down_ += static_cast<size_t>(n);
+        c.last_active = now_;
+        lru_touch(c);
+      }
+    }
+  }
+
   void do_start_relay(conn_id id, std::vector<uint8_t> to_client,
                       std::vector<uint8_t> to_upstream, relay_options opts) {
     auto c = find(id);
     if (!c || c->state != cstate::connected)
       return;
+    if (c->udp) {
+      c->state = cstate::udp_relaying;
+      c->out.insert(c->out.end(), to_client.begin(), to_client.end());
+      c->after_out = after::hold;
+      c->idle = opts.idle_timeout;
+      c->last_active = now_;
+      c->down.rd = c->down.wr = true;
+      c->udp->client.rd = c->udp->out4.rd = c->udp->out6.rd = true;
+      lru_push(*c);
+      process(*c);
+      return;
+    }
     if (!opts.transform.empty() && !spawn_transform(*c, opts.transform)) {
       // The client is told: a general failure instead of the success reply.
       log::warning("transformation program could not start: "
@@ -499,6 +911,20 @@ private:
         process(*c);
         break;
       }
+      case wkind::udp_client:
+      case wkind::udp_v4:
+      case wkind::udp_v6: {
+        auto c = static_cast<conn*>(w->obj);
+        if (c->closed || !c->udp)
+          return;
+        auto& u = *c->udp;
+        auto& s = w->kind == wkind::udp_client ? u.client
+                  : w->kind == wkind::udp_v4   ? u.out4
+                                               : u.out6;
+        s.rd = true;
+        process(*c);
+        break;
+      }
       case wkind::dns: {
         auto fd = static_cast<int>(reinterpret_cast<intptr_t>(w->obj));
         ares_socket_t r = (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
@@ -580,8 +1006,18 @@ private:
         if (c.up.wr || c.up.rd)
           check_connect(c);
         return;
+      case cstate::binding:
+        handshake_io(c);
+        if (!c.closed && c.state == cstate::binding && c.up.rd)
+          accept_peer(c);
+        return;
       case cstate::relaying:
         relay(c);
+        return;
+      case cstate::udp_relaying:
+        udp_control(c);
+        if (!c.closed)
+          udp_service(c);
         return;
     }
   }
@@ -637,7 +1073,8 @@ private:
     std::unique_ptr<dns_arg> a{static_cast<dns_arg*>(arg)};
     auto self = a->self;
     auto c = self->find(a->id);
-    if (!c || c->state != cstate::connecting || c->op_gen != a->gen) {
+    if (!c || (c->state != cstate::connecting && c->state != cstate::binding)
+        || c->op_gen != a->gen) {
       if (res)
         ares_freeaddrinfo(res);
       return;
@@ -674,7 +1111,10 @@ private:
       self->connect_failed(*c, connect_error::name_not_found);
       return;
     }
-    self->filter_and_connect(*c);
+    if (c->state == cstate::binding)
+      self->bind_listen(*c);
+    else
+      self->filter_and_connect(*c);
   }
 
   static void ares_sock_state(void* data, ares_socket_t fd, int readable,
@@ -800,7 +1240,8 @@ private:
       auto t = timers_.top();
       timers_.pop();
       auto c = find(t.id);
-      if (c && c->state == cstate::connecting && c->op_gen == t.gen)
+      if (c && (c->state == cstate::connecting || c->state == cstate::binding)
+          && c->op_gen == t.gen)
         connect_failed(*c, connect_error::timeout);
     }
   }
@@ -1133,9 +1574,9 @@ private:
   }
 
   void flush_traffic() {
-    if ((traffic_up_ || traffic_down_) && traffic_)
-      traffic_(traffic_up_, traffic_down_);
-    traffic_up_ = traffic_down_ = 0;
+    if ((traffic_up_ || traffic_down_ || udp_dropped_) && traffic_)
+      traffic_(traffic_up_, traffic_down_, udp_dropped_);
+    traffic_up_ = traffic_down_ = udp_dropped_ = 0;
   }
 
   // -- teardown ---------------------------------------------------------------
@@ -1150,6 +1591,13 @@ private:
       if (s->fd >= 0)
         ::close(s->fd);
       s->fd = -1;
+    }
+    if (c.udp) {
+      for (auto* s : {&c.udp->client, &c.udp->out4, &c.udp->out6}) {
+        if (s->fd >= 0)
+          ::close(s->fd);
+        s->fd = -1;
+      }
     }
     if (c.child > 0) {
       if (waitpid(c.child, nullptr, WNOHANG) == 0) {
@@ -1215,6 +1663,7 @@ private:
   conn* lru_tail_ = nullptr;
   uint64_t traffic_up_ = 0;
   uint64_t traffic_down_ = 0;
+  uint64_t udp_dropped_ = 0;
   /// Killed transformation programs not yet reaped.
   std::vector<pid_t> zombies_;
   /// Connections whose program's stdin is closed and output not finished.
@@ -1357,6 +1806,18 @@ void reactor::send(conn_id id, std::vector<uint8_t> bytes, after next) {
 void reactor::connect(conn_id id, connect_request req) {
   auto& lp = owner(id);
   lp.post([&lp, id, r = std::move(req)]() mutable { lp.do_connect(id, std::move(r)); });
+}
+
+void reactor::bind(conn_id id, bind_request req) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, r = std::move(req)]() mutable { lp.do_bind(id, std::move(r)); });
+}
+
+void reactor::udp_associate(conn_id id, udp_request req) {
+  auto& lp = owner(id);
+  lp.post([&lp, id, r = std::move(req)]() mutable {
+    lp.do_udp_associate(id, std::move(r));
+  });
 }
 
 void reactor::start_relay(conn_id id, std::vector<uint8_t> to_client,

@@ -113,6 +113,26 @@ struct relay_options {
   std::string transform;
 };
 
+/// Parameters of a BIND command.
+struct bind_request {
+  /// The host allowed to connect (DST.ADDR of the request; a domain is
+  /// resolved first). 0.0.0.0 or :: accepts any host.
+  socks5::address peer;
+  /// How long to wait for that host.
+  std::chrono::milliseconds timeout{60000};
+};
+
+/// Parameters of a UDP ASSOCIATE command.
+struct udp_request {
+  /// DST.ADDR/DST.PORT of the request: where the client will send from
+  /// (zeros: the control connection's address, any port).
+  ip_endpoint client_hint;
+  /// Destinations refused (datagrams to them are dropped).
+  std::vector<cidr> deny;
+  /// Resolution deadline for domain destinations.
+  std::chrono::milliseconds dns_timeout{10000};
+};
+
 /// What happens after a `send` has been written.
 enum class after : uint8_t { hold, read, close };
 
@@ -124,6 +144,8 @@ public:
   virtual void on_data(conn_id id, std::vector<uint8_t> bytes) = 0;
   /// The upstream connect succeeded; `local` is the proxy's address on it.
   virtual void on_connected(conn_id id, ip_endpoint local, ip_endpoint remote) = 0;
+  /// BIND: the proxy listens on `local` for the expected peer.
+  virtual void on_bound(conn_id id, ip_endpoint local) = 0;
   /// The upstream connect failed.
   virtual void on_connect_failed(conn_id id, connect_error err) = 0;
   /// The connection is gone (sent exactly once, also when never attached).
@@ -138,7 +160,10 @@ public:
 };
 
 /// Receives relayed byte counts, batched per loop (on a loop thread).
-using traffic_sink = std::function<void(uint64_t bytes_up, uint64_t bytes_down)>;
+/// `udp_dropped` counts datagrams dropped (fragments, foreign sources,
+/// denied or unresolvable destinations, full queues).
+using traffic_sink = std::function<void(uint64_t bytes_up, uint64_t bytes_down,
+                                        uint64_t udp_dropped)>;
 
 /// Commands on connections. Callable from any thread; every command is
 /// executed later on the connection's loop. Commands on a closed connection
@@ -154,6 +179,13 @@ public:
   virtual void send(conn_id id, std::vector<uint8_t> bytes, after next) = 0;
   /// Resolves and connects to a target; stops reading from the client.
   virtual void connect(conn_id id, connect_request req) = 0;
+  /// Listens for the peer of a BIND request: on_bound, then on_connected
+  /// (remote = the peer) or on_connect_failed (timeout).
+  virtual void bind(conn_id id, bind_request req) = 0;
+  /// Opens a UDP relay: on_connected (local = the relay's address), then
+  /// `start_relay` writes the reply and datagrams flow until the control
+  /// connection closes.
+  virtual void udp_associate(conn_id id, udp_request req) = 0;
   /// Writes `to_client` (the reply) and `to_upstream` (bytes the client sent
   /// after its request), then relays in both directions.
   virtual void start_relay(conn_id id, std::vector<uint8_t> to_client,
@@ -220,6 +252,8 @@ public:
   void read(conn_id id) override;
   void send(conn_id id, std::vector<uint8_t> bytes, after next) override;
   void connect(conn_id id, connect_request req) override;
+  void bind(conn_id id, bind_request req) override;
+  void udp_associate(conn_id id, udp_request req) override;
   void start_relay(conn_id id, std::vector<uint8_t> to_client,
                    std::vector<uint8_t> to_upstream,
                    relay_options opts) override;

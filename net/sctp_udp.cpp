@@ -50,6 +50,9 @@ void usrsctp_acquire(uint16_t udp_port) {
   if (init_refs++ == 0) {
     usrsctp_init(udp_port, nullptr, nullptr);
     usrsctp_sysctl_set_sctp_blackhole(2);
+    // usrsctp skips the CRC32c on loopback by default; a kernel SCTP peer
+    // (RFC 6951 encapsulation behind a port forward) drops such packets.
+    usrsctp_sysctl_set_sctp_no_csum_on_loopback(0);
   }
 }
 

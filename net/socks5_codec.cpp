@@ -169,6 +169,25 @@ parse_result parse_request(const uint8_t* buf, size_t n, request& out) {
   return parse_result::ok(3 + res.consumed);
 }
 
+parse_result parse_udp_header(const uint8_t* buf, size_t n, udp_header& out) {
+  if (n < 3)
+    return parse_result::more();
+  if (buf[0] != 0 || buf[1] != 0)
+    return parse_result::fail(codec_error::bad_reserved);
+  out.frag = buf[2];
+  auto res = parse_address(buf + 3, n - 3, out.addr);
+  if (res.status != parse_status::done)
+    return res;
+  return parse_result::ok(3 + res.consumed);
+}
+
+void encode_udp_header(const address& from, std::vector<uint8_t>& out) {
+  out.push_back(0);
+  out.push_back(0);
+  out.push_back(0);
+  encode_address(from, out);
+}
+
 std::vector<uint8_t> encode_method_choice(method m) {
   return {version, static_cast<uint8_t>(m)};
 }

@@ -127,6 +127,22 @@ parse_result parse_request(const uint8_t* buf, size_t n, request& out);
 /// UDP headers).
 parse_result parse_address(const uint8_t* buf, size_t n, address& out);
 
+/// Header of a UDP ASSOCIATE datagram: RSV(2)=0 FRAG(1) ATYP DST.ADDR
+/// DST.PORT, followed by the payload.
+struct udp_header {
+  /// Fragment number; the proxy drops every datagram with FRAG != 0.
+  uint8_t frag = 0;
+  /// Destination (client to proxy) or source (proxy to client).
+  address addr;
+};
+
+/// Parses a UDP datagram header; `consumed` is the payload offset. A
+/// datagram is whole, so "need more" means truncated.
+parse_result parse_udp_header(const uint8_t* buf, size_t n, udp_header& out);
+
+/// Appends RSV=0 FRAG=0 ATYP ADDR PORT for `from` to `out`.
+void encode_udp_header(const address& from, std::vector<uint8_t>& out);
+
 // -- encoders -----------------------------------------------------------------
 
 /// VER METHOD.

@@ -63,7 +63,8 @@ class Proxy:
                     "connect_timeout = 3s\n" + extra_socks +
                     "\n[server]\nthreads = 2\naccess_log = access.log\n"
                     "shutdown_grace = 2s\n" + extra_server +
-                    "\n[admin]\n" + (admin if admin is not None else "spcp_listen = off\n"))
+                    "\n[admin]\n" + (admin if admin is not None
+                                         else "spcp_listen = off\nmanager_listen = off\n"))
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config],

@@ -115,8 +115,8 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(rep, 0x04)
         s.close()
 
-    def test_bind_and_udp_get_0x07(self):
-        for cmd in (2, 3):
+    def test_unknown_commands_get_0x07(self):
+        for cmd in (0, 4, 0x7F):
             s = socket.create_connection(("127.0.0.1", self.proxy.port), 5)
             s.sendall(greeting() + auth() + connect_request("127.0.0.1", 0, cmd))
             self.assertEqual(recv_exact(s, 4), b"\x05\x02\x01\x00")
@@ -403,7 +403,7 @@ class LifecycleTest(unittest.TestCase):
         os.makedirs(os.path.dirname(cfg), exist_ok=True)
         with open(cfg, "w") as f:
             f.write(f"[socks]\nlisten = 127.0.0.1:{port}\nauth = none\n"
-                    "[admin]\nspcp_listen = off\n")
+                    "[admin]\nspcp_listen = off\nmanager_listen = off\n")
         r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                            capture_output=True, text=True, timeout=10)
         blocker.close()

@@ -228,3 +228,45 @@ CAF_TEST(endpoint and cidr parsing) {
   CAF_CHECK(v6->contains(*net::ip_endpoint::parse("[fe80::1]:1")));
   CAF_CHECK(!v6->contains(*net::ip_endpoint::parse("[fec0::1]:1")));
 }
+
+CAF_TEST(udp header golden bytes) {
+  // RSV=0000 FRAG=00 ATYP=1 10.0.0.1 PORT=53, then payload "q"
+  bytes in{0x00, 0x00, 0x00, 0x01, 10, 0, 0, 1, 0x00, 0x35, 'q'};
+  udp_header h;
+  auto r = parse_udp_header(in.data(), in.size(), h);
+  CAF_CHECK(r.status == parse_status::done);
+  CAF_CHECK_EQUAL(r.consumed, 10u);
+  CAF_CHECK_EQUAL(h.frag, 0);
+  CAF_CHECK_EQUAL(h.addr.to_string(), "10.0.0.1:53");
+  bytes out;
+  encode_udp_header(h.addr, out);
+  CAF_CHECK(out == bytes(in.begin(), in.begin() + 10));
+  // Domain and IPv6 destinations.
+  bytes dom{0x00, 0x00, 0x00, 0x03, 0x03, 'f', 'o', 'o', 0x01, 0xBB};
+  CAF_CHECK(parse_udp_header(dom.data(), dom.size(), h).status == parse_status::done);
+  CAF_CHECK_EQUAL(h.addr.to_string(), "foo:443");
+  bytes v6{0x00, 0x00, 0x00, 0x04};
+  v6.resize(4 + 16 + 2, 0);
+  v6[19] = 1;
+  v6[21] = 7;
+  CAF_CHECK(parse_udp_header(v6.data(), v6.size(), h).status == parse_status::done);
+  CAF_CHECK_EQUAL(h.addr.to_string(), "[::1]:7");
+}
+
+CAF_TEST(udp header errors) {
+  udp_header h;
+  bytes frag{0x00, 0x00, 0x01, 0x01, 1, 2, 3, 4, 0, 1};
+  CAF_CHECK(parse_udp_header(frag.data(), frag.size(), h).status == parse_status::done);
+  CAF_CHECK_EQUAL(h.frag, 1); // parsed; the relay drops it
+  bytes rsv{0x00, 0x01, 0x00, 0x01, 1, 2, 3, 4, 0, 1};
+  CAF_CHECK(parse_udp_header(rsv.data(), rsv.size(), h).error == codec_error::bad_reserved);
+  bytes atyp{0x00, 0x00, 0x00, 0x09, 1, 2};
+  CAF_CHECK(parse_udp_header(atyp.data(), atyp.size(), h).error
+            == codec_error::bad_address_type);
+  bytes truncated{0x00, 0x00, 0x00, 0x01, 1, 2, 3};
+  CAF_CHECK(parse_udp_header(truncated.data(), truncated.size(), h).status
+            == parse_status::need_more);
+  bytes empty_domain{0x00, 0x00, 0x00, 0x03, 0x00, 0, 1};
+  CAF_CHECK(parse_udp_header(empty_domain.data(), empty_domain.size(), h).error
+            == codec_error::bad_domain);
+}

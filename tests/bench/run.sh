@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The project's benchmark (never part of the test run). Builds, starts our
+# proxy (and with --compare microsocks and Dante from Debian) on loopback, and
+# runs every scenario direct and through each server in one run; results are
+# printed as ratios to direct.
+#
+#   bash tests/bench/run.sh [--compare] [--seconds S] [--idle N] [--mib M]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+compare=0
+args=()
+for a in "$@"; do
+  if [ "$a" = "--compare" ]; then compare=1; else args+=("$a"); fi
+done
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target proxy bench >/dev/null
+ulimit -n "$(ulimit -Hn)"
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+PROXY_PASSWORD=bench ./build/actors/proxy --hash-user bench > "$tmp/users.txt"
+cat > "$tmp/proxy.ini" <<INI
+[socks]
+listen = 127.0.0.1:0
+users_file = users.txt
+max_clients = 100000
+idle_timeout = 10m
+[server]
+access_log = off
+[admin]
+spcp_listen = off
+manager_listen = off
+INI
+./build/actors/proxy --config "$tmp/proxy.ini" 2> "$tmp/proxy.log" &
+pids+=($!)
+ours_pid=$!
+for _ in $(seq 100); do grep -q "ready:" "$tmp/proxy.log" && break; sleep 0.05; done
+ours_port=$(sed -n 's/.*SOCKS5 listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/proxy.log")
+targets=("ours=127.0.0.1:$ours_port:bench:bench:$ours_pid")
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+if [ "$compare" = 1 ]; then
+  if command -v microsocks >/dev/null; then
+    p=$(free_port)
+    microsocks -i 127.0.0.1 -p "$p" -u bench -P bench >/dev/null 2>&1 &
+    pids+=($!)
+    targets+=("microsocks=127.0.0.1:$p:bench:bench:$!")
+  else
+    echo "microsocks not installed (apt-get install microsocks)" >&2
+  fi
+  if command -v sockd >/dev/null || [ -x /usr/sbin/danted ]; then
+    d=$(command -v sockd || echo /usr/sbin/danted)
+    p=$(free_port)
+    cat > "$tmp/sockd.conf" <<CONF
+logoutput: /dev/null
+internal: 127.0.0.1 port = $p
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
+socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 command: connect udpassociate bindreply udpreply }
+CONF
+    "$d" -f "$tmp/sockd.conf" >/dev/null 2>&1 &
+    pids+=($!)
+    # Dante forks worker processes: its CPU is not read (no pid), and it
+    # runs without authentication (Debian's Dante checks system users).
+    targets+=("dante=127.0.0.1:$p")
+  else
+    echo "Dante not installed (apt-get install dante-server)" >&2
+  fi
+  sleep 0.5
+fi
+./build/tests/bench "${args[@]}" "${targets[@]}"
