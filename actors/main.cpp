@@ -134,6 +134,9 @@ int run(const config::proxy_config& cfg) {
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  // Work sharing parks idle workers on a condition variable; work stealing
+  // spins (polls) first, which costs CPU per message at low load.
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
 

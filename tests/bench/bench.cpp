@@ -229,6 +229,10 @@ int tcp_connect(const std::string& host, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // A server that stalls shows up as errors, never as a hung benchmark.
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   inet_pton(AF_INET, host.c_str(), &a.sin_addr);
@@ -555,12 +559,22 @@ int main(int argc, char** argv) {
   std::map<std::string, std::map<std::string, result>> all;
   auto run_all = [&](const target& t) {
     auto& r = all[t.name];
+    auto step = [&](const char* what) {
+      fprintf(stderr, "[%s] %s\n", t.name.c_str(), what);
+    };
+    step("throughput x1");
     r["throughput x1"] = throughput(t, echo.port(), 1, mib);
+    step("throughput x8");
     r["throughput x8"] = throughput(t, echo.port(), 8, mib / 8 ? mib / 8 : 1);
+    step("conn rate x1");
     r["conn rate x1"] = conn_rate(t, echo.port(), 1, seconds);
+    step("conn rate x32");
     r["conn rate x32"] = conn_rate(t, echo.port(), 32, seconds);
-    if (!t.direct())
+    if (!t.direct()) {
+      step("idle");
       r["idle"] = idle(t, echo.port(), idle_count);
+    }
+    step("udp");
     r["udp"] = udp_rate(t, uecho.port(), seconds);
   };
   for (auto& t : targets)
