@@ -217,8 +217,6 @@ struct conn {
   side tin;
   side tout;
   pid_t child = -1;
-  /// BIND: the hosts allowed to connect (empty: any).
-  bool bind_mode = false;
   /// UDP ASSOCIATE relay.
   std::unique_ptr<udp_relay> udp;
   /// When the program's stdin was closed (for the drain timeout).
@@ -367,21 +365,25 @@ public:
     auto gen = ++c->op_gen;
     timers_.push(timer_entry{now_ + c->creq.timeout, id, gen});
     if (c->creq.target.type == socks5::atyp::domain) {
-      if (!ares_) {
-        connect_failed(*c, connect_error::resolver_failure);
-        return;
-      }
-      ares_addrinfo_hints hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_protocol = IPPROTO_TCP;
-      auto arg = new dns_arg{this, id, gen};
-      ares_getaddrinfo(ares_, c->creq.target.domain.c_str(), nullptr, &hints,
-                       &loop::dns_done, arg);
+      resolve(*c, c->creq.target.domain, gen);
       return;
     }
     c->addrs.push_back(c->creq.target.ip);
     filter_and_connect(*c);
+  }
+
+  /// Starts resolving `name` for a connect or a BIND; dns_done continues.
+  void resolve(conn& c, const std::string& name, uint32_t gen) {
+    if (!ares_) {
+      connect_failed(c, connect_error::resolver_failure);
+      return;
+    }
+    ares_addrinfo_hints hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    ares_getaddrinfo(ares_, name.c_str(), nullptr, &hints, &loop::dns_done,
+                     new dns_arg{this, c.id, gen});
   }
 
   void do_bind(conn_id id, bind_request req) {
@@ -390,21 +392,12 @@ public:
       return;
     c->state = cstate::binding;
     c->read_armed = false;
-    c->bind_mode = true;
     c->addrs.clear();
     auto gen = ++c->op_gen;
     timers_.push(timer_entry{now_ + req.timeout, id, gen});
     if (req.peer.type == socks5::atyp::domain) {
-      if (!ares_) {
-        connect_failed(*c, connect_error::resolver_failure);
-        return;
-      }
       c->creq.target = req.peer;
-      ares_addrinfo_hints hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      ares_getaddrinfo(ares_, req.peer.domain.c_str(), nullptr, &hints,
-                       &loop::dns_done, new dns_arg{this, id, gen});
+      resolve(*c, req.peer.domain, gen);
       return;
     }
     if (!req.peer.ip.is_unspecified())

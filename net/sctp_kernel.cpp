@@ -27,7 +27,6 @@ class kernel_transport : public detail::sctp_loop {
 public:
   explicit kernel_transport(size_t max_message) : sctp_loop(max_message) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = 0;
@@ -38,7 +37,6 @@ public:
     stop();
     for (auto& l : listeners_)
       ::close(l.first);
-    ::close(wake_fd_);
     ::close(ep_);
   }
 
@@ -77,19 +75,7 @@ public:
     thread_ = std::thread([this] { run(); });
   }
 
-  void stop() override {
-    if (!thread_.joinable())
-      return;
-    post([this] { running_ = false; });
-    thread_.join();
-  }
-
 protected:
-  void wake() override {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
-  }
-
   void flush(assoc& a) override {
     int fd = fds_.at(a.id);
     while (!a.outq.empty()) {
@@ -118,8 +104,7 @@ private:
       for (int i = 0; i < n; ++i) {
         auto tag = events[i].data.u64;
         if (tag == 0) {
-          uint64_t v;
-          [[maybe_unused]] auto r = ::read(wake_fd_, &v, sizeof(v));
+          drain_wake();
           run_tasks();
         } else if (tag & tag_listener) {
           accept_all(static_cast<int>(tag & ~tag_listener));
@@ -198,7 +183,6 @@ private:
   }
 
   int ep_ = -1;
-  int wake_fd_ = -1;
   std::map<int, std::shared_ptr<sctp_events>> listeners_;
   std::map<assoc_id, int> fds_;
 };

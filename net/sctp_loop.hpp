@@ -19,6 +19,8 @@ public:
 
   void send(assoc_id id, std::vector<uint8_t> msg) override;
   void close(assoc_id id) override;
+  /// Ends the I/O thread; subclasses call it first in their destructors.
+  void stop() override;
 
 protected:
   struct assoc {
@@ -51,10 +53,15 @@ protected:
   /// Tries to write queued messages; closes when asked and drained.
   virtual void flush(assoc& a) = 0;
 
-  /// Wakes the I/O thread.
-  virtual void wake() = 0;
+  /// Wakes the I/O thread (writes `wake_fd_`).
+  void wake();
+
+  /// Drains `wake_fd_` after a wake-up.
+  void drain_wake();
 
   size_t max_message_;
+  /// eventfd the I/O thread waits on besides its sockets.
+  int wake_fd_ = -1;
   std::map<assoc_id, assoc> assocs_;
   assoc_id next_id_ = 1;
   std::mutex mtx_;

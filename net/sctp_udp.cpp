@@ -73,7 +73,6 @@ class udp_transport : public detail::sctp_loop {
 public:
   udp_transport(uint16_t port, size_t max_message)
     : sctp_loop(max_message), udp_port_(port) {
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     usrsctp_acquire(port);
   }
 
@@ -85,7 +84,6 @@ public:
     }
     listeners_.clear();
     usrsctp_release();
-    ::close(wake_fd_);
   }
 
   const char* kind() const override { return "udp"; }
@@ -120,19 +118,7 @@ public:
     mark_ready(nullptr); // accept anything that arrived before start
   }
 
-  void stop() override {
-    if (!thread_.joinable())
-      return;
-    post([this] { running_ = false; });
-    thread_.join();
-  }
-
 protected:
-  void wake() override {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
-  }
-
   void flush(assoc& a) override {
     auto s = socks_.at(a.id);
     while (!a.outq.empty()) {
@@ -168,8 +154,7 @@ private:
     while (running_) {
       pollfd p{wake_fd_, POLLIN, 0};
       ::poll(&p, 1, 200);
-      uint64_t v;
-      [[maybe_unused]] auto r = ::read(wake_fd_, &v, sizeof(v));
+      drain_wake();
       run_tasks();
       std::set<struct socket*> ready;
       {
@@ -265,7 +250,6 @@ private:
   }
 
   uint16_t udp_port_;
-  int wake_fd_ = -1;
   std::map<struct socket*, std::shared_ptr<sctp_events>> listeners_;
   std::map<assoc_id, struct socket*> socks_;
   std::map<struct socket*, assoc_id> ids_;
