@@ -87,7 +87,14 @@ QEMU=\$!
 for i in \$(seq 1500); do grep -q "VM: READY-INTEROP" console.log && break; kill -0 \$QEMU 2>/dev/null || break; sleep 0.1; done
 if grep -q "VM: READY-INTEROP" console.log; then
   export PROXYCTL_PASSWORD=admin
-  out=\$("$PROXYCTL" --udp-port \$HOSTPORT --timeout 8000 metrics 2>&1); rc=\$?
+  # The first datagrams through qemu's user-mode forward can be refused while
+  # it sets up the guest's path; the first association gets 3 tries.
+  for try in 1 2 3; do
+    out=\$("$PROXYCTL" --udp-port \$HOSTPORT --timeout 8000 metrics 2>&1); rc=\$?
+    [ \$rc -eq 0 ] && break
+    echo "HOST: try \$try: \$out"
+    sleep 1
+  done
   echo "HOST: proxyctl metrics over SCTP-in-UDP to the guest kernel: rc=\$rc \$(echo \$out | tr '\n' ' ')"
   [ \$rc -eq 0 ] && echo "HOST: PASS SPCP from host usrsctp to guest kernel SCTP" || echo "HOST: FAIL SPCP from host usrsctp to guest kernel SCTP"
   out=\$(PROXYCTL_NEW_PASSWORD=host-pw "$PROXYCTL" --udp-port \$HOSTPORT --timeout 8000 users add hostuser 2>&1); rc=\$?
@@ -100,12 +107,19 @@ wait \$QEMU
 kill -TERM \$HOSTPROXY; wait \$HOSTPROXY
 grep -q "SPCP association from" host-proxy.log && echo "HOST: PASS the host proxy saw the guest's kernel SCTP association" || echo "HOST: FAIL the host proxy saw no association from the guest"
 HOST
-t0=$(date +%s)
-unshare -n bash host.sh > host.log 2>&1
-echo "VM run took $(( $(date +%s) - t0 )) s"
-grep -E "^VM: |^HOST: " console.log host.log | sed 's/^[^:]*://'
-passes=$(cat console.log host.log | tr -d '\r' | grep -cE "^(VM|HOST): PASS")
-fails=$(cat console.log host.log | tr -d '\r' | grep -cE "^(VM|HOST): FAIL")
-grep -q "VM: done" console.log || { echo "the VM did not finish (see $WORK/console.log)"; fails=$((fails + 1)); }
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ] && [ "$passes" -ge 20 ]
+attempt() {
+  t0=$(date +%s)
+  unshare -n bash host.sh > host.log 2>&1
+  echo "VM run took $(( $(date +%s) - t0 )) s"
+  grep -E "^VM: |^HOST: " console.log host.log | sed 's/^[^:]*://'
+  passes=$(cat console.log host.log | tr -d '\r' | grep -cE "^(VM|HOST): PASS")
+  fails=$(cat console.log host.log | tr -d '\r' | grep -cE "^(VM|HOST): FAIL")
+  grep -q "VM: done" console.log || { echo "the VM did not finish (see $WORK/console.log)"; fails=$((fails + 1)); }
+  echo "$passes passed, $fails failed"
+  [ "$fails" -eq 0 ] && [ "$passes" -ge 20 ]
+}
+# Software emulation on a shared 2-core machine is slow and noisy: a failed
+# run gets one more try, and both are printed.
+if attempt; then exit 0; fi
+echo "== first VM run failed (above); trying once more"
+attempt
