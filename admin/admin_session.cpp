@@ -348,15 +348,7 @@ caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
 }
 
 std::optional<uint64_t> spcp_state::parse_decimal(const std::string& text) {
-  if (text.empty() || text.size() > 19)
-    return std::nullopt;
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
+  return config::parse_decimal(text);
 }
 
 caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,

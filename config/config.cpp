@@ -8,6 +8,8 @@
 
 namespace px::config {
 
+std::optional<uint64_t> parse_decimal(const std::string& text);
+
 namespace {
 
 std::string trim(const std::string& s) {
@@ -27,15 +29,9 @@ std::string strip_comment(const std::string& s) {
 }
 
 bool parse_uint(const std::string& text, unsigned long long& out) {
-  if (text.empty() || text.size() > 19)
-    return false;
-  out = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      return false;
-    out = out * 10 + static_cast<unsigned long long>(c - '0');
-  }
-  return true;
+  auto v = parse_decimal(text);
+  out = v.value_or(0);
+  return v.has_value();
 }
 
 std::string dirname_of(const std::string& path) {
@@ -46,6 +42,18 @@ std::string dirname_of(const std::string& path) {
 }
 
 } // namespace
+
+std::optional<uint64_t> parse_decimal(const std::string& text) {
+  if (text.empty() || text.size() > 19)
+    return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
 
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out) {
   size_t i = 0;
@@ -139,6 +147,18 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
       out = false;
     else
       return fail(key, "'" + v + "' is not true or false");
+    return true;
+  };
+  auto listener_or_off = [&](const std::string& key, const std::string& v,
+                             std::optional<net::ip_endpoint>& out) {
+    if (v == "off") {
+      out.reset();
+      return true;
+    }
+    auto ep = net::ip_endpoint::parse(v);
+    if (!ep)
+      return fail(key, "'" + v + "' is not ADDRESS:PORT or off");
+    out = *ep;
     return true;
   };
   using handler = std::function<bool(const std::string&, const std::string&)>;
@@ -280,27 +300,11 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
      }},
     {"admin.spcp_listen",
      [&](const std::string& k, const std::string& v) {
-       if (v == "off") {
-         cfg.spcp_listen.reset();
-         return true;
-       }
-       auto ep = net::ip_endpoint::parse(v);
-       if (!ep)
-         return fail(k, "'" + v + "' is not ADDRESS:PORT or off");
-       cfg.spcp_listen = *ep;
-       return true;
+       return listener_or_off(k, v, cfg.spcp_listen);
      }},
     {"admin.manager_listen",
      [&](const std::string& k, const std::string& v) {
-       if (v == "off") {
-         cfg.manager_listen.reset();
-         return true;
-       }
-       auto ep = net::ip_endpoint::parse(v);
-       if (!ep)
-         return fail(k, "'" + v + "' is not ADDRESS:PORT or off");
-       cfg.manager_listen = *ep;
-       return true;
+       return listener_or_off(k, v, cfg.manager_listen);
      }},
     {"server.max_users",
      [&](const std::string& k, const std::string& v) {
