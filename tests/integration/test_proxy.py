@@ -271,18 +271,20 @@ class ProxyTest(unittest.TestCase):
         errors = []
 
         def one(i):
+            phase = "handshake"
             try:
                 s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.echo_port)
                 if rep != 0:
-                    errors.append(f"rep {rep}")
+                    errors.append(f"{i}: rep {rep}")
                     return
+                phase = "echo"
                 msg = f"conn {i}".encode() * 50
                 s.sendall(msg)
                 if recv_exact(s, len(msg), 20) != msg:
-                    errors.append(f"bad echo {i}")
+                    errors.append(f"{i}: bad echo")
                 s.close()
             except Exception as e:  # noqa: BLE001 -- collect every failure
-                errors.append(f"{i}: {e!r}")
+                errors.append(f"{i} ({phase}): {e!r}")
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(200)]
         for t in threads:
