@@ -133,7 +133,10 @@ int run(const config::proxy_config& cfg) {
   net::reactor io{rcfg};
 
   caf::actor_system_config sys_cfg;
-  sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  auto actor_threads = cfg.actor_threads;
+  if (actor_threads == 0)
+    actor_threads = std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
+  sys_cfg.set("scheduler.max-threads", actor_threads);
   // Work sharing parks idle workers on a condition variable; work stealing
   // spins (polls) first, which costs CPU per message at low load.
   sys_cfg.set("scheduler.policy", caf::atom("sharing"));
@@ -149,9 +152,11 @@ int run(const config::proxy_config& cfg) {
   auto met = sys.spawn(metrics);
   auto alog = sys.spawn<caf::detached>(access_log, log_fd,
                                        log_fd != STDOUT_FILENO && log_fd >= 0);
-  session_deps deps{&io, reg, met, alog};
+  // With the access log off, sessions send no record at all.
+  session_deps deps{&io, reg, met, log_fd >= 0 ? alog : access_log_actor{}};
   auto initial = make_settings(cfg);
   auto acc = sys.spawn(acceptor, initial, deps);
+  caf::anon_send(reg, logins_sink{acc});
   auto set = sys.spawn(settings, initial, acc);
 
   auto stop_actors = [&] {
@@ -232,8 +237,9 @@ int run(const config::proxy_config& cfg) {
     }
     bound.push_back(std::get<net::ip_endpoint>(res).to_string());
   }
-  io.set_traffic_sink([met](uint64_t up, uint64_t down, uint64_t dropped) {
-    caf::anon_send(met, traffic{up, down, dropped});
+  io.set_traffic_sink([met](const net::traffic_counts& t) {
+    caf::anon_send(met, traffic{t.bytes_up, t.bytes_down, t.udp_dropped,
+                                t.connects_ok, t.owned, t.owned_closed});
   });
   io.start();
   for (auto& b : bound)

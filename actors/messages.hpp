@@ -3,8 +3,11 @@
 // that sending a type missing here fails to compile.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -24,12 +27,22 @@ namespace px {
 struct conn_accepted {
   net::conn_id id = 0;
   net::ip_endpoint peer;
-  net::ip_endpoint local;
 };
 
-/// A chunk of handshake bytes from the client (to its session).
-struct conn_data {
-  std::vector<uint8_t> bytes;
+/// The client sent username/password (to its session).
+struct conn_credentials {
+  socks5::credentials creds;
+};
+
+/// The client asked for BIND or UDP ASSOCIATE (to its session).
+struct conn_request {
+  socks5::request req;
+};
+
+/// The handshake cannot go on (to its session).
+struct conn_handshake_failed {
+  net::handshake_stage stage = net::handshake_stage::greeting;
+  socks5::codec_error error = socks5::codec_error::none;
 };
 
 /// The upstream connect succeeded (to its session).
@@ -60,11 +73,17 @@ struct admin_msg {
   bool oversized = false;
 };
 
-/// Relayed bytes since the last batch (to metrics).
+/// Counters of the reactor since the last batch (to metrics).
 struct traffic {
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
   uint64_t udp_dropped = 0;
+  /// CONNECT success replies sent by the reactor under a handshake plan.
+  uint64_t connects_ok = 0;
+  /// Client connections admitted (handed to a session), and those of them
+  /// closed: historical accesses and the active gauge.
+  uint64_t admitted = 0;
+  uint64_t admitted_closed = 0;
 };
 
 // -- settings -----------------------------------------------------------------
@@ -91,10 +110,9 @@ session_settings make_settings(const config::proxy_config& cfg);
 
 // -- metrics ------------------------------------------------------------------
 
-/// Events counted by the metrics actor.
+/// Events counted by the metrics actor (admitted connections, relayed bytes
+/// and CONNECT successes arrive batched in `traffic`).
 enum class metric : uint8_t {
-  /// A client connection was admitted (historical accesses).
-  accepted,
   /// A client was refused because max_clients was reached.
   rejected_max_clients,
   /// A client address is outside allow_client.
@@ -115,7 +133,7 @@ enum class metric : uint8_t {
 
 /// One counted event.
 struct metric_event {
-  metric kind = metric::accepted;
+  metric kind = metric::protocol_error;
   uint8_t arg = 0;
 };
 
@@ -155,6 +173,35 @@ struct access_record {
 
 // -- registry -----------------------------------------------------------------
 
+/// Logins the registry has verified, as an immutable value it publishes: a
+/// session checks a returning user against it without a message to the
+/// registry (keyed SHA-256, microseconds, instead of a round trip). Whoever
+/// holds the newest value (the acceptor) hands sessions a weak reference, so
+/// a reload that drops a user takes effect for handshakes in flight too.
+struct verified_logins {
+  struct entry {
+    uint8_t roles = 0;
+    std::array<uint8_t, 32> digest{};
+  };
+  /// Key of the digests (random per process).
+  std::array<uint8_t, 32> key{};
+  std::unordered_map<std::string, entry> users;
+
+  /// True when (user, password) verified before and the user has `role`.
+  bool check(const std::string& user, const std::string& password,
+             uint8_t role) const;
+};
+
+/// Keyed SHA-256 of (user, password) under `key`.
+std::array<uint8_t, 32> login_digest(const std::array<uint8_t, 32>& key,
+                                     const std::string& user,
+                                     const std::string& password);
+
+/// A new verified_logins value (registry to acceptor).
+struct logins_update {
+  std::shared_ptr<const verified_logins> logins;
+};
+
 /// Outcome of adding a user.
 enum class add_result : uint8_t {
   /// Added and durable on disk.
@@ -176,12 +223,25 @@ const char* to_string(add_result x);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_accepted& x) {
-  return f(caf::meta::type_name("conn_accepted"), x.id, x.peer, x.local);
+  return f(caf::meta::type_name("conn_accepted"), x.id, x.peer);
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, conn_data& x) {
-  return f(caf::meta::type_name("conn_data"), x.bytes);
+typename Inspector::result_type inspect(Inspector& f, conn_credentials& x) {
+  // The password never reaches a log: CAF's logger is off and no handler
+  // prints this message.
+  return f(caf::meta::type_name("conn_credentials"), x.creds.user,
+           x.creds.password);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_request& x) {
+  return f(caf::meta::type_name("conn_request"), x.req.cmd, x.req.dst);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_handshake_failed& x) {
+  return f(caf::meta::type_name("conn_handshake_failed"), x.stage, x.error);
 }
 
 template <class Inspector>
@@ -202,7 +262,15 @@ typename Inspector::result_type inspect(Inspector& f, conn_failed& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
   return f(caf::meta::type_name("conn_closed"), x.stats.bytes_up,
-           x.stats.bytes_down, x.stats.reason);
+           x.stats.bytes_down, x.stats.reason, x.stats.relayed,
+           x.stats.has_target, x.stats.target, x.stats.remote);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
+  // A process-local value (never serialized): shows its size only.
+  auto n = x.logins ? x.logins->users.size() : size_t{0};
+  return f(caf::meta::type_name("logins_update"), n);
 }
 
 template <class Inspector>
@@ -213,7 +281,7 @@ typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
   return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down,
-           x.udp_dropped);
+           x.udp_dropped, x.connects_ok, x.admitted, x.admitted_closed);
 }
 
 template <class Inspector>
@@ -275,10 +343,6 @@ CAF_ADD_ATOM(proxy, px, get_atom, "get")
 CAF_ADD_ATOM(proxy, px, buffer_atom, "buffer")
 /// Sets max clients.
 CAF_ADD_ATOM(proxy, px, maxcli_atom, "maxcli")
-/// Reports the number of active sessions.
-CAF_ADD_ATOM(proxy, px, active_atom, "active")
-/// The handshake deadline of a session passed.
-CAF_ADD_ATOM(proxy, px, deadline_atom, "deadline")
 /// Adds a user.
 CAF_ADD_ATOM(proxy, px, add_atom, "add")
 /// Writes a file atomically.
@@ -289,6 +353,8 @@ CAF_ADD_ATOM(proxy, px, down_atom, "down")
 CAF_ADD_ATOM(proxy, px, exists_atom, "exists")
 /// Sets the transformation command.
 CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
+/// Publishes a value now.
+CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
 
 
 namespace px {
@@ -306,8 +372,15 @@ using hasher_actor = caf::typed_actor<
 using persister_actor = caf::typed_actor<
   caf::replies_to<write_atom, std::string, std::string>::with<std::string>>;
 
+/// Receives the registry's verified logins.
+using logins_sink = caf::typed_actor<caf::reacts_to<logins_update>>;
+
 /// Owns the users: credentials checks and the user list.
 using registry_actor = caf::typed_actor<
+  /// Names who gets every new verified_logins value (one sink).
+  caf::reacts_to<logins_sink>,
+  /// Publishes verified_logins now (coalesces cache updates).
+  caf::reacts_to<publish_atom>,
   /// (user, password, required role) -> accepted?
   caf::replies_to<auth_atom, std::string, std::string, uint8_t>::with<bool>,
   /// Replaces all users (after a reload from disk).
@@ -323,7 +396,6 @@ using registry_actor = caf::typed_actor<
 using metrics_actor = caf::typed_actor<
   caf::reacts_to<traffic>,
   caf::reacts_to<metric_event>,
-  caf::reacts_to<active_atom, uint64_t>,
   caf::replies_to<get_atom>::with<metrics_snapshot>>;
 
 /// Writes the access log.
@@ -332,6 +404,7 @@ using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
 /// Accepts clients: enforces allow_client and max_clients, spawns sessions.
 using acceptor_actor = caf::typed_actor<
   caf::reacts_to<conn_accepted>,
+  caf::reacts_to<logins_update>,
   caf::reacts_to<session_settings>>;
 
 /// Owns runtime settings and tells subscribers about changes.
@@ -352,12 +425,16 @@ using settings_actor = caf::typed_actor<
 CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(proxy, (px::conn_accepted))
-  CAF_ADD_TYPE_ID(proxy, (px::conn_data))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_credentials))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_request))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_handshake_failed))
   CAF_ADD_TYPE_ID(proxy, (px::conn_connected))
   CAF_ADD_TYPE_ID(proxy, (px::conn_failed))
   CAF_ADD_TYPE_ID(proxy, (px::conn_bound))
   CAF_ADD_TYPE_ID(proxy, (px::conn_closed))
   CAF_ADD_TYPE_ID(proxy, (px::traffic))
+  CAF_ADD_TYPE_ID(proxy, (px::logins_update))
+  CAF_ADD_TYPE_ID(proxy, (px::logins_sink))
   CAF_ADD_TYPE_ID(proxy, (px::admin_msg))
   CAF_ADD_TYPE_ID(proxy, (px::session_settings))
   CAF_ADD_TYPE_ID(proxy, (px::metric_event))

@@ -71,8 +71,9 @@ std::string registry_state::file_contents() const {
   return config::format_users(all);
 }
 
-std::array<uint8_t, 32> registry_state::digest(const std::string& user,
-                                               const std::string& password) const {
+std::array<uint8_t, 32> login_digest(const std::array<uint8_t, 32>& key,
+                                     const std::string& user,
+                                     const std::string& password) {
   std::array<uint8_t, 32> out{};
   auto ctx = EVP_MD_CTX_new();
   unsigned len = 0;
@@ -85,6 +86,51 @@ std::array<uint8_t, 32> registry_state::digest(const std::string& user,
   EVP_MD_CTX_free(ctx);
   return out;
 }
+
+bool verified_logins::check(const std::string& user, const std::string& password,
+                            uint8_t role) const {
+  auto i = users.find(user);
+  if (i == users.end() || (i->second.roles & role) == 0)
+    return false;
+  auto d = login_digest(key, user, password);
+  return CRYPTO_memcmp(d.data(), i->second.digest.data(), d.size()) == 0;
+}
+
+std::array<uint8_t, 32> registry_state::digest(const std::string& user,
+                                               const std::string& password) const {
+  return login_digest(key, user, password);
+}
+
+std::shared_ptr<const verified_logins> registry_state::logins() const {
+  auto out = std::make_shared<verified_logins>();
+  out->key = key;
+  for (auto& kv : users)
+    if (kv.second.has_verified)
+      out->users.emplace(kv.first,
+                         verified_logins::entry{kv.second.roles, kv.second.verified});
+  return out;
+}
+
+namespace {
+
+/// Publishes verified logins now.
+void publish(registry_actor::stateful_pointer<registry_state> self) {
+  auto& st = self->state;
+  st.publish_scheduled = false;
+  if (st.sink)
+    self->send(st.sink, logins_update{st.logins()});
+}
+
+/// Publishes soon: a burst of first logins costs one copy of the table.
+void publish_soon(registry_actor::stateful_pointer<registry_state> self) {
+  auto& st = self->state;
+  if (st.publish_scheduled || !st.sink)
+    return;
+  st.publish_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds{20}, publish_atom_v);
+}
+
+} // namespace
 
 void registry_state::load(const std::vector<config::user_entry>& entries) {
   std::map<std::string, registry_user> fresh;
@@ -153,14 +199,21 @@ registry(registry_actor::stateful_pointer<registry_state> self,
             if (ok && j != st.users.end() && j->second.hash == hash) {
               j->second.verified = st.digest(user, password);
               j->second.has_verified = true;
+              publish_soon(self);
             }
             rp.deliver(ok);
           },
           [=](caf::error&) mutable { rp.deliver(false); });
       return rp;
     },
+    [=](logins_sink sink) {
+      self->state.sink = std::move(sink);
+      publish(self);
+    },
+    [=](publish_atom) { publish(self); },
     [=](reload_atom, std::vector<config::user_entry>& entries) {
       self->state.load(entries);
+      publish(self); // at once: a dropped user must not log in again
       log::info("users reloaded: " + std::to_string(entries.size()) + " users");
     },
     [=](add_atom, const std::string& user, const std::string& password,
@@ -234,9 +287,6 @@ registry(registry_actor::stateful_pointer<registry_state> self,
 void metrics_state::apply(const metric_event& ev) {
   auto& c = counters;
   switch (ev.kind) {
-    case metric::accepted:
-      ++c.accepted;
-      break;
     case metric::rejected_max_clients:
       ++c.rejected_max_clients;
       break;
@@ -269,12 +319,17 @@ metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self) {
   return {
     [=](traffic& t) {
-      self->state.counters.bytes_up += t.bytes_up;
-      self->state.counters.bytes_down += t.bytes_down;
-      self->state.counters.udp_dropped += t.udp_dropped;
+      // Batched by the reactor: per-connection events cost no message.
+      auto& c = self->state.counters;
+      c.bytes_up += t.bytes_up;
+      c.bytes_down += t.bytes_down;
+      c.udp_dropped += t.udp_dropped;
+      c.replies[0] += t.connects_ok;
+      c.accepted += t.admitted;
+      c.active += t.admitted;
+      c.active -= std::min(c.active, t.admitted_closed);
     },
     [=](metric_event& ev) { self->state.apply(ev); },
-    [=](active_atom, uint64_t n) { self->state.counters.active = n; },
     [=](get_atom) { return self->state.counters; },
   };
 }

@@ -59,9 +59,17 @@ struct registry_state {
   /// as much time as a wrong password.
   std::string dummy_hash;
 
+  /// Who gets verified_logins values (the acceptor), and whether a publish
+  /// is scheduled.
+  logins_sink sink;
+  bool publish_scheduled = false;
+
   /// Keyed digest of (user, password).
   std::array<uint8_t, 32> digest(const std::string& user,
                                  const std::string& password) const;
+
+  /// The verified logins as a value.
+  std::shared_ptr<const verified_logins> logins() const;
 
   /// Replaces all users.
   void load(const std::vector<config::user_entry>& entries);

@@ -19,8 +19,17 @@ public:
     // nop
   }
 
-  void on_data(net::conn_id, std::vector<uint8_t> bytes) override {
-    caf::anon_send(dst_, conn_data{std::move(bytes)});
+  void on_credentials(net::conn_id, socks5::credentials creds) override {
+    caf::anon_send(dst_, conn_credentials{std::move(creds)});
+  }
+
+  void on_request(net::conn_id, socks5::request req) override {
+    caf::anon_send(dst_, conn_request{std::move(req)});
+  }
+
+  void on_handshake_failed(net::conn_id, net::handshake_stage stage,
+                           socks5::codec_error err) override {
+    caf::anon_send(dst_, conn_handshake_failed{stage, err});
   }
 
   void on_connected(net::conn_id, net::ip_endpoint local,
@@ -37,7 +46,7 @@ public:
   }
 
   void on_closed(net::conn_id, net::close_stats stats) override {
-    caf::anon_send(dst_, conn_closed{stats});
+    caf::anon_send(dst_, conn_closed{std::move(stats)});
   }
 
 private:
@@ -50,9 +59,8 @@ public:
     // nop
   }
 
-  void on_accepted(net::conn_id id, net::ip_endpoint peer,
-                   net::ip_endpoint local) override {
-    caf::anon_send(dst_, conn_accepted{id, peer, local});
+  void on_accepted(net::conn_id id, net::ip_endpoint peer) override {
+    caf::anon_send(dst_, conn_accepted{id, peer});
   }
 
 private:
@@ -71,7 +79,6 @@ void fail_with(session_ptr self, std::vector<uint8_t> bytes,
   auto& st = self->state;
   st.ph = phase::closing;
   st.result = std::move(result);
-  st.buf.clear();
   st.deps.io->send(st.id, std::move(bytes), net::after::close);
 }
 
@@ -81,12 +88,6 @@ void fail_request(session_ptr self, socks5::reply rep, std::string result) {
             std::move(result));
 }
 
-void consume(session_state& st, size_t n) {
-  st.buf.erase(st.buf.begin(), st.buf.begin() + static_cast<long>(n));
-}
-
-void on_bytes(session_ptr self);
-
 void on_auth_result(session_ptr self, bool ok, const std::string& user) {
   auto& st = self->state;
   if (st.ph != phase::authenticating)
@@ -95,138 +96,123 @@ void on_auth_result(session_ptr self, bool ok, const std::string& user) {
     count(self, metric::auth_failure);
     log::info("auth failed for user '" + user + "' from "
               + st.peer.to_string());
-    fail_with(self, socks5::encode_auth_status(false), "auth-failed");
+    st.ph = phase::closing;
+    st.result = "auth-failed";
+    st.deps.io->authenticated(st.id, false);
     return;
   }
   st.user = user;
-  st.ph = phase::request;
-  st.deps.io->send(st.id, socks5::encode_auth_status(true), net::after::read);
-  on_bytes(self);
+  st.ph = phase::handshake;
+  st.deps.io->authenticated(st.id, true);
 }
 
-void on_bytes(session_ptr self) {
-  auto& st = self->state;
-  for (;;) {
-    const uint8_t* data = st.buf.data();
-    size_t size = st.buf.size();
-    switch (st.ph) {
-      case phase::greeting: {
-        socks5::greeting g;
-        auto r = socks5::parse_greeting(data, size, g);
-        if (r.status == socks5::parse_status::need_more) {
-          st.deps.io->read(st.id);
-          return;
-        }
-        if (r.status == socks5::parse_status::error) {
-          count(self, metric::protocol_error);
-          if (r.error == socks5::codec_error::no_methods)
-            fail_with(self,
-                      socks5::encode_method_choice(socks5::method::none_acceptable),
-                      "no-acceptable-method");
-          else
-            fail_with(self, {}, std::string{"bad-greeting:"} + to_string(r.error));
-          return;
-        }
-        consume(st, r.consumed);
-        auto m = session_state::choose_method(st.settings.auth, g);
-        if (m == socks5::method::none_acceptable) {
-          fail_with(self, socks5::encode_method_choice(m), "no-acceptable-method");
-          return;
-        }
-        st.ph = m == socks5::method::userpass ? phase::auth : phase::request;
-        st.deps.io->send(st.id, socks5::encode_method_choice(m), net::after::read);
-        if (st.buf.empty())
-          return;
-        break;
-      }
-      case phase::auth: {
-        socks5::credentials creds;
-        auto r = socks5::parse_credentials(data, size, creds);
-        if (r.status == socks5::parse_status::need_more) {
-          st.deps.io->read(st.id);
-          return;
-        }
-        if (r.status == socks5::parse_status::error) {
-          count(self, metric::protocol_error);
-          fail_with(self, socks5::encode_auth_status(false),
-                    std::string{"bad-auth:"} + to_string(r.error));
-          return;
-        }
-        consume(st, r.consumed);
-        st.ph = phase::authenticating;
-        auto user = creds.user;
-        self
-          ->request(st.deps.registry,
-                    milliseconds{st.settings.handshake_timeout_ms}, auth_atom_v,
-                    std::move(creds.user), std::move(creds.password),
-                    static_cast<uint8_t>(config::role_socks))
-          .then([=](bool ok) { on_auth_result(self, ok, user); },
-                [=](const caf::error&) { on_auth_result(self, false, user); });
-        return;
-      }
-      case phase::request: {
-        socks5::request req;
-        auto r = socks5::parse_request(data, size, req);
-        if (r.status == socks5::parse_status::need_more) {
-          st.deps.io->read(st.id);
-          return;
-        }
-        if (r.status == socks5::parse_status::error) {
-          count(self, metric::protocol_error);
-          fail_request(self, session_state::reply_for(r.error),
-                       std::string{"bad-request:"} + to_string(r.error));
-          return;
-        }
-        consume(st, r.consumed);
-        st.cmd = req.cmd;
-        st.destination = req.dst.to_string();
-        st.ph = phase::connecting;
-        if (req.cmd == socks5::command::bind) {
-          st.destination = "bind:" + st.destination;
-          net::bind_request breq;
-          breq.peer = req.dst;
-          breq.timeout = milliseconds{st.settings.bind_timeout_ms};
-          st.deps.io->bind(st.id, std::move(breq));
-          return;
-        }
-        if (req.cmd == socks5::command::udp_associate) {
-          st.destination = "udp:" + st.destination;
-          net::udp_request ureq;
-          if (req.dst.type != socks5::atyp::domain)
-            ureq.client_hint = req.dst.ip;
-          ureq.deny = st.settings.deny_destinations;
-          ureq.dns_timeout = milliseconds{st.settings.connect_timeout_ms};
-          st.deps.io->udp_associate(st.id, std::move(ureq));
-          return;
-        }
-        net::connect_request creq;
-        creq.target = req.dst;
-        creq.timeout = milliseconds{st.settings.connect_timeout_ms};
-        creq.deny = st.settings.deny_destinations;
-        st.deps.io->connect(st.id, std::move(creq));
-        return;
-      }
-      case phase::authenticating:
-      case phase::connecting:
-      case phase::relaying:
-      case phase::closing:
-        return;
-    }
+void on_handshake_failed(session_ptr self, const conn_handshake_failed& msg) {
+  using stage = net::handshake_stage;
+  auto err = std::string{to_string(msg.error)};
+  switch (msg.stage) {
+    case stage::greeting:
+      count(self, metric::protocol_error);
+      if (msg.error == socks5::codec_error::no_methods)
+        fail_with(self,
+                  socks5::encode_method_choice(socks5::method::none_acceptable),
+                  "no-acceptable-method");
+      else
+        fail_with(self, {}, "bad-greeting:" + err);
+      return;
+    case stage::method:
+      fail_with(self,
+                socks5::encode_method_choice(socks5::method::none_acceptable),
+                "no-acceptable-method");
+      return;
+    case stage::credentials:
+      count(self, metric::protocol_error);
+      fail_with(self, socks5::encode_auth_status(false), "bad-auth:" + err);
+      return;
+    case stage::request:
+      count(self, metric::protocol_error);
+      fail_request(self, session_state::reply_for(msg.error),
+                   "bad-request:" + err);
+      return;
   }
+}
+
+void on_request(session_ptr self, socks5::request& req) {
+  auto& st = self->state;
+  st.cmd = req.cmd;
+  st.destination = req.dst.to_string();
+  st.ph = phase::connecting;
+  if (req.cmd == socks5::command::bind) {
+    st.destination = "bind:" + st.destination;
+    net::bind_request breq;
+    breq.peer = req.dst;
+    breq.timeout = milliseconds{st.settings->bind_timeout_ms};
+    st.deps.io->bind(st.id, std::move(breq));
+    return;
+  }
+  // UDP ASSOCIATE (a CONNECT never reaches the session: the plan runs it).
+  st.destination = "udp:" + st.destination;
+  net::udp_request ureq;
+  if (req.dst.type != socks5::atyp::domain)
+    ureq.client_hint = req.dst.ip;
+  ureq.deny = st.settings->deny_destinations;
+  ureq.dns_timeout = milliseconds{st.settings->connect_timeout_ms};
+  st.deps.io->udp_associate(st.id, std::move(ureq));
+}
+
+net::relay_options relay_for(const session_settings& s) {
+  net::relay_options opts;
+  opts.buffer_size = s.buffer_size;
+  opts.idle_timeout = milliseconds{s.idle_timeout_ms};
+  opts.splice = s.splice;
+  opts.transform = s.transform;
+  return opts;
+}
+
+/// The access-log record of a session that ends with `stats`.
+access_record make_record(session_ptr self, const net::close_stats& stats) {
+  auto& st = self->state;
+  access_record rec;
+  rec.start_unix_ms = st.started_unix_ms;
+  rec.duration_ms
+    = duration_cast<milliseconds>(self->clock().now() - st.started).count();
+  rec.client = st.peer.to_string();
+  rec.user = st.user;
+  rec.destination = st.destination;
+  if (rec.destination == "-" && stats.has_target) {
+    // A CONNECT the reactor ran under the plan.
+    rec.destination = stats.target.to_string();
+    if (stats.relayed
+        && rec.destination.find(stats.remote.host_string()) == std::string::npos)
+      rec.destination += " (" + stats.remote.to_string() + ")";
+  }
+  if (stats.relayed) {
+    rec.result = "ok";
+    if (stats.reason != net::close_reason::done)
+      rec.result += std::string{"/"} + net::to_string(stats.reason);
+  } else if (!st.result.empty()) {
+    rec.result = st.result;
+  } else if (stats.reason == net::close_reason::handshake_timeout
+             || stats.reason == net::close_reason::transform_failed) {
+    rec.result = net::to_string(stats.reason);
+  } else {
+    rec.result = std::string{"closed-in-"}
+                 + (stats.has_target && st.ph == phase::handshake
+                      ? "connecting"
+                      : to_string(st.ph));
+  }
+  rec.bytes_up = stats.bytes_up;
+  rec.bytes_down = stats.bytes_down;
+  return rec;
 }
 
 } // namespace
 
 const char* to_string(phase x) {
   switch (x) {
-    case phase::greeting:
-      return "greeting";
-    case phase::auth:
-      return "auth";
+    case phase::handshake:
+      return "handshake";
     case phase::authenticating:
       return "authenticating";
-    case phase::request:
-      return "request";
     case phase::connecting:
       return "connecting";
     case phase::relaying:
@@ -237,22 +223,15 @@ const char* to_string(phase x) {
   return "unknown";
 }
 
-socks5::method session_state::choose_method(config::auth_mode mode,
-                                            const socks5::greeting& g) {
-  bool userpass = g.offers(socks5::method::userpass);
-  bool none = g.offers(socks5::method::no_auth);
-  switch (mode) {
-    case config::auth_mode::userpass:
-      return userpass ? socks5::method::userpass
-                      : socks5::method::none_acceptable;
-    case config::auth_mode::none:
-      return none ? socks5::method::no_auth : socks5::method::none_acceptable;
-    case config::auth_mode::any:
-      if (userpass)
-        return socks5::method::userpass;
-      return none ? socks5::method::no_auth : socks5::method::none_acceptable;
-  }
-  return socks5::method::none_acceptable;
+net::handshake_plan session_state::plan_for(const session_settings& s) {
+  net::handshake_plan plan;
+  plan.userpass = s.auth != config::auth_mode::none;
+  plan.no_auth = s.auth != config::auth_mode::userpass;
+  plan.deadline = milliseconds{s.handshake_timeout_ms};
+  plan.connect_timeout = milliseconds{s.connect_timeout_ms};
+  plan.deny = s.deny_destinations;
+  plan.relay = relay_for(s);
+  return plan;
 }
 
 socks5::reply session_state::reply_for(net::connect_error err) {
@@ -301,10 +280,9 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   st.peer = args.peer;
   st.settings = std::move(args.settings);
   st.deps = args.deps;
-  st.started = self->clock().now();
-  st.started_unix_ms = duration_cast<milliseconds>(
-                         system_clock::now().time_since_epoch())
-                         .count();
+  st.logins = std::move(args.logins);
+  st.started = args.started;
+  st.started_unix_ms = args.started_unix_ms;
   auto metrics = st.deps.metrics;
   self->set_default_handler(
     [metrics](caf::scheduled_actor* ptr, caf::message_view&) -> caf::result<caf::message> {
@@ -312,24 +290,36 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
       (void) ptr;
       return caf::none;
     });
-  st.deps.io->attach(st.id, std::make_shared<session_handler>(
-                              caf::actor_cast<caf::actor>(self)));
-  self->delayed_send(self, milliseconds{st.settings.handshake_timeout_ms},
-                     deadline_atom_v);
   return {
-    [=](conn_data& msg) {
+    [=](conn_credentials& msg) {
       auto& st = self->state;
-      if (st.ph == phase::closing || st.ph == phase::relaying)
+      if (st.ph != phase::handshake)
         return;
-      if (st.buf.size() + msg.bytes.size() > max_session_buffer) {
-        count(self, metric::protocol_error);
-        st.result = "handshake-overflow";
-        st.ph = phase::closing;
-        st.deps.io->close(st.id);
+      st.ph = phase::authenticating;
+      auto user = msg.creds.user;
+      // A returning user: checked against the registry's published value.
+      if (auto logins = st.logins.lock();
+          logins
+          && logins->check(msg.creds.user, msg.creds.password, config::role_socks)) {
+        on_auth_result(self, true, user);
         return;
       }
-      st.buf.insert(st.buf.end(), msg.bytes.begin(), msg.bytes.end());
-      on_bytes(self);
+      // No CAF timeout: the reactor's handshake deadline bounds the wait.
+      self
+        ->request(st.deps.registry, caf::infinite, auth_atom_v,
+                  std::move(msg.creds.user), std::move(msg.creds.password),
+                  static_cast<uint8_t>(config::role_socks))
+        .then([=](bool ok) { on_auth_result(self, ok, user); },
+              [=](const caf::error&) { on_auth_result(self, false, user); });
+    },
+    [=](conn_request& msg) {
+      if (self->state.ph == phase::handshake)
+        on_request(self, msg.req);
+    },
+    [=](conn_handshake_failed& msg) {
+      auto ph = self->state.ph;
+      if (ph == phase::handshake || ph == phase::authenticating)
+        on_handshake_failed(self, msg);
     },
     [=](conn_bound& msg) {
       auto& st = self->state;
@@ -346,101 +336,64 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
       if (st.ph != phase::connecting)
         return;
       st.ph = phase::relaying;
-      if (st.cmd == socks5::command::connect
-          && st.destination.find(msg.remote.host_string()) == std::string::npos)
-        st.destination += " (" + msg.remote.to_string() + ")";
       if (st.cmd == socks5::command::bind)
         st.destination += " (peer " + msg.remote.to_string() + ")";
-      // CONNECT: BND is our address towards the target; BIND (second reply):
-      // the peer that connected; UDP ASSOCIATE: the relay's address.
+      // BIND (second reply): the peer that connected; UDP ASSOCIATE: the
+      // relay's address.
       auto bound = st.cmd == socks5::command::bind ? msg.remote : msg.local;
       count(self, metric::reply, 0);
-      net::relay_options opts;
-      opts.buffer_size = st.settings.buffer_size;
-      opts.idle_timeout = milliseconds{st.settings.idle_timeout_ms};
-      opts.splice = st.settings.splice;
-      opts.transform = st.settings.transform;
       st.deps.io->start_relay(
         st.id,
         socks5::encode_reply(socks5::reply::succeeded,
                              socks5::address::from(bound)),
-        st.cmd == socks5::command::udp_associate ? std::vector<uint8_t>{}
-                                                 : std::move(st.buf),
-        opts);
-      st.buf.clear();
+        {}, relay_for(*st.settings));
     },
     [=](conn_failed& msg) {
-      auto& st = self->state;
-      if (st.ph != phase::connecting)
-        return;
-      fail_request(self, session_state::reply_for(msg.error),
-                   std::string{"connect-"} + net::to_string(msg.error));
+      auto ph = self->state.ph;
+      if (ph == phase::handshake || ph == phase::connecting)
+        fail_request(self, session_state::reply_for(msg.error),
+                     std::string{"connect-"} + net::to_string(msg.error));
     },
     [=](conn_closed& msg) {
       auto& st = self->state;
-      access_record rec;
-      rec.start_unix_ms = st.started_unix_ms;
-      rec.duration_ms
-        = duration_cast<milliseconds>(self->clock().now() - st.started).count();
-      rec.client = st.peer.to_string();
-      rec.user = st.user;
-      rec.destination = st.destination;
-      if (st.ph == phase::relaying) {
-        rec.result = "ok";
-        if (msg.stats.reason != net::close_reason::done)
-          rec.result += std::string{"/"} + net::to_string(msg.stats.reason);
-      } else if (!st.result.empty()) {
-        rec.result = st.result;
-      } else {
-        rec.result = std::string{"closed-in-"} + to_string(st.ph);
-      }
-      rec.bytes_up = msg.stats.bytes_up;
-      rec.bytes_down = msg.stats.bytes_down;
-      self->send(st.deps.access_log, std::move(rec));
+      if (msg.stats.reason == net::close_reason::handshake_timeout)
+        count(self, metric::handshake_timeout);
+      if (st.deps.access_log)
+        self->send(st.deps.access_log, make_record(self, msg.stats));
       self->quit();
-    },
-    [=](deadline_atom) {
-      auto& st = self->state;
-      switch (st.ph) {
-        case phase::greeting:
-        case phase::auth:
-        case phase::authenticating:
-        case phase::request:
-          count(self, metric::handshake_timeout);
-          st.result = "handshake-timeout";
-          st.ph = phase::closing;
-          st.deps.io->close(st.id);
-          break;
-        case phase::connecting:
-        case phase::relaying:
-        case phase::closing:
-          break;
-      }
     },
   };
 }
 
 // -- acceptor -----------------------------------------------------------------
 
+caf::actor start_session(caf::local_actor* spawner, session_args args,
+                         const net::handshake_plan& plan) {
+  auto id = args.id;
+  auto io = args.deps.io;
+  // Lazy: the session first runs when the reactor reports credentials (or
+  // the close), not once more right now. The handshake deadline is the
+  // reactor's (handshake_plan::deadline): no timer of CAF's clock.
+  auto s = spawner->spawn<caf::lazy_init>(session, std::move(args));
+  io->handshake(id, std::make_shared<session_handler>(s), plan);
+  return s;
+}
+
 bool acceptor_state::client_allowed(const net::ip_endpoint& peer) const {
-  if (settings.allow_clients.empty())
+  if (settings->allow_clients.empty())
     return true;
-  return std::any_of(settings.allow_clients.begin(),
-                     settings.allow_clients.end(),
+  return std::any_of(settings->allow_clients.begin(),
+                     settings->allow_clients.end(),
                      [&](const net::cidr& block) { return block.contains(peer); });
 }
 
 acceptor_actor::behavior_type
 acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
          session_settings settings, session_deps deps) {
-  self->state.settings = std::move(settings);
-  self->state.deps = deps;
-  self->set_down_handler([=](const caf::down_msg&) {
-    auto& st = self->state;
-    if (st.active > 0)
-      --st.active;
-    self->send(st.deps.metrics, active_atom_v, st.active);
-  });
+  auto& st = self->state;
+  st.plan = session_state::plan_for(settings);
+  st.settings = std::make_shared<const session_settings>(std::move(settings));
+  st.deps = deps;
   return {
     [=](conn_accepted& msg) {
       auto& st = self->state;
@@ -450,20 +403,35 @@ acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
         log::info("refused client " + msg.peer.to_string() + ": not in allow_client");
         return;
       }
-      if (st.active >= st.settings.max_clients) {
+      if (st.active() >= st.settings->max_clients) {
         st.deps.io->close(msg.id);
         self->send(st.deps.metrics, metric_event{metric::rejected_max_clients, 0});
         log::debug("refused client " + msg.peer.to_string() + ": max_clients reached");
         return;
       }
-      auto s = self->spawn(session, session_args{msg.id, msg.peer, st.settings,
-                                                 st.deps});
-      self->monitor(s);
-      ++st.active;
-      self->send(st.deps.metrics, metric_event{metric::accepted, 0});
-      self->send(st.deps.metrics, active_atom_v, st.active);
+      // Every session gets exactly one `handshake` (in start_session), so
+      // admitted - owned_closed is the number open: no monitor and no
+      // message per session end. Metrics gets admissions batched by the
+      // reactor.
+      session_args args;
+      args.id = msg.id;
+      args.peer = msg.peer;
+      args.settings = st.settings;
+      args.deps = st.deps;
+      args.logins = st.logins;
+      args.started = self->clock().now();
+      args.started_unix_ms = duration_cast<milliseconds>(
+                               system_clock::now().time_since_epoch())
+                               .count();
+      start_session(self, std::move(args), st.plan);
+      ++st.admitted;
     },
-    [=](session_settings& s) { self->state.settings = std::move(s); },
+    [=](logins_update& msg) { self->state.logins = std::move(msg.logins); },
+    [=](session_settings& s) {
+      auto& st = self->state;
+      st.plan = session_state::plan_for(s);
+      st.settings = std::make_shared<const session_settings>(std::move(s));
+    },
   };
 }
 

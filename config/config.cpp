@@ -252,7 +252,7 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
      }},
     {"server.actor_threads",
      [&](const std::string& k, const std::string& v) {
-       return ranged(k, v, 1, 64, cfg.actor_threads);
+       return ranged(k, v, 0, 64, cfg.actor_threads);
      }},
     {"server.splice",
      [&](const std::string& k, const std::string& v) {

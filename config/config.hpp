@@ -63,8 +63,8 @@ struct proxy_config {
   // -- [server] ---
   /// Reactor threads (0: one per core).
   size_t threads = 0;
-  /// CAF scheduler threads.
-  size_t actor_threads = 2;
+  /// CAF scheduler threads (0: half the cores, at least one).
+  size_t actor_threads = 0;
   bool splice = true;
   std::chrono::milliseconds shutdown_grace{5000};
   /// "-" for stderr, "off", or a file path.

@@ -71,6 +71,8 @@ const char* to_string(close_reason x) {
       return "shutdown";
     case close_reason::transform_failed:
       return "transform-failed";
+    case close_reason::handshake_timeout:
+      return "handshake-timeout";
   }
   return "unknown";
 }
@@ -86,6 +88,8 @@ constexpr int loop_shift = 56;
 /// input ended, or the connection is closed (a stalled filter never holds a
 /// connection until the idle timeout).
 constexpr auto transform_drain_timeout = std::chrono::seconds{10};
+/// Bytes a relay direction copies before it switches to splice.
+constexpr uint64_t splice_after = 64 * 1024;
 
 connect_error from_errno(int err) {
   switch (err) {
@@ -121,6 +125,9 @@ struct side {
   int fd = -1;
   bool rd = false;
   bool wr = false;
+  /// The peer's FIN (or an error) was reported: a short read no longer
+  /// proves the socket drained, since that edge has passed.
+  bool hup = false;
   /// Sockets use send/recv and half-close; pipes use read/write and close.
   bool sock = true;
   watcher w{wkind::down, nullptr};
@@ -152,6 +159,8 @@ struct pump {
   /// Bytes this direction may hold.
   size_t cap = 0;
   bool use_splice = false;
+  /// Switch to splice once this direction has moved `splice_after` bytes.
+  bool splice_later = false;
   bool eof = false;
   bool shut = false;
   /// Bytes delivered to dst (prefix excluded).
@@ -190,6 +199,9 @@ struct udp_relay {
   std::set<std::string> resolving;
 };
 
+/// Where a handshake under a plan stands.
+enum class hstep : uint8_t { greeting, credentials, authenticating, request, done };
+
 struct conn {
   conn_id id = 0;
   cstate state = cstate::accepted;
@@ -198,10 +210,23 @@ struct conn {
   side up;
   std::shared_ptr<conn_handler> handler;
   // -- handshake ---
-  bool read_armed = false;
+  /// The owner's plan; dropped when the relay starts.
+  std::unique_ptr<handshake_plan> plan;
+  /// `handshake` named an owner (counted in owned_closed at the close).
+  bool plan_given = false;
+  hstep step = hstep::greeting;
+  /// Bytes read from the client and not parsed yet (at most one message
+  /// plus one read); after the request, what the client sent early.
+  std::vector<uint8_t> in;
   std::vector<uint8_t> out;
   size_t out_off = 0;
   after after_out = after::hold;
+  /// The close reason once `out` is written with after::close.
+  close_reason close_why = close_reason::requested;
+  /// The request's DST (for the close report) and the upstream peer.
+  bool has_target = false;
+  socks5::address target;
+  ip_endpoint remote;
   // -- connect ---
   connect_request creq;
   std::vector<ip_endpoint> addrs;
@@ -232,6 +257,8 @@ struct timer_entry {
   time_point when;
   conn_id id;
   uint32_t gen;
+  /// The handshake deadline (else a connect or BIND deadline).
+  bool handshake = false;
   bool operator>(const timer_entry& other) const { return when > other.when; }
 };
 
@@ -242,6 +269,9 @@ struct listener {
   int fd = -1;
   ip_endpoint addr;
   std::shared_ptr<accept_handler> handler;
+  /// Accepted sockets inherit TCP_NODELAY from the listener (Linux does);
+  /// checked on the first accept, else set on each one.
+  std::atomic<int> nodelay_inherited{-1};
 };
 
 // -- loop ---------------------------------------------------------------------
@@ -320,26 +350,48 @@ public:
 
   size_t count() const { return count_.load(std::memory_order_relaxed); }
 
+  uint64_t owned_closed() const {
+    return owned_closed_.load(std::memory_order_relaxed);
+  }
+
   // -- commands (on the loop thread) ------------------------------------------
 
-  void do_attach(conn_id id, std::shared_ptr<conn_handler> h) {
+  void do_handshake(conn_id id, std::shared_ptr<conn_handler> h,
+                    handshake_plan plan) {
     auto c = find(id);
+    ++owned_;
     if (!c) {
-      h->on_closed(id, close_stats{0, 0, close_reason::requested});
+      ++owned_closed_batch_;
+      owned_closed_.fetch_add(1, std::memory_order_relaxed);
+      close_stats stats;
+      stats.reason = close_reason::requested;
+      h->on_closed(id, stats);
       return;
     }
+    if (c->state != cstate::accepted)
+      return;
     c->handler = std::move(h);
     c->state = cstate::handshake;
-    c->read_armed = true;
+    c->plan = std::make_unique<handshake_plan>(std::move(plan));
+    c->plan_given = true;
+    timers_.push(timer_entry{now_ + c->plan->deadline, id, 0, true});
     c->down.rd = true; // edges may have passed before we owned the socket
     process(*c);
   }
 
-  void do_read(conn_id id) {
-    if (auto c = find(id); c && c->state == cstate::handshake) {
-      c->read_armed = true;
-      process(*c);
+  void do_authenticated(conn_id id, bool ok) {
+    auto c = find(id);
+    if (!c || c->state != cstate::handshake || c->step != hstep::authenticating)
+      return;
+    auto status = socks5::encode_auth_status(ok);
+    c->out.insert(c->out.end(), status.begin(), status.end());
+    if (ok) {
+      c->step = hstep::request;
+    } else {
+      c->step = hstep::done;
+      c->after_out = after::close;
     }
+    process(*c);
   }
 
   void do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
@@ -352,24 +404,21 @@ public:
     process(*c);
   }
 
-  void do_connect(conn_id id, connect_request req) {
-    auto c = find(id);
-    if (!c || c->state != cstate::handshake)
-      return;
-    c->state = cstate::connecting;
-    c->read_armed = false;
-    c->creq = std::move(req);
-    c->addrs.clear();
-    c->next_addr = 0;
-    c->last_err = connect_error::none;
-    auto gen = ++c->op_gen;
-    timers_.push(timer_entry{now_ + c->creq.timeout, id, gen});
-    if (c->creq.target.type == socks5::atyp::domain) {
-      resolve(*c, c->creq.target.domain, gen);
+  /// Runs a CONNECT: DNS when needed, then each address in turn.
+  void start_connect(conn& c, connect_request req) {
+    c.state = cstate::connecting;
+    c.creq = std::move(req);
+    c.addrs.clear();
+    c.next_addr = 0;
+    c.last_err = connect_error::none;
+    auto gen = ++c.op_gen;
+    timers_.push(timer_entry{now_ + c.creq.timeout, c.id, gen});
+    if (c.creq.target.type == socks5::atyp::domain) {
+      resolve(c, c.creq.target.domain, gen);
       return;
     }
-    c->addrs.push_back(c->creq.target.ip);
-    filter_and_connect(*c);
+    c.addrs.push_back(c.creq.target.ip);
+    filter_and_connect(c);
   }
 
   /// Starts resolving `name` for a connect or a BIND; dns_done continues.
@@ -391,7 +440,6 @@ public:
     if (!c || c->state != cstate::handshake)
       return;
     c->state = cstate::binding;
-    c->read_armed = false;
     c->addrs.clear();
     auto gen = ++c->op_gen;
     timers_.push(timer_entry{now_ + req.timeout, id, gen});
@@ -527,7 +575,6 @@ public:
     auto c = find(id);
     if (!c || c->state != cstate::handshake)
       return;
-    c->read_armed = false;
     sockaddr_storage ls{}, ps{};
     socklen_t llen = sizeof(ls), plen = sizeof(ps);
     getsockname(c->down.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
@@ -743,6 +790,21 @@ public:
     auto c = find(id);
     if (!c || c->state != cstate::connected)
       return;
+    begin_relay(*c, std::move(to_client), std::move(to_upstream), opts, false);
+  }
+
+  /// `flags_exact`: the readiness flags of both sockets are known (a CONNECT
+  /// under a plan); otherwise the first pass tries every socket once.
+  void begin_relay(conn& cr, std::vector<uint8_t> to_client,
+                   std::vector<uint8_t> to_upstream, const relay_options& opts,
+                   bool flags_exact) {
+    auto c = &cr;
+    auto id = c->id;
+    // What the client sent right after its request goes first.
+    if (!c->in.empty() && !c->udp)
+      to_upstream.insert(to_upstream.begin(), c->in.begin(), c->in.end());
+    std::vector<uint8_t>{}.swap(c->in);
+    c->plan.reset();
     if (c->udp) {
       c->state = cstate::udp_relaying;
       c->out.insert(c->out.end(), to_client.begin(), to_client.end());
@@ -760,6 +822,7 @@ public:
       log::warning("transformation program could not start: "
                    + std::string{std::strerror(errno)});
       c->state = cstate::handshake;
+      c->close_why = close_reason::transform_failed;
       std::vector<uint8_t> rep{socks5::version,
                                static_cast<uint8_t>(socks5::reply::general_failure),
                                0, 1, 0, 0, 0, 0, 0, 0};
@@ -774,6 +837,7 @@ public:
       setup_pump(c->pumps[1], &c->up, &c->tin, opts);
       setup_pump(c->pumps[2], &c->tout, &c->down, opts);
       c->pumps[1].use_splice = c->pumps[2].use_splice = false;
+      c->pumps[1].splice_later = c->pumps[2].splice_later = false;
       to_client_pump = &c->pumps[2];
     } else {
       setup_pump(c->pumps[1], &c->up, &c->down, opts);
@@ -790,7 +854,8 @@ public:
     c->pumps[0].prefix = std::move(to_upstream);
     c->idle = opts.idle_timeout;
     c->last_active = now_;
-    c->down.rd = c->down.wr = c->up.rd = c->up.wr = true;
+    if (!flags_exact)
+      c->down.rd = c->down.wr = c->up.rd = c->up.wr = true;
     c->tin.wr = c->tout.rd = c->child > 0;
     lru_push(*c);
     process(*c);
@@ -904,6 +969,8 @@ private:
                                           : c->tout;
         if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
           s.rd = true;
+        if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+          s.hup = true;
         if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
           s.wr = true;
         process(*c);
@@ -964,8 +1031,18 @@ private:
         }
         return;
       }
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      auto inherited = l->nodelay_inherited.load(std::memory_order_relaxed);
+      if (inherited < 0) {
+        int on = 0;
+        socklen_t olen = sizeof(on);
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &olen);
+        inherited = on ? 1 : 0;
+        l->nodelay_inherited.store(inherited, std::memory_order_relaxed);
+      }
+      if (inherited == 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      }
       auto c = std::make_unique<conn>();
       c->id = (static_cast<conn_id>(index_) << loop_shift) | ++seq_;
       c->down.fd = fd;
@@ -979,15 +1056,10 @@ private:
       ev.data.ptr = &c->down.w;
       epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
       auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-      sockaddr_storage ls{};
-      socklen_t llen = sizeof(ls);
-      getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &llen);
-      auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
       auto id = c->id;
       conns_.emplace(id, std::move(c));
       count_.fetch_add(1, std::memory_order_relaxed);
-      l->handler->on_accepted(id, peer.value_or(ip_endpoint{}),
-                              local.value_or(ip_endpoint{}));
+      l->handler->on_accepted(id, peer.value_or(ip_endpoint{}));
     }
   }
 
@@ -1046,29 +1118,117 @@ private:
       c.out.clear();
       c.out_off = 0;
       if (c.after_out == after::close) {
-        close_conn(c, close_reason::requested);
+        close_conn(c, c.close_why);
         return;
       }
-      if (c.after_out == after::read) {
-        c.after_out = after::hold;
-        c.read_armed = true;
+    }
+    if (c.state == cstate::handshake && c.plan)
+      advance(c);
+  }
+
+  /// Parses the handshake under the plan until the owner must decide or
+  /// the client must send more.
+  void advance(conn& c) {
+    for (;;) {
+      const uint8_t* data = c.in.data();
+      size_t size = c.in.size();
+      socks5::parse_result r;
+      switch (c.step) {
+        case hstep::greeting: {
+          socks5::greeting g;
+          r = socks5::parse_greeting(data, size, g);
+          if (r.status != socks5::parse_status::done)
+            break;
+          consume(c, r.consumed);
+          auto m = socks5::choose_method(g, c.plan->userpass, c.plan->no_auth);
+          if (m == socks5::method::none_acceptable) {
+            fail_handshake(c, handshake_stage::method, socks5::codec_error::none);
+            return;
+          }
+          auto bytes = socks5::encode_method_choice(m);
+          c.out.insert(c.out.end(), bytes.begin(), bytes.end());
+          c.step = m == socks5::method::userpass ? hstep::credentials
+                                                 : hstep::request;
+          handshake_io(c); // writes the choice, then goes on
+          return;
+        }
+        case hstep::credentials: {
+          socks5::credentials creds;
+          r = socks5::parse_credentials(data, size, creds);
+          if (r.status != socks5::parse_status::done)
+            break;
+          consume(c, r.consumed);
+          c.step = hstep::authenticating;
+          c.handler->on_credentials(c.id, std::move(creds));
+          return;
+        }
+        case hstep::request: {
+          socks5::request req;
+          r = socks5::parse_request(data, size, req);
+          if (r.status != socks5::parse_status::done)
+            break;
+          consume(c, r.consumed);
+          c.step = hstep::done;
+          c.has_target = true;
+          c.target = req.dst;
+          if (req.cmd == socks5::command::connect) {
+            connect_request creq;
+            creq.target = req.dst;
+            creq.timeout = c.plan->connect_timeout;
+            creq.deny = c.plan->deny;
+            start_connect(c, std::move(creq));
+          } else {
+            c.handler->on_request(c.id, std::move(req));
+          }
+          return;
+        }
+        case hstep::authenticating:
+        case hstep::done:
+          return;
       }
+      if (r.status == socks5::parse_status::error) {
+        auto stage = c.step == hstep::greeting      ? handshake_stage::greeting
+                     : c.step == hstep::credentials ? handshake_stage::credentials
+                                                    : handshake_stage::request;
+        fail_handshake(c, stage, r.error);
+        return;
+      }
+      if (!read_more(c))
+        return;
     }
-    if (c.state != cstate::handshake || !c.read_armed || !c.down.rd)
-      return;
-    std::vector<uint8_t> buf(cfg_.chunk_size);
-    auto n = ::recv(c.down.fd, buf.data(), buf.size(), 0);
+  }
+
+  static void consume(conn& c, size_t n) {
+    c.in.erase(c.in.begin(), c.in.begin() + static_cast<long>(n));
+  }
+
+  void fail_handshake(conn& c, handshake_stage stage, socks5::codec_error err) {
+    c.step = hstep::done;
+    c.handler->on_handshake_failed(c.id, stage, err);
+  }
+
+  /// Appends one read to `c.in`; false when nothing came (or it closed).
+  bool read_more(conn& c) {
+    if (!c.down.rd)
+      return false;
+    auto old = c.in.size();
+    c.in.resize(old + cfg_.chunk_size);
+    auto n = ::recv(c.down.fd, c.in.data() + old, cfg_.chunk_size, 0);
+    c.in.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n > 0) {
-      buf.resize(static_cast<size_t>(n));
-      c.read_armed = false;
-      c.handler->on_data(c.id, std::move(buf));
-    } else if (n == 0) {
-      close_conn(c, close_reason::client_gone);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      c.down.rd = false;
-    } else if (errno != EINTR) {
-      close_conn(c, close_reason::client_gone);
+      // A short read drained the socket; the next arrival is a new edge.
+      if (static_cast<size_t>(n) < cfg_.chunk_size && !c.down.hup)
+        c.down.rd = false;
+      return true;
     }
+    if (n < 0 && errno == EINTR)
+      return true;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c.down.rd = false;
+      return false;
+    }
+    close_conn(c, close_reason::client_gone);
+    return false;
   }
 
   // -- connect ----------------------------------------------------------------
@@ -1224,6 +1384,19 @@ private:
     c.state = cstate::connected;
     auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
     auto remote = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rs));
+    if (c.plan) {
+      // A CONNECT under the plan: the success reply names our address
+      // towards the target, and the relay starts at once.
+      c.remote = remote.value_or(ip_endpoint{});
+      ++connects_ok_;
+      auto opts = c.plan->relay;
+      begin_relay(c,
+                  socks5::encode_reply(socks5::reply::succeeded,
+                                       socks5::address::from(
+                                         local.value_or(ip_endpoint{}))),
+                  {}, opts, true);
+      return;
+    }
     c.handler->on_connected(c.id, local.value_or(ip_endpoint{}),
                             remote.value_or(ip_endpoint{}));
   }
@@ -1235,7 +1408,6 @@ private:
       c.up.fd = -1;
     }
     c.state = cstate::handshake; // the owner now sends a reply and closes
-    c.read_armed = false;
     c.handler->on_connect_failed(c.id, err);
   }
 
@@ -1244,7 +1416,14 @@ private:
       auto t = timers_.top();
       timers_.pop();
       auto c = find(t.id);
-      if (c && (c->state == cstate::connecting || c->state == cstate::binding)
+      if (!c)
+        continue;
+      if (t.handshake) {
+        if (c->state == cstate::handshake && c->step != hstep::done)
+          close_conn(*c, close_reason::handshake_timeout);
+        continue;
+      }
+      if ((c->state == cstate::connecting || c->state == cstate::binding)
           && c->op_gen == t.gen)
         connect_failed(*c, connect_error::timeout);
     }
@@ -1256,7 +1435,12 @@ private:
     p.src = src;
     p.dst = dst;
     p.cap = std::max<size_t>(opts.buffer_size, 1);
-    p.use_splice = opts.splice;
+    // Small exchanges (a handshake, a request and its answer) cost fewer
+    // system calls copied through a buffer: a short read proves the socket
+    // drained, a short splice does not (the pipe may be out of slots). Bulk
+    // transfers switch to splice after the first `splice_after` bytes.
+    p.use_splice = false;
+    p.splice_later = opts.splice;
   }
 
   bool acquire_pipe(pump& p) {
@@ -1296,6 +1480,10 @@ private:
   /// Moves as much as possible; false on a fatal error.
   io_result pump_step(pump& p) {
     bool progress = false;
+    if (p.splice_later && p.held == 0 && p.moved >= splice_after) {
+      p.splice_later = false;
+      p.use_splice = true;
+    }
     for (;;) {
       bool moved = false;
       // 1. prefix
@@ -1365,6 +1553,8 @@ private:
             p.use_splice = false; // out of fds for pipes: fall back to copy
             continue;
           }
+          if (p.pipe.capacity > p.held)
+            room = std::min(room, p.pipe.capacity - p.held);
           n = splice(p.src->fd, nullptr, p.pipe.wr, nullptr, room,
                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         } else {
@@ -1375,10 +1565,16 @@ private:
             p.tail -= p.head;
             p.head = 0;
           }
-          n = p.src->sock ? ::recv(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail, 0)
-                          : ::read(p.src->fd, p.buf.get() + p.tail, p.cap - p.tail);
+          room = p.cap - p.tail;
+          n = p.src->sock ? ::recv(p.src->fd, p.buf.get() + p.tail, room, 0)
+                          : ::read(p.src->fd, p.buf.get() + p.tail, room);
         }
         if (n > 0) {
+          // A short read from a socket drained it: edge-triggered epoll
+          // reports the next arrival, so skip the read that would only
+          // say EAGAIN (as nginx does).
+          if (p.src->sock && static_cast<size_t>(n) < room && !p.src->hup)
+            p.src->rd = false;
           p.held += static_cast<size_t>(n);
           if (!p.use_splice)
             p.tail += static_cast<size_t>(n);
@@ -1582,10 +1778,16 @@ private:
   }
 
   void flush_traffic() {
-    if ((traffic_up_ || traffic_down_ || udp_dropped_) && traffic_)
-      traffic_(traffic_up_, traffic_down_, udp_dropped_);
-    traffic_up_ = traffic_down_ = udp_dropped_ = 0;
+    traffic_counts t{traffic_up_, traffic_down_,       udp_dropped_,
+                     connects_ok_, owned_,             owned_closed_batch_};
+    if ((t.bytes_up || t.bytes_down || t.udp_dropped || t.connects_ok || t.owned
+         || t.owned_closed)
+        && traffic_)
+      traffic_(t);
+    traffic_up_ = traffic_down_ = udp_dropped_ = connects_ok_ = 0;
+    owned_ = owned_closed_batch_ = 0;
   }
+
 
   // -- teardown ---------------------------------------------------------------
 
@@ -1632,8 +1834,19 @@ private:
       if (p.held == 0)
         release_pipe(p);
     release_fds(c);
-    close_stats stats{c.pumps[0].moved, c.pumps[c.npumps - 1].moved, reason};
+    close_stats stats;
+    stats.bytes_up = c.pumps[0].moved;
+    stats.bytes_down = c.pumps[c.npumps - 1].moved;
+    stats.reason = reason;
+    stats.relayed = c.state == cstate::relaying || c.state == cstate::udp_relaying;
+    stats.has_target = c.has_target;
+    stats.target = c.target;
+    stats.remote = c.remote;
     auto handler = std::move(c.handler);
+    if (c.plan_given) {
+      ++owned_closed_batch_;
+      owned_closed_.fetch_add(1, std::memory_order_relaxed);
+    }
     auto i = conns_.find(c.id);
     auto id = c.id;
     graveyard_.push_back(std::move(i->second));
@@ -1672,6 +1885,10 @@ private:
   uint64_t traffic_up_ = 0;
   uint64_t traffic_down_ = 0;
   uint64_t udp_dropped_ = 0;
+  uint64_t connects_ok_ = 0;
+  uint64_t owned_ = 0;
+  uint64_t owned_closed_batch_ = 0;
+  std::atomic<uint64_t> owned_closed_{0};
   /// Accepting stopped after EMFILE/ENFILE until the next tick.
   bool accept_paused_ = false;
   /// Killed transformation programs not yet reaped.
@@ -1714,6 +1931,7 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h) {
     return fail("socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (addr.v6)
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   sockaddr_storage ss;
@@ -1796,14 +2014,17 @@ loop& reactor::owner(conn_id id) {
   return *loops_[index < loops_.size() ? index : 0];
 }
 
-void reactor::attach(conn_id id, std::shared_ptr<conn_handler> h) {
+void reactor::handshake(conn_id id, std::shared_ptr<conn_handler> h,
+                        handshake_plan plan) {
   auto& lp = owner(id);
-  lp.post([&lp, id, h = std::move(h)]() mutable { lp.do_attach(id, std::move(h)); });
+  lp.post([&lp, id, h = std::move(h), p = std::move(plan)]() mutable {
+    lp.do_handshake(id, std::move(h), std::move(p));
+  });
 }
 
-void reactor::read(conn_id id) {
+void reactor::authenticated(conn_id id, bool ok) {
   auto& lp = owner(id);
-  lp.post([&lp, id] { lp.do_read(id); });
+  lp.post([&lp, id, ok] { lp.do_authenticated(id, ok); });
 }
 
 void reactor::send(conn_id id, std::vector<uint8_t> bytes, after next) {
@@ -1811,11 +2032,6 @@ void reactor::send(conn_id id, std::vector<uint8_t> bytes, after next) {
   lp.post([&lp, id, b = std::move(bytes), next]() mutable {
     lp.do_send(id, std::move(b), next);
   });
-}
-
-void reactor::connect(conn_id id, connect_request req) {
-  auto& lp = owner(id);
-  lp.post([&lp, id, r = std::move(req)]() mutable { lp.do_connect(id, std::move(r)); });
 }
 
 void reactor::bind(conn_id id, bind_request req) {
@@ -1838,6 +2054,13 @@ void reactor::start_relay(conn_id id, std::vector<uint8_t> to_client,
            opts]() mutable {
     lp.do_start_relay(id, std::move(a), std::move(b), opts);
   });
+}
+
+uint64_t reactor::owned_closed() const {
+  uint64_t n = 0;
+  for (auto& lp : loops_)
+    n += lp->owned_closed();
+  return n;
 }
 
 void reactor::close(conn_id id) {

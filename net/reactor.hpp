@@ -4,15 +4,21 @@
 //
 // Life of a client connection:
 //   accepted  -> accept_handler::on_accepted (nothing is read yet)
-//   attach    -> the owner's conn_handler gets one chunk of handshake bytes;
-//                each `send(..., after::read)` or `read()` arms one more chunk,
-//                so a slow owner never makes the reactor buffer more
-//   connect   -> DNS (c-ares, inside the loop), then a non-blocking connect
-//                to each address in turn within the deadline
-//             -> conn_handler::on_connected / on_connect_failed
-//   start_relay -> bytes move inside the loop (splice or copy) with
-//                half-close, per-direction caps and an idle timeout
-//   closed    -> conn_handler::on_closed with byte counts, exactly once
+//   handshake -> the owner hands over its handshake plan (which methods it
+//                accepts, its deadline, how a CONNECT is to be run); the loop
+//                parses with the pure SOCKS5 codec and asks the owner only
+//                what needs a decision:
+//                  on_credentials   -> authenticated(ok?)
+//                  on_request       (BIND, UDP ASSOCIATE) -> bind / udp_associate
+//                  on_handshake_failed (malformed input)  -> send(reply, close)
+//                A CONNECT runs under the plan: DNS (c-ares, inside the loop),
+//                a non-blocking connect to each address in turn within the
+//                deadline, the success reply and the relay; a failure is
+//                reported (on_connect_failed) for the owner to answer.
+//   relay     -> bytes move inside the loop (splice or copy) with half-close,
+//                per-direction caps and an idle timeout
+//   closed    -> conn_handler::on_closed with byte counts, the request's
+//                target and the upstream peer, exactly once
 #pragma once
 
 #include <atomic>
@@ -75,18 +81,27 @@ enum class close_reason : uint8_t {
   shutdown,
   /// The transformation program failed (issue 3).
   transform_failed,
+  /// The handshake did not finish within the plan's deadline.
+  handshake_timeout,
 };
 
 /// Name of a close reason, for logs.
 const char* to_string(close_reason x);
 
-/// Byte counts reported when a connection closes.
+/// What is reported when a connection closes.
 struct close_stats {
   /// Bytes relayed from the client to the target.
   uint64_t bytes_up = 0;
   /// Bytes relayed from the target to the client.
   uint64_t bytes_down = 0;
   close_reason reason = close_reason::done;
+  /// The relay ran (CONNECT, BIND or UDP ASSOCIATE reached its data phase).
+  bool relayed = false;
+  /// A request was parsed: `target` is its DST.ADDR/DST.PORT.
+  bool has_target = false;
+  socks5::address target;
+  /// The upstream peer a CONNECT reached (unset otherwise).
+  ip_endpoint remote;
 };
 
 /// Parameters of a connect command.
@@ -133,20 +148,58 @@ struct udp_request {
   std::chrono::milliseconds dns_timeout{10000};
 };
 
+/// What the loop runs on the owner's behalf from the first handshake byte to
+/// the relay. The owner decides it once (from its settings); the loop applies
+/// it with the pure codec, so that a client costs the owner three messages
+/// (credentials, the authentication verdict, the close) instead of one per
+/// handshake step.
+struct handshake_plan {
+  /// Methods the owner accepts (username/password preferred when a client
+  /// offers both).
+  bool userpass = true;
+  bool no_auth = false;
+  /// The connection is closed (close_reason::handshake_timeout) when its
+  /// request has not been read by then.
+  std::chrono::milliseconds deadline{10000};
+  /// How a CONNECT is run: deadline for DNS and every TCP attempt, and the
+  /// destinations the owner forbids (see connect_request).
+  std::chrono::milliseconds connect_timeout{10000};
+  std::vector<cidr> deny;
+  /// The relay a CONNECT starts.
+  relay_options relay;
+};
+
+/// Where a handshake went wrong (on_handshake_failed).
+enum class handshake_stage : uint8_t {
+  /// The greeting is malformed (`error` says how).
+  greeting,
+  /// The greeting offers no method the plan accepts (`error` is none).
+  method,
+  /// The RFC 1929 request is malformed.
+  credentials,
+  /// The SOCKS5 request is malformed (bad command, address type...).
+  request,
+};
+
 /// What happens after a `send` has been written.
-enum class after : uint8_t { hold, read, close };
+enum class after : uint8_t { hold, close };
 
 /// Receives events of one connection, on its loop's thread. Must not block.
 class conn_handler {
 public:
   virtual ~conn_handler() = default;
-  /// One chunk of handshake bytes.
-  virtual void on_data(conn_id id, std::vector<uint8_t> bytes) = 0;
+  /// The client sent username/password: answer with `authenticated`.
+  virtual void on_credentials(conn_id id, socks5::credentials creds) = 0;
+  /// A BIND or UDP ASSOCIATE request (a CONNECT runs under the plan).
+  virtual void on_request(conn_id id, socks5::request req) = 0;
+  /// The handshake cannot go on; the owner sends its reply and closes.
+  virtual void on_handshake_failed(conn_id id, handshake_stage stage,
+                                   socks5::codec_error error) = 0;
   /// The upstream connect succeeded; `local` is the proxy's address on it.
   virtual void on_connected(conn_id id, ip_endpoint local, ip_endpoint remote) = 0;
   /// BIND: the proxy listens on `local` for the expected peer.
   virtual void on_bound(conn_id id, ip_endpoint local) = 0;
-  /// The upstream connect failed.
+  /// The upstream connect failed; the owner sends the reply and closes.
   virtual void on_connect_failed(conn_id id, connect_error err) = 0;
   /// The connection is gone (sent exactly once, also when never attached).
   virtual void on_closed(conn_id id, close_stats stats) = 0;
@@ -156,14 +209,26 @@ public:
 class accept_handler {
 public:
   virtual ~accept_handler() = default;
-  virtual void on_accepted(conn_id id, ip_endpoint peer, ip_endpoint local) = 0;
+  virtual void on_accepted(conn_id id, ip_endpoint peer) = 0;
 };
 
-/// Receives relayed byte counts, batched per loop (on a loop thread).
-/// `udp_dropped` counts datagrams dropped (fragments, foreign sources,
-/// denied or unresolvable destinations, full queues).
-using traffic_sink = std::function<void(uint64_t bytes_up, uint64_t bytes_down,
-                                        uint64_t udp_dropped)>;
+/// Counters a loop batches to its traffic sink.
+struct traffic_counts {
+  /// Bytes relayed each way.
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  /// Datagrams dropped (fragments, foreign sources, denied or unresolvable
+  /// destinations, full queues).
+  uint64_t udp_dropped = 0;
+  /// CONNECT success replies the loop sent under a handshake plan.
+  uint64_t connects_ok = 0;
+  /// Connections handed to an owner (`handshake`), and those of them closed.
+  uint64_t owned = 0;
+  uint64_t owned_closed = 0;
+};
+
+/// Receives counters, batched per loop (on a loop thread).
+using traffic_sink = std::function<void(const traffic_counts&)>;
 
 /// Commands on connections. Callable from any thread; every command is
 /// executed later on the connection's loop. Commands on a closed connection
@@ -171,14 +236,14 @@ using traffic_sink = std::function<void(uint64_t bytes_up, uint64_t bytes_down,
 class conn_control {
 public:
   virtual ~conn_control() = default;
-  /// Names the handler and arms the first chunk of handshake bytes.
-  virtual void attach(conn_id id, std::shared_ptr<conn_handler> h) = 0;
-  /// Arms one more chunk of handshake bytes.
-  virtual void read(conn_id id) = 0;
+  /// Names the handler and runs the handshake under `plan`.
+  virtual void handshake(conn_id id, std::shared_ptr<conn_handler> h,
+                         handshake_plan plan) = 0;
+  /// The owner's verdict on on_credentials: writes the RFC 1929 status; on
+  /// success the handshake goes on, otherwise the connection closes.
+  virtual void authenticated(conn_id id, bool ok) = 0;
   /// Writes bytes to the client, then does `next`.
   virtual void send(conn_id id, std::vector<uint8_t> bytes, after next) = 0;
-  /// Resolves and connects to a target; stops reading from the client.
-  virtual void connect(conn_id id, connect_request req) = 0;
   /// Listens for the peer of a BIND request: on_bound, then on_connected
   /// (remote = the peer) or on_connect_failed (timeout).
   virtual void bind(conn_id id, bind_request req) = 0;
@@ -187,19 +252,24 @@ public:
   /// connection closes.
   virtual void udp_associate(conn_id id, udp_request req) = 0;
   /// Writes `to_client` (the reply) and `to_upstream` (bytes the client sent
-  /// after its request), then relays in both directions.
+  /// after its request: the loop prepends those it read itself), then
+  /// relays in both directions.
   virtual void start_relay(conn_id id, std::vector<uint8_t> to_client,
                            std::vector<uint8_t> to_upstream,
                            relay_options opts) = 0;
   /// Closes at once.
   virtual void close(conn_id id) = 0;
+  /// Connections closed after a `handshake` command named their owner
+  /// (monotonic; callable from any thread). An owner that counts its
+  /// `handshake` commands knows how many of its connections are open.
+  virtual uint64_t owned_closed() const = 0;
 };
 
 /// Reactor configuration.
 struct reactor_config {
   /// Number of event-loop threads (0: one per core).
   size_t threads = 0;
-  /// Largest chunk of handshake bytes delivered at once.
+  /// Largest read during the handshake.
   size_t chunk_size = 1024;
   /// Spare pipes kept per loop for the splice relay.
   size_t pipe_pool = 64;
@@ -248,16 +318,17 @@ public:
 
   // -- conn_control -----------------------------------------------------------
 
-  void attach(conn_id id, std::shared_ptr<conn_handler> h) override;
-  void read(conn_id id) override;
+  void handshake(conn_id id, std::shared_ptr<conn_handler> h,
+                 handshake_plan plan) override;
+  void authenticated(conn_id id, bool ok) override;
   void send(conn_id id, std::vector<uint8_t> bytes, after next) override;
-  void connect(conn_id id, connect_request req) override;
   void bind(conn_id id, bind_request req) override;
   void udp_associate(conn_id id, udp_request req) override;
   void start_relay(conn_id id, std::vector<uint8_t> to_client,
                    std::vector<uint8_t> to_upstream,
                    relay_options opts) override;
   void close(conn_id id) override;
+  uint64_t owned_closed() const override;
 
 private:
   loop& owner(conn_id id);

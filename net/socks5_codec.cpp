@@ -55,6 +55,14 @@ bool greeting::offers(method m) const {
          != methods.end();
 }
 
+method choose_method(const greeting& g, bool userpass, bool no_auth) {
+  if (userpass && g.offers(method::userpass))
+    return method::userpass;
+  if (no_auth && g.offers(method::no_auth))
+    return method::no_auth;
+  return method::none_acceptable;
+}
+
 std::string address::to_string() const {
   if (type == atyp::domain)
     return domain + ":" + std::to_string(ip.port);

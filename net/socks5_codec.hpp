@@ -74,6 +74,11 @@ struct greeting {
   bool offers(method m) const;
 };
 
+/// The method to answer `g` with when the server accepts username/password
+/// and/or no authentication (username/password preferred: a client that
+/// offers both gets asked for its credentials); none_acceptable otherwise.
+method choose_method(const greeting& g, bool userpass, bool no_auth);
+
 /// RFC 1929 username/password request.
 struct credentials {
   /// UNAME, 1 to 255 bytes.

@@ -1,7 +1,7 @@
 // Load generator: runs every scenario direct (no proxy) and through each
 // SOCKS5 server given, in one run, and prints results as ratios to direct.
 //
-//   bench [--seconds S] [--idle N] [--mib M] NAME=HOST:PORT[:USER:PASS[:PID]] ...
+//   bench [--seconds S] [--idle N] [--mib M] [--only PREFIX] NAME=HOST:PORT[:USER:PASS[:PID]] ...
 //
 // Scenarios: CONNECT throughput with 1 and 8 streams (both directions at
 // once), connection rate with 1 and 32 workers (greeting, auth, CONNECT, a
@@ -542,6 +542,8 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int idle_count = 2000;
   size_t mib = 256;
+  // Runs only the scenarios whose name starts with this (e.g. "conn").
+  std::string only;
   std::vector<target> targets{target{}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -551,6 +553,8 @@ int main(int argc, char** argv) {
       idle_count = std::stoi(argv[++i]);
     else if (a == "--mib" && i + 1 < argc)
       mib = std::stoul(argv[++i]);
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
     else
       targets.push_back(parse_target(a));
   }
@@ -560,22 +564,23 @@ int main(int argc, char** argv) {
   auto run_all = [&](const target& t) {
     auto& r = all[t.name];
     auto step = [&](const char* what) {
+      if (std::string{what}.rfind(only, 0) != 0)
+        return false;
       fprintf(stderr, "[%s] %s\n", t.name.c_str(), what);
+      return true;
     };
-    step("throughput x1");
-    r["throughput x1"] = throughput(t, echo.port(), 1, mib);
-    step("throughput x8");
-    r["throughput x8"] = throughput(t, echo.port(), 8, mib / 8 ? mib / 8 : 1);
-    step("conn rate x1");
-    r["conn rate x1"] = conn_rate(t, echo.port(), 1, seconds);
-    step("conn rate x32");
-    r["conn rate x32"] = conn_rate(t, echo.port(), 32, seconds);
-    if (!t.direct()) {
-      step("idle");
+    if (step("throughput x1"))
+      r["throughput x1"] = throughput(t, echo.port(), 1, mib);
+    if (step("throughput x8"))
+      r["throughput x8"] = throughput(t, echo.port(), 8, mib / 8 ? mib / 8 : 1);
+    if (step("conn rate x1"))
+      r["conn rate x1"] = conn_rate(t, echo.port(), 1, seconds);
+    if (step("conn rate x32"))
+      r["conn rate x32"] = conn_rate(t, echo.port(), 32, seconds);
+    if (!t.direct() && step("idle"))
       r["idle"] = idle(t, echo.port(), idle_count);
-    }
-    step("udp");
-    r["udp"] = udp_rate(t, uecho.port(), seconds);
+    if (step("udp"))
+      r["udp"] = udp_rate(t, uecho.port(), seconds);
   };
   for (auto& t : targets)
     run_all(t);

@@ -4,7 +4,7 @@
 # runs every scenario direct and through each server in one run; results are
 # printed as ratios to direct.
 #
-#   bash tests/bench/run.sh [--compare] [--seconds S] [--idle N] [--mib M]
+#   bash tests/bench/run.sh [--compare] [--seconds S] [--idle N] [--mib M] [--only PREFIX]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 compare=0

@@ -23,64 +23,65 @@ using bytes = std::vector<uint8_t>;
 
 namespace {
 
-/// One command the session gave the reactor.
+/// One command a session (or the acceptor) gave the reactor.
 struct command {
-  enum kind_t { attach, read, send, connect, start_relay, close, bind, udp } kind;
+  enum kind_t { handshake, authenticated, send, start_relay, close, bind, udp } kind;
   net::conn_id id = 0;
   bytes data;
-  bytes extra;
   net::after next = net::after::hold;
-  net::connect_request req;
+  /// handshake: the plan; authenticated: plan.userpass carries `ok`.
+  net::handshake_plan plan;
+  /// bind / udp: the peer or the client hint.
+  socks5::address target;
   net::relay_options opts;
 };
 
 /// Records commands instead of touching sockets.
 class fake_io : public net::conn_control {
 public:
-  void attach(net::conn_id id, std::shared_ptr<net::conn_handler> h) override {
+  void handshake(net::conn_id id, std::shared_ptr<net::conn_handler> h,
+                 net::handshake_plan plan) override {
     handlers[id] = std::move(h);
-    log.push_back({command::attach, id, {}, {}, net::after::hold, {}, {}});
+    command c{command::handshake, id, {}, net::after::hold, std::move(plan), {}, {}};
+    log.push_back(std::move(c));
   }
-  void read(net::conn_id id) override {
-    log.push_back({command::read, id, {}, {}, net::after::hold, {}, {}});
+  void authenticated(net::conn_id id, bool ok) override {
+    command c{command::authenticated, id, {}, net::after::hold, {}, {}, {}};
+    c.plan.userpass = ok;
+    log.push_back(std::move(c));
   }
   void send(net::conn_id id, bytes b, net::after next) override {
-    log.push_back({command::send, id, std::move(b), {}, next, {}, {}});
+    log.push_back({command::send, id, std::move(b), next, {}, {}, {}});
   }
-  void connect(net::conn_id id, net::connect_request req) override {
-    log.push_back({command::connect, id, {}, {}, net::after::hold, std::move(req), {}});
-  }
-  void start_relay(net::conn_id id, bytes a, bytes b,
+  void start_relay(net::conn_id id, bytes a, bytes,
                    net::relay_options opts) override {
-    log.push_back({command::start_relay, id, std::move(a), std::move(b),
-                   net::after::hold, {}, opts});
+    log.push_back({command::start_relay, id, std::move(a), net::after::hold, {}, {}, opts});
   }
   void close(net::conn_id id) override {
-    log.push_back({command::close, id, {}, {}, net::after::hold, {}, {}});
+    log.push_back({command::close, id, {}, net::after::hold, {}, {}, {}});
   }
   void bind(net::conn_id id, net::bind_request req) override {
-    net::connect_request as_connect;
-    as_connect.target = req.peer;
-    log.push_back({command::bind, id, {}, {}, net::after::hold, as_connect, {}});
+    log.push_back({command::bind, id, {}, net::after::hold, {}, req.peer, {}});
   }
   void udp_associate(net::conn_id id, net::udp_request req) override {
-    net::connect_request as_connect;
-    as_connect.target = socks5::address::from(req.client_hint);
-    log.push_back({command::udp, id, {}, {}, net::after::hold, as_connect, {}});
+    log.push_back({command::udp, id, {}, net::after::hold, {},
+                   socks5::address::from(req.client_hint), {}});
+  }
+  uint64_t owned_closed() const override {
+    return closed;
   }
 
-  /// Removes and returns the commands recorded so far, minus reads.
+  /// Removes and returns the commands recorded so far.
   std::vector<command> take() {
-    std::vector<command> out;
-    for (auto& c : log)
-      if (c.kind != command::read)
-        out.push_back(std::move(c));
+    auto out = std::move(log);
     log.clear();
     return out;
   }
 
   std::map<net::conn_id, std::shared_ptr<net::conn_handler>> handlers;
   std::vector<command> log;
+  /// What the reactor would count in owned_closed.
+  uint64_t closed = 0;
 };
 
 struct access_sink_state {
@@ -95,11 +96,22 @@ access_sink(access_log_actor::stateful_pointer<access_sink_state> self) {
   };
 }
 
-bytes greeting_userpass{0x05, 0x01, 0x02};
-bytes auth_demo{0x01, 0x04, 'd', 'e', 'm', 'o', 0x04, 'd', 'e', 'm', 'o'};
-bytes auth_wrong{0x01, 0x04, 'd', 'e', 'm', 'o', 0x04, 'n', 'o', 'p', 'e'};
-bytes connect_localhost{0x05, 0x01, 0x00, 0x03, 9, 'l', 'o', 'c', 'a', 'l',
-                        'h', 'o', 's', 't', 0x1F, 0x90};
+struct logins_box_state {
+  static inline const char* name = "logins-box";
+  std::vector<std::shared_ptr<const verified_logins>> got;
+};
+
+/// Collects what the registry publishes.
+logins_sink::behavior_type
+logins_box(logins_sink::stateful_pointer<logins_box_state> self) {
+  return {
+    [=](logins_update& u) { self->state.got.push_back(std::move(u.logins)); },
+  };
+}
+
+socks5::credentials creds(std::string user, std::string password) {
+  return socks5::credentials{std::move(user), std::move(password)};
+}
 
 struct fixture : test_coordinator_fixture<> {
   fixture() {
@@ -127,17 +139,48 @@ struct fixture : test_coordinator_fixture<> {
       ; // nop
   }
 
-  caf::actor spawn_session(net::conn_id id = 7) {
-    auto s = sys.spawn(session, session_args{id, *net::ip_endpoint::parse(
-                                                   "127.0.0.1:5555"),
-                                             settings, deps});
+  /// Starts a session as the acceptor does; returns the plan it handed over.
+  net::handshake_plan start(net::conn_id id = 7) {
+    session_args args;
+    args.id = id;
+    args.peer = *net::ip_endpoint::parse("127.0.0.1:5555");
+    args.settings = std::make_shared<const session_settings>(settings);
+    args.deps = deps;
+    args.logins = logins;
+    start_session(self.ptr(), std::move(args), session_state::plan_for(settings));
     consume_all();
-    return s;
+    auto cmds = io.take();
+    CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+    CAF_REQUIRE_EQUAL(cmds[0].kind, command::handshake);
+    return cmds[0].plan;
   }
 
-  void deliver(net::conn_id id, bytes b) {
-    io.handlers.at(id)->on_data(id, std::move(b));
+  net::conn_handler& at(net::conn_id id = 7) {
+    return *io.handlers.at(id);
+  }
+
+  /// The reactor reports credentials; returns the commands that follow.
+  std::vector<command> login(std::string user, std::string password) {
+    at().on_credentials(7, creds(std::move(user), std::move(password)));
     consume_all();
+    return io.take();
+  }
+
+  /// The reactor reports the close (and counts it as owned_closed).
+  void closed(net::close_stats stats, net::conn_id id = 7) {
+    ++io.closed;
+    at(id).on_closed(id, std::move(stats));
+    consume_all();
+  }
+
+  static net::close_stats stats(uint64_t up, uint64_t down, net::close_reason why,
+                                bool relayed = false) {
+    net::close_stats st;
+    st.bytes_up = up;
+    st.bytes_down = down;
+    st.reason = why;
+    st.relayed = relayed;
+    return st;
   }
 
   metrics_snapshot snapshot() {
@@ -156,24 +199,34 @@ struct fixture : test_coordinator_fixture<> {
   access_log_actor sink;
   session_deps deps;
   session_settings settings;
+  std::shared_ptr<const verified_logins> logins;
 };
 
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(session_tests, fixture)
 
-CAF_TEST(method choice follows the auth mode) {
-  socks5::greeting both{{0x00, 0x02}};
-  socks5::greeting none_only{{0x00}};
-  socks5::greeting gssapi{{0x01}};
+CAF_TEST(the plan follows the settings) {
   using cm = config::auth_mode;
-  CAF_CHECK(session_state::choose_method(cm::userpass, both) == socks5::method::userpass);
-  CAF_CHECK(session_state::choose_method(cm::userpass, none_only)
-            == socks5::method::none_acceptable);
-  CAF_CHECK(session_state::choose_method(cm::none, both) == socks5::method::no_auth);
-  CAF_CHECK(session_state::choose_method(cm::any, none_only) == socks5::method::no_auth);
-  CAF_CHECK(session_state::choose_method(cm::any, gssapi)
-            == socks5::method::none_acceptable);
+  settings.auth = cm::userpass;
+  settings.handshake_timeout_ms = 1500;
+  settings.connect_timeout_ms = 2500;
+  settings.buffer_size = 4096;
+  settings.deny_destinations = {*net::cidr::parse("10.0.0.0/8")};
+  settings.transform = "tr a-z A-Z";
+  auto p = session_state::plan_for(settings);
+  CAF_CHECK(p.userpass && !p.no_auth);
+  CAF_CHECK_EQUAL(p.deadline.count(), 1500);
+  CAF_CHECK_EQUAL(p.connect_timeout.count(), 2500);
+  CAF_CHECK_EQUAL(p.deny.size(), 1u);
+  CAF_CHECK_EQUAL(p.relay.buffer_size, 4096u);
+  CAF_CHECK_EQUAL(p.relay.transform, "tr a-z A-Z");
+  settings.auth = cm::none;
+  p = session_state::plan_for(settings);
+  CAF_CHECK(!p.userpass && p.no_auth);
+  settings.auth = cm::any;
+  p = session_state::plan_for(settings);
+  CAF_CHECK(p.userpass && p.no_auth);
 }
 
 CAF_TEST(connect errors map to distinct reply codes) {
@@ -185,44 +238,26 @@ CAF_TEST(connect errors map to distinct reply codes) {
   CAF_CHECK(session_state::reply_for(ce::name_not_found) == rep::host_unreachable);
   CAF_CHECK(session_state::reply_for(ce::timeout) == rep::ttl_expired);
   CAF_CHECK(session_state::reply_for(ce::denied) == rep::not_allowed);
+  CAF_CHECK(session_state::reply_for(socks5::codec_error::bad_command)
+            == rep::command_not_supported);
+  CAF_CHECK(session_state::reply_for(socks5::codec_error::bad_address_type)
+            == rep::address_type_not_supported);
 }
 
-CAF_TEST(a session walks through every phase to the relay) {
-  spawn_session();
-  auto cmds = io.take();
+CAF_TEST(a connect session from credentials to the access log) {
+  start();
+  auto cmds = login("demo", "demo");
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::attach);
-  deliver(7, greeting_userpass);
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].data == (bytes{0x05, 0x02}));
-  CAF_CHECK(cmds[0].next == net::after::read);
-  deliver(7, auth_demo);
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].data == (bytes{0x01, 0x00}));
-  deliver(7, connect_localhost);
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::connect);
-  CAF_CHECK_EQUAL(cmds[0].req.target.domain, "localhost");
-  CAF_CHECK_EQUAL(cmds[0].req.target.port(), 8080);
-  auto local = *net::ip_endpoint::parse("127.0.0.1:40000");
-  io.handlers.at(7)->on_connected(7, local, *net::ip_endpoint::parse("127.0.0.1:8080"));
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::start_relay);
-  // VER REP=0 RSV ATYP=1 127.0.0.1 port 40000 (0x9C40)
-  CAF_CHECK(cmds[0].data == (bytes{0x05, 0x00, 0x00, 0x01, 127, 0, 0, 1, 0x9C, 0x40}));
-  CAF_CHECK(cmds[0].extra.empty());
-  CAF_CHECK_EQUAL(cmds[0].opts.buffer_size, settings.buffer_size);
-  // The handshake deadline no longer applies once relaying.
-  trigger_timeouts();
-  consume_all();
-  CAF_CHECK(io.take().empty());
-  io.handlers.at(7)->on_closed(7, net::close_stats{100, 2000, net::close_reason::done});
-  consume_all();
+  CAF_CHECK_EQUAL(cmds[0].kind, command::authenticated);
+  CAF_CHECK(cmds[0].plan.userpass); // ok
+  // The reactor ran the CONNECT under the plan and reports it at the close.
+  auto st = stats(100, 2000, net::close_reason::done, true);
+  st.has_target = true;
+  st.target.type = socks5::atyp::domain;
+  st.target.domain = "localhost";
+  st.target.ip.port = 8080;
+  st.remote = *net::ip_endpoint::parse("127.0.0.1:8080");
+  closed(st);
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   auto& rec = records()[0];
   CAF_CHECK_EQUAL(rec.user, "demo");
@@ -230,56 +265,50 @@ CAF_TEST(a session walks through every phase to the relay) {
   CAF_CHECK_EQUAL(rec.bytes_up, 100u);
   CAF_CHECK_EQUAL(rec.bytes_down, 2000u);
   CAF_CHECK_EQUAL(rec.destination, "localhost:8080 (127.0.0.1:8080)");
-  auto m = snapshot();
-  CAF_CHECK_EQUAL(m.replies[0], 1u);
-  CAF_CHECK_EQUAL(m.auth_failures, 0u);
+  CAF_CHECK_EQUAL(rec.client, "127.0.0.1:5555");
+  CAF_CHECK_EQUAL(snapshot().auth_failures, 0u);
 }
 
-CAF_TEST(pipelined greeting auth request and data in one chunk) {
-  spawn_session();
-  io.take();
-  bytes all = greeting_userpass;
-  all.insert(all.end(), auth_demo.begin(), auth_demo.end());
-  all.insert(all.end(), connect_localhost.begin(), connect_localhost.end());
-  all.insert(all.end(), {'G', 'E', 'T'});
-  deliver(7, all);
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 3u);
-  CAF_CHECK(cmds[0].data == (bytes{0x05, 0x02}));
-  CAF_CHECK(cmds[1].data == (bytes{0x01, 0x00}));
-  CAF_CHECK_EQUAL(cmds[2].kind, command::connect);
-  io.handlers.at(7)->on_connected(7, *net::ip_endpoint::parse("127.0.0.1:1"),
-                                  *net::ip_endpoint::parse("127.0.0.1:8080"));
+CAF_TEST(a returning user is checked against the published logins) {
+  // "ghost" is unknown to the registry: only the published value can
+  // accept it, so acceptance proves the registry was not asked.
+  auto v = std::make_shared<verified_logins>();
+  v->key[0] = 42;
+  v->users["ghost"] = {config::role_socks, login_digest(v->key, "ghost", "pw")};
+  logins = v;
+  start();
+  auto cmds = login("ghost", "pw");
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK(cmds[0].plan.userpass);
+  closed(stats(0, 0, net::close_reason::done));
+  CAF_CHECK_EQUAL(records().at(0).user, "ghost");
+  // A wrong password, or a role the user lacks, goes to the registry.
+  start(8);
+  at(8).on_credentials(8, creds("ghost", "nope"));
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  // Bytes after the request go upstream first.
-  CAF_CHECK(cmds[0].extra == (bytes{'G', 'E', 'T'}));
-}
-
-CAF_TEST(messages split into single bytes) {
-  spawn_session();
-  io.take();
-  bytes all = greeting_userpass;
-  all.insert(all.end(), auth_demo.begin(), auth_demo.end());
-  for (auto b : all)
-    deliver(7, bytes{b});
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK(cmds[1].data == (bytes{0x01, 0x00}));
+  CAF_CHECK(!cmds[0].plan.userpass);
+  CAF_CHECK(!v->check("ghost", "pw", config::role_admin));
+  // Once the acceptor drops the value (a reload published a new one), a
+  // session holding a weak reference no longer uses it.
+  start(9);
+  logins.reset();
+  v.reset();
+  at(9).on_credentials(9, creds("ghost", "pw"));
+  consume_all();
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK(!cmds[0].plan.userpass);
 }
 
 CAF_TEST(a wrong password is refused and counted) {
-  spawn_session();
-  io.take();
-  deliver(7, greeting_userpass);
-  deliver(7, auth_wrong);
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK(cmds[1].data == (bytes{0x01, 0x01}));
-  CAF_CHECK(cmds[1].next == net::after::close);
-  io.handlers.at(7)->on_closed(7, net::close_stats{});
-  consume_all();
+  start();
+  auto cmds = login("demo", "nope");
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::authenticated);
+  CAF_CHECK(!cmds[0].plan.userpass);
+  closed(stats(0, 0, net::close_reason::requested));
   CAF_CHECK_EQUAL(snapshot().auth_failures, 1u);
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   CAF_CHECK_EQUAL(records()[0].result, "auth-failed");
@@ -287,60 +316,94 @@ CAF_TEST(a wrong password is refused and counted) {
 }
 
 CAF_TEST(an admin-only user cannot use socks) {
-  spawn_session();
-  io.take();
-  deliver(7, greeting_userpass);
-  deliver(7, bytes{0x01, 0x04, 'b', 'o', 's', 's', 0x04, 'd', 'e', 'm', 'o'});
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK(cmds[1].data == (bytes{0x01, 0x01}));
+  start();
+  auto cmds = login("boss", "demo");
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK(!cmds[0].plan.userpass);
 }
 
-CAF_TEST(no acceptable method) {
-  spawn_session();
-  io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00}); // only no-auth, but userpass required
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].data == (bytes{0x05, 0xFF}));
-  CAF_CHECK(cmds[0].next == net::after::close);
+CAF_TEST(malformed handshakes get the right reply) {
+  using hs = net::handshake_stage;
+  using ce = socks5::codec_error;
+  struct expect {
+    hs stage;
+    ce error;
+    bytes reply;
+    const char* result;
+  };
+  std::vector<expect> cases{
+    {hs::method, ce::none, {0x05, 0xFF}, "no-acceptable-method"},
+    {hs::greeting, ce::no_methods, {0x05, 0xFF}, "no-acceptable-method"},
+    {hs::greeting, ce::bad_version, {}, "bad-greeting:bad-version"},
+    {hs::credentials, ce::empty_credentials, {0x01, 0x01}, "bad-auth:empty-credentials"},
+    {hs::request, ce::bad_address_type, {0x05, 0x08, 0x00, 0x01, 0, 0, 0, 0, 0, 0},
+     "bad-request:bad-address-type"},
+    {hs::request, ce::bad_command, {0x05, 0x07, 0x00, 0x01, 0, 0, 0, 0, 0, 0},
+     "bad-request:bad-command"},
+  };
+  net::conn_id id = 20;
+  for (auto& x : cases) {
+    CAF_MESSAGE("stage " << static_cast<int>(x.stage) << ": " << x.result);
+    start(id);
+    at(id).on_handshake_failed(id, x.stage, x.error);
+    consume_all();
+    auto cmds = io.take();
+    CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+    CAF_CHECK_EQUAL(cmds[0].kind, command::send);
+    CAF_CHECK(cmds[0].data == x.reply);
+    CAF_CHECK(cmds[0].next == net::after::close);
+    closed(stats(0, 0, net::close_reason::requested), id);
+    CAF_CHECK_EQUAL(records().back().result, x.result);
+    ++id;
+  }
+  // Every malformed message counts; a client without an acceptable method
+  // did nothing wrong.
+  CAF_CHECK_EQUAL(snapshot().protocol_errors, 5u);
 }
 
 CAF_TEST(bind sends two replies and relays) {
   settings.auth = config::auth_mode::none;
-  spawn_session();
-  io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00});
-  deliver(7, bytes{0x05, 0x02, 0x00, 0x01, 10, 0, 0, 5, 0, 21});
+  start();
+  socks5::request req{socks5::command::bind,
+                      socks5::address::from(*net::ip_endpoint::parse("10.0.0.5:21"))};
+  at().on_request(7, req);
+  consume_all();
   auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK_EQUAL(cmds[1].kind, command::bind);
-  CAF_CHECK_EQUAL(cmds[1].req.target.to_string(), "10.0.0.5:21");
-  io.handlers.at(7)->on_bound(7, *net::ip_endpoint::parse("127.0.0.1:5000"));
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::bind);
+  CAF_CHECK_EQUAL(cmds[0].target.to_string(), "10.0.0.5:21");
+  at().on_bound(7, *net::ip_endpoint::parse("127.0.0.1:5000"));
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
   // First reply: where to connect (127.0.0.1:5000 = 0x1388).
   CAF_CHECK(cmds[0].data == (bytes{0x05, 0x00, 0x00, 0x01, 127, 0, 0, 1, 0x13, 0x88}));
   CAF_CHECK(cmds[0].next == net::after::hold);
-  io.handlers.at(7)->on_connected(7, *net::ip_endpoint::parse("127.0.0.1:5000"),
-                                  *net::ip_endpoint::parse("10.0.0.5:40001"));
+  at().on_connected(7, *net::ip_endpoint::parse("127.0.0.1:5000"),
+                    *net::ip_endpoint::parse("10.0.0.5:40001"));
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
   CAF_CHECK_EQUAL(cmds[0].kind, command::start_relay);
   // Second reply: the peer that connected (10.0.0.5:40001 = 0x9C41).
   CAF_CHECK(cmds[0].data == (bytes{0x05, 0x00, 0x00, 0x01, 10, 0, 0, 5, 0x9C, 0x41}));
+  CAF_CHECK_EQUAL(cmds[0].opts.buffer_size, settings.buffer_size);
+  closed(stats(5, 6, net::close_reason::done, true));
+  CAF_CHECK_EQUAL(records().at(0).destination, "bind:10.0.0.5:21 (peer 10.0.0.5:40001)");
+  CAF_CHECK_EQUAL(records().at(0).result, "ok");
+  auto m = snapshot(); // (CAF_CHECK_EQUAL binds a reference: no temporaries)
+  CAF_CHECK_EQUAL(m.replies[0], 1u);
 }
 
 CAF_TEST(bind timeout sends ttl expired) {
   settings.auth = config::auth_mode::none;
-  spawn_session();
+  start();
+  at().on_request(7, socks5::request{socks5::command::bind,
+                                     socks5::address::from(
+                                       *net::ip_endpoint::parse("10.0.0.5:21"))});
+  consume_all();
   io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00});
-  deliver(7, bytes{0x05, 0x02, 0x00, 0x01, 10, 0, 0, 5, 0, 21});
-  io.take();
-  io.handlers.at(7)->on_connect_failed(7, net::connect_error::timeout);
+  at().on_connect_failed(7, net::connect_error::timeout);
   consume_all();
   auto cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
@@ -350,81 +413,87 @@ CAF_TEST(bind timeout sends ttl expired) {
 
 CAF_TEST(udp associate replies with the relay address) {
   settings.auth = config::auth_mode::none;
-  spawn_session();
-  io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00});
-  deliver(7, bytes{0x05, 0x03, 0x00, 0x01, 127, 0, 0, 1, 0x30, 0x39});
+  start();
+  at().on_request(7, socks5::request{socks5::command::udp_associate,
+                                     socks5::address::from(
+                                       *net::ip_endpoint::parse("127.0.0.1:12345"))});
+  consume_all();
   auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK_EQUAL(cmds[1].kind, command::udp);
-  CAF_CHECK_EQUAL(cmds[1].req.target.to_string(), "127.0.0.1:12345");
-  io.handlers.at(7)->on_connected(7, *net::ip_endpoint::parse("127.0.0.1:7000"),
-                                  *net::ip_endpoint::parse("127.0.0.1:12345"));
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::udp);
+  CAF_CHECK_EQUAL(cmds[0].target.to_string(), "127.0.0.1:12345");
+  at().on_connected(7, *net::ip_endpoint::parse("127.0.0.1:7000"),
+                    *net::ip_endpoint::parse("127.0.0.1:12345"));
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
   CAF_CHECK_EQUAL(cmds[0].kind, command::start_relay);
   CAF_CHECK(cmds[0].data == (bytes{0x05, 0x00, 0x00, 0x01, 127, 0, 0, 1, 0x1B, 0x58}));
-  io.handlers.at(7)->on_closed(7, net::close_stats{30, 40, net::close_reason::done});
-  consume_all();
+  closed(stats(30, 40, net::close_reason::done, true));
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   CAF_CHECK_EQUAL(records()[0].destination, "udp:127.0.0.1:12345");
   CAF_CHECK_EQUAL(records()[0].bytes_up, 30u);
 }
 
-CAF_TEST(a bad address type gets 0x08) {
-  settings.auth = config::auth_mode::none;
-  spawn_session();
-  io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x09});
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK_EQUAL(cmds[1].data[1], 0x08);
-  CAF_CHECK_EQUAL(snapshot().protocol_errors, 1u);
-}
-
 CAF_TEST(a failed connect sends the matching reply) {
   settings.auth = config::auth_mode::none;
-  spawn_session();
-  io.take();
-  deliver(7, bytes{0x05, 0x01, 0x00});
-  deliver(7, bytes{0x05, 0x01, 0x00, 0x01, 127, 0, 0, 1, 0, 1});
-  io.take();
-  io.handlers.at(7)->on_connect_failed(7, net::connect_error::refused);
+  start();
+  // The reactor ran the CONNECT under the plan; it failed.
+  at().on_connect_failed(7, net::connect_error::refused);
   consume_all();
   auto cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
   CAF_CHECK(cmds[0].data == (bytes{0x05, 0x05, 0x00, 0x01, 0, 0, 0, 0, 0, 0}));
   CAF_CHECK(cmds[0].next == net::after::close);
+  auto st = stats(0, 0, net::close_reason::requested);
+  st.has_target = true;
+  st.target = socks5::address::from(*net::ip_endpoint::parse("127.0.0.1:1"));
+  closed(st);
+  CAF_CHECK_EQUAL(records().at(0).result, "connect-refused");
+  CAF_CHECK_EQUAL(records().at(0).destination, "127.0.0.1:1");
   auto m = snapshot();
   CAF_CHECK_EQUAL(m.replies[5], 1u);
 }
 
-CAF_TEST(a silent client hits the handshake deadline) {
-  spawn_session();
-  io.take();
-  deliver(7, greeting_userpass);
-  io.take();
-  CAF_CHECK(trigger_timeout());
-  consume_all();
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::close);
-  io.handlers.at(7)->on_closed(7, net::close_stats{0, 0, net::close_reason::requested});
-  consume_all();
+CAF_TEST(a handshake timeout is counted and logged) {
+  start();
+  closed(stats(0, 0, net::close_reason::handshake_timeout));
   CAF_CHECK_EQUAL(snapshot().handshake_timeouts, 1u);
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   CAF_CHECK_EQUAL(records()[0].result, "handshake-timeout");
 }
 
-CAF_TEST(garbage instead of a greeting closes without a reply) {
-  spawn_session();
-  io.take();
-  deliver(7, bytes{'G', 'E', 'T', ' ', '/'});
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].data.empty());
-  CAF_CHECK(cmds[0].next == net::after::close);
+CAF_TEST(a client gone mid-handshake is logged with its phase) {
+  start();
+  at().on_credentials(7, creds("demo", "demo"));
+  // The client leaves while the registry checks (nothing consumed yet).
+  closed(stats(0, 0, net::close_reason::client_gone));
+  CAF_REQUIRE_EQUAL(records().size(), 1u);
+  CAF_CHECK_EQUAL(records()[0].result, "closed-in-authenticating");
+}
+
+CAF_TEST(the registry publishes verified logins) {
+  auto box = sys.spawn(logins_box);
+  self->send(reg, logins_sink{box});
+  consume_all();
+  auto& got = deref<logins_sink::stateful_base<logins_box_state>>(box).state.got;
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK(got[0]->users.empty()); // nothing verified yet
+  CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"demo"},
+                          std::string{"demo"}, uint8_t{config::role_socks}));
+  // Published after a short delay that coalesces a burst of first logins.
+  trigger_timeouts();
+  consume_all();
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  CAF_CHECK(got[1]->check("demo", "demo", config::role_socks));
+  CAF_CHECK(!got[1]->check("demo", "wrong", config::role_socks));
+  CAF_CHECK(!got[1]->check("demo", "demo", config::role_admin));
+  // A reload that drops the user publishes at once.
+  self->send(reg, reload_atom_v, std::vector<config::user_entry>{});
+  consume_all();
+  CAF_REQUIRE_EQUAL(got.size(), 3u);
+  CAF_CHECK(!got[2]->check("demo", "demo", config::role_socks));
+  caf::anon_send_exit(box, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(the registry caches a verified password but not a wrong one) {
@@ -521,19 +590,19 @@ CAF_TEST(added users are written atomically and acknowledged after the write) {
 }
 
 CAF_TEST(metrics count events and traffic) {
-  self->send(met, traffic{10, 20});
-  self->send(met, traffic{1, 2});
-  self->send(met, metric_event{metric::accepted, 0});
+  self->send(met, traffic{10, 20, 0, 0, 3, 0});
+  self->send(met, traffic{1, 2, 5, 2, 0, 1});
   self->send(met, metric_event{metric::reply, 4});
   self->send(met, metric_event{metric::reply, 200}); // out of range: ignored
-  self->send(met, active_atom_v, uint64_t{3});
   consume_all();
   auto m = snapshot();
   CAF_CHECK_EQUAL(m.bytes_up, 11u);
   CAF_CHECK_EQUAL(m.bytes_down, 22u);
-  CAF_CHECK_EQUAL(m.accepted, 1u);
+  CAF_CHECK_EQUAL(m.udp_dropped, 5u);
+  CAF_CHECK_EQUAL(m.accepted, 3u);
+  CAF_CHECK_EQUAL(m.active, 2u);
+  CAF_CHECK_EQUAL(m.replies[0], 2u);
   CAF_CHECK_EQUAL(m.replies[4], 1u);
-  CAF_CHECK_EQUAL(m.active, 3u);
 }
 
 CAF_TEST(the acceptor enforces max clients and the allow list) {
@@ -541,49 +610,74 @@ CAF_TEST(the acceptor enforces max clients and the allow list) {
   auto acc = sys.spawn(acceptor, settings, deps);
   consume_all();
   auto peer = *net::ip_endpoint::parse("127.0.0.1:1000");
-  self->send(acc, conn_accepted{1, peer, peer});
+  self->send(acc, conn_accepted{1, peer});
   consume_all();
-  self->send(acc, conn_accepted{2, peer, peer});
+  self->send(acc, conn_accepted{2, peer});
   consume_all();
   auto cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::attach);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
   CAF_CHECK_EQUAL(cmds[0].id, 1u);
+  CAF_CHECK(cmds[0].plan.userpass);
   CAF_CHECK_EQUAL(cmds[1].kind, command::close);
   CAF_CHECK_EQUAL(cmds[1].id, 2u);
-  auto m = snapshot();
-  CAF_CHECK_EQUAL(m.rejected_max_clients, 1u);
-  CAF_CHECK_EQUAL(m.accepted, 1u);
-  CAF_CHECK_EQUAL(m.active, 1u);
+  CAF_CHECK_EQUAL(snapshot().rejected_max_clients, 1u);
   // Raising the cap through the settings actor applies to the next client.
   auto set = sys.spawn(px::settings, settings, acc);
   consume_all();
   CAF_CHECK(request<bool>(set, maxcli_atom_v, uint64_t{2}));
   CAF_CHECK(!request<bool>(set, maxcli_atom_v, uint64_t{0}));
   CAF_CHECK(!request<bool>(set, buffer_atom_v, uint64_t{10}));
-  io.take(); // request() above also fired session 1's handshake deadline
-  self->send(acc, conn_accepted{3, peer, peer});
+  self->send(acc, conn_accepted{3, peer});
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::attach);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
   CAF_CHECK_EQUAL(cmds[0].id, 3u);
-  // When the first session ends, the gauge goes down.
-  io.handlers.at(1)->on_closed(1, net::close_stats{});
+  // At the cap (2 open) the next one is refused; once one closes, admitted.
+  self->send(acc, conn_accepted{4, peer});
   consume_all();
-  CAF_CHECK_EQUAL(snapshot().active, 1u);
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::close);
+  closed(stats(0, 0, net::close_reason::client_gone), 1);
+  self->send(acc, conn_accepted{5, peer});
+  consume_all();
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
+  // The acceptor hands sessions the newest verified logins.
+  auto v = std::make_shared<verified_logins>();
+  v->users["ghost"] = {config::role_socks, login_digest(v->key, "ghost", "pw")};
+  self->send(acc, logins_update{v});
+  consume_all();
   // A client outside allow_client is refused.
   settings.allow_clients = {*net::cidr::parse("10.0.0.0/8")};
+  settings.max_clients = 100;
   self->send(acc, settings);
   consume_all();
-  io.take();
-  self->send(acc, conn_accepted{4, peer, peer});
+  self->send(acc, conn_accepted{6, peer});
   consume_all();
   cmds = io.take();
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].id, 4u);
+  CAF_CHECK_EQUAL(cmds[0].id, 6u);
   CAF_CHECK_EQUAL(cmds[0].kind, command::close);
   CAF_CHECK_EQUAL(snapshot().rejected_client_rule, 1u);
+  settings.allow_clients = {*net::cidr::parse("127.0.0.0/8")};
+  self->send(acc, settings);
+  consume_all();
+  self->send(acc, conn_accepted{7, peer});
+  consume_all();
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
+  at(7).on_credentials(7, creds("ghost", "pw"));
+  consume_all();
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK(cmds[0].plan.userpass); // accepted from the published value
+  for (net::conn_id id : {3, 5, 7})
+    closed(stats(0, 0, net::close_reason::client_gone), id);
   caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(set, caf::exit_reason::user_shutdown);
 }

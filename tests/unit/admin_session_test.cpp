@@ -89,15 +89,14 @@ CAF_TEST_FIXTURE_SCOPE(spcp_tests, fixture)
 
 CAF_TEST(login then every query) {
   login();
-  self->send(met, traffic{100, 23});
-  self->send(met, metric_event{metric::accepted, 0});
-  self->send(met, active_atom_v, uint64_t{4});
+  // 5 admitted, 1 of them closed: 4 open, 5 historical.
+  self->send(met, traffic{100, 23, 0, 0, 5, 1});
   consume_all();
   auto r = call(req(spcp::cmd::concurrent));
   CAF_CHECK(r.status == spcp::status::ok);
   CAF_CHECK_EQUAL(r.data, "4");
   CAF_CHECK_EQUAL(call(req(spcp::cmd::bytes)).data, "123");
-  CAF_CHECK_EQUAL(call(req(spcp::cmd::historical)).data, "1");
+  CAF_CHECK_EQUAL(call(req(spcp::cmd::historical)).data, "5");
   r = call(req(spcp::cmd::get_transform));
   CAF_CHECK(r.status == spcp::status::ok);
   CAF_CHECK_EQUAL(r.data, "");
@@ -230,8 +229,7 @@ CAF_TEST_FIXTURE_SCOPE(manager_tests, manager_fixture)
 CAF_TEST(login then metrics then close) {
   CAF_CHECK(login() == (bytes{0x05, 0x00}));
   CAF_CHECK_EQUAL(tx.closes, 0);
-  self->send(met, traffic{70000, 0});
-  self->send(met, metric_event{metric::accepted, 0});
+  self->send(met, traffic{70000, 0, 0, 0, 1, 1});
   consume_all();
   // HLEN=1 HIST=1, ALEN=1 ACTIVE=0, BLEN=3 BYTES=70000 (0x011170)
   CAF_CHECK(send_msg(bytes{0x05, 0x02})

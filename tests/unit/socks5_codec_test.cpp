@@ -66,6 +66,19 @@ CAF_TEST(greeting errors are reported at once) {
   CAF_CHECK(r.error == codec_error::bad_version);
 }
 
+CAF_TEST(method choice prefers username and password) {
+  using m = socks5::method;
+  socks5::greeting both{{0x00, 0x02}};
+  socks5::greeting none_only{{0x00}};
+  socks5::greeting gssapi{{0x01}};
+  CAF_CHECK(socks5::choose_method(both, true, false) == m::userpass);
+  CAF_CHECK(socks5::choose_method(both, true, true) == m::userpass);
+  CAF_CHECK(socks5::choose_method(both, false, true) == m::no_auth);
+  CAF_CHECK(socks5::choose_method(none_only, true, false) == m::none_acceptable);
+  CAF_CHECK(socks5::choose_method(none_only, true, true) == m::no_auth);
+  CAF_CHECK(socks5::choose_method(gssapi, true, true) == m::none_acceptable);
+}
+
 CAF_TEST(credentials golden bytes) {
   // VER=1 ULEN=4 "demo" PLEN=6 "secret"
   bytes in{0x01, 0x04, 'd', 'e', 'm', 'o', 0x06, 's', 'e', 'c', 'r', 'e', 't'};
