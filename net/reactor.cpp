@@ -148,6 +148,9 @@ struct pump {
   /// Bytes written before anything relayed (reply or pipelined data).
   std::vector<uint8_t> prefix;
   size_t prefix_off = 0;
+  /// The prefix is client data (sent early, after the request) and counts
+  /// as relayed; a reply does not.
+  bool prefix_is_data = false;
   /// Splice mode: bytes sitting in `pipe`.
   pipe_pair pipe;
   /// Copy mode: bytes in buf[head, tail).
@@ -163,7 +166,7 @@ struct pump {
   bool splice_later = false;
   bool eof = false;
   bool shut = false;
-  /// Bytes delivered to dst (prefix excluded).
+  /// Bytes delivered to dst (a reply in the prefix excluded).
   uint64_t moved = 0;
   bool done() const { return shut; }
 };
@@ -852,6 +855,7 @@ public:
     to_client_pump->prefix.insert(to_client_pump->prefix.end(), to_client.begin(),
                                   to_client.end());
     c->pumps[0].prefix = std::move(to_upstream);
+    c->pumps[0].prefix_is_data = true;
     c->idle = opts.idle_timeout;
     c->last_active = now_;
     if (!flags_exact)
@@ -906,16 +910,19 @@ private:
     epoll_event events[256];
     while (running_) {
       now_ = clock_type::now();
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_tick - now_);
+      // Rounded up: a timer less than a millisecond away must not turn
+      // into epoll_wait(0) calls that spin until it is due.
+      auto until = [&](time_point t) {
+        return std::chrono::ceil<std::chrono::milliseconds>(t - now_);
+      };
+      auto wait = until(next_tick);
       if (!timers_.empty())
-        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                timers_.top().when - now_));
+        wait = std::min(wait, until(timers_.top().when));
       if (ares_ && dns_pending_ > 0) {
         timeval tv{};
         if (auto tvp = ares_timeout(ares_, nullptr, &tv))
           wait = std::min(wait, std::chrono::milliseconds(
-                                  tvp->tv_sec * 1000 + tvp->tv_usec / 1000));
+                                  tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000));
       }
       int timeout = static_cast<int>(std::max<long>(0, wait.count()));
       int n = epoll_wait(ep_, events, 256, timeout);
@@ -1493,6 +1500,10 @@ private:
         if (n > 0) {
           p.prefix_off += static_cast<size_t>(n);
           moved = true;
+          if (p.prefix_is_data) {
+            p.moved += static_cast<size_t>(n);
+            traffic_up_ += static_cast<size_t>(n);
+          }
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
           p.dst->wr = false;
         } else if (n < 0 && errno == EINTR) {

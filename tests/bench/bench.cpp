@@ -6,8 +6,10 @@
 // Scenarios: CONNECT throughput with 1 and 8 streams (both directions at
 // once), connection rate with 1 and 32 workers (greeting, auth, CONNECT, a
 // 64-byte echo, close) with p50/p99 latency, idle connections held open and
-// verified alive with the proxy's memory per connection, UDP ASSOCIATE
-// datagram rate and loss, and the proxy's CPU time (from /proc/PID/stat).
+// verified alive with the proxy's memory per connection, slow readers (the
+// proxy's memory per stalled connection, every byte checked afterwards), UDP
+// ASSOCIATE datagram rate and loss, and the proxy's CPU time (from
+// /proc/PID/stat).
 #include <algorithm>
 #include <csignal>
 #include <atomic>
@@ -447,6 +449,78 @@ result idle(const target& t, uint16_t echo_port, int count) {
   return res;
 }
 
+/// Slow readers: `count` connections write to the echo target as fast as
+/// they can while never reading, until nothing moves any more; the proxy's
+/// RSS growth per connection is taken at that point (a relay direction may
+/// hold at most the buffer size). Then every byte is read back and checked.
+result slow_reader(const target& t, uint16_t echo_port, int count) {
+  result res;
+  long rss0 = rss_kib(t.pid);
+  std::vector<int> fds;
+  for (int i = 0; i < count; ++i) {
+    int fd = open_stream(t, echo_port);
+    if (fd < 0)
+      break;
+    fds.push_back(fd);
+  }
+  std::vector<size_t> sent(fds.size(), 0);
+  std::vector<char> chunk(65536);
+  auto fill = [&](size_t i, size_t off, char* out, size_t n) {
+    for (size_t k = 0; k < n; ++k)
+      out[k] = static_cast<char>('a' + (i + off + k) % 26);
+  };
+  auto quiet_since = clock_type::now();
+  auto t0 = clock_type::now();
+  long rss_peak = rss0;
+  // Up to 8 MiB each: enough to fill every buffer on the way (loopback
+  // socket buffers here hold megabytes) without minutes of reading back.
+  constexpr size_t cap = 8 << 20;
+  while (secs_since(quiet_since) < 0.5 && secs_since(t0) < 10) {
+    bool moved = false;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (sent[i] >= cap)
+        continue;
+      fill(i, sent[i], chunk.data(), chunk.size());
+      auto n = ::send(fds[i], chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent[i] += static_cast<size_t>(n);
+        moved = true;
+      }
+    }
+    if (moved)
+      quiet_since = clock_type::now();
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    rss_peak = std::max(rss_peak, rss_kib(t.pid));
+  }
+  int intact = 0;
+  size_t total = 0;
+  std::vector<char> want(65536), got(65536);
+  for (size_t i = 0; i < fds.size(); ++i) {
+    timeval tv{10, 0}; // a stalled relay shows as "not intact", not a hang
+    setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    size_t off = 0;
+    bool ok = true;
+    while (ok && off < sent[i]) {
+      auto n = std::min(got.size(), sent[i] - off);
+      ok = read_full(fds[i], got.data(), n);
+      fill(i, off, want.data(), n);
+      ok = ok && std::memcmp(got.data(), want.data(), n) == 0;
+      off += n;
+    }
+    intact += ok;
+    total += sent[i];
+    ::close(fds[i]);
+  }
+  res.value = intact;
+  res.extra1 = fds.empty() ? 0
+                           : static_cast<double>(rss_peak - rss0) * 1024.0
+                               / static_cast<double>(fds.size());
+  res.extra2 = fds.empty() ? 0 : static_cast<double>(total) / static_cast<double>(fds.size());
+  res.ok = intact == count;
+  return res;
+}
+
 result udp_rate(const target& t, uint16_t udp_port, double seconds) {
   result res;
   int ctl = -1;
@@ -579,6 +653,8 @@ int main(int argc, char** argv) {
       r["conn rate x32"] = conn_rate(t, echo.port(), 32, seconds);
     if (!t.direct() && step("idle"))
       r["idle"] = idle(t, echo.port(), idle_count);
+    if (!t.direct() && step("slow reader"))
+      r["slow reader"] = slow_reader(t, echo.port(), 50);
     if (step("udp"))
       r["udp"] = udp_rate(t, uecho.port(), seconds);
   };
@@ -594,7 +670,8 @@ int main(int argc, char** argv) {
       std::string unit = kv.first.rfind("throughput", 0) == 0 ? "MiB/s"
                          : kv.first.rfind("conn", 0) == 0     ? "conn/s"
                          : kv.first == "udp"                  ? "dgram/s"
-                                                              : "alive";
+                         : kv.first == "idle"                 ? "alive"
+                                                              : "intact";
       char ratio[32] = "-";
       if (d.value > 0 && kv.first != "idle")
         snprintf(ratio, sizeof(ratio), "%.2fx", r.value / d.value);
@@ -615,6 +692,9 @@ int main(int argc, char** argv) {
         snprintf(e1, sizeof(e1), "%.1f%%", r.extra1);
       } else if (kv.first == "idle") {
         snprintf(e1, sizeof(e1), "%.0f B/conn", r.extra1);
+      } else if (kv.first == "slow reader") {
+        snprintf(e1, sizeof(e1), "%.0f B/conn", r.extra1);
+        snprintf(e2, sizeof(e2), "%.0fK sent", r.extra2 / 1024);
       }
       printf("%-10s %-14s %10.0f %-6s %8s %10s %10s %14s%s\n", t.name.c_str(),
              kv.first.c_str(), r.value, unit.c_str(), ratio, e1, e2, cpu,

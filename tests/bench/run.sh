@@ -4,13 +4,18 @@
 # runs every scenario direct and through each server in one run; results are
 # printed as ratios to direct.
 #
-#   bash tests/bench/run.sh [--compare] [--seconds S] [--idle N] [--mib M] [--only PREFIX]
+#   bash tests/bench/run.sh [--compare] [--copy] [--seconds S] [--idle N] [--mib M] [--only PREFIX]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 compare=0
+splice=true
 args=()
 for a in "$@"; do
-  if [ "$a" = "--compare" ]; then compare=1; else args+=("$a"); fi
+  case "$a" in
+    --compare) compare=1 ;;
+    --copy) splice=false ;; # our relay copies through memory instead of splice
+    *) args+=("$a") ;;
+  esac
 done
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target proxy bench >/dev/null
@@ -29,6 +34,7 @@ max_clients = 100000
 idle_timeout = 10m
 [server]
 access_log = off
+splice = $splice
 [admin]
 spcp_listen = off
 manager_listen = off

@@ -1,0 +1,391 @@
+// The reactor's handshake under a plan, driven through real loopback
+// sockets: the parsing it does on a session's behalf (bytes one at a time or
+// all in one packet), the events it reports, the CONNECT it runs, its
+// deadline, and what it reports at the close. No actors: the handler records.
+#define CAF_SUITE reactor
+#include <caf/test/unit_test_impl.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "net/reactor.hpp"
+
+using namespace px;
+using namespace std::chrono_literals;
+using bytes = std::vector<uint8_t>;
+
+namespace {
+
+/// What the reactor reported, in order.
+struct event {
+  enum kind_t { accepted, credentials, request, failed_handshake, connect_failed,
+                closed } kind;
+  net::conn_id id = 0;
+  socks5::credentials creds;
+  socks5::request req;
+  net::handshake_stage stage = net::handshake_stage::greeting;
+  socks5::codec_error error = socks5::codec_error::none;
+  net::close_stats stats;
+};
+
+/// A thread-safe queue of events with a timed wait.
+class recorder : public net::conn_handler, public net::accept_handler {
+public:
+  void on_accepted(net::conn_id id, net::ip_endpoint) override {
+    push(event{event::accepted, id, {}, {}, {}, {}, {}});
+  }
+  void on_credentials(net::conn_id id, socks5::credentials c) override {
+    event e{event::credentials, id, std::move(c), {}, {}, {}, {}};
+    push(std::move(e));
+  }
+  void on_request(net::conn_id id, socks5::request r) override {
+    push(event{event::request, id, {}, std::move(r), {}, {}, {}});
+  }
+  void on_handshake_failed(net::conn_id id, net::handshake_stage s,
+                           socks5::codec_error err) override {
+    push(event{event::failed_handshake, id, {}, {}, s, err, {}});
+  }
+  void on_connected(net::conn_id, net::ip_endpoint, net::ip_endpoint) override {
+    // BIND and UDP only; not used here.
+  }
+  void on_bound(net::conn_id, net::ip_endpoint) override {
+    // BIND only; not used here.
+  }
+  void on_connect_failed(net::conn_id id, net::connect_error) override {
+    push(event{event::connect_failed, id, {}, {}, {}, {}, {}});
+  }
+  void on_closed(net::conn_id id, net::close_stats st) override {
+    push(event{event::closed, id, {}, {}, {}, {}, std::move(st)});
+  }
+
+  /// The next event, or nothing after `timeout`.
+  std::optional<event> next(std::chrono::milliseconds timeout = 5000ms) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (!cv_.wait_for(guard, timeout, [&] { return !q_.empty(); }))
+      return std::nullopt;
+    auto e = std::move(q_.front());
+    q_.pop_front();
+    return e;
+  }
+
+private:
+  void push(event e) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    q_.push_back(std::move(e));
+    cv_.notify_all();
+  }
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<event> q_;
+};
+
+int tcp_listen(uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  ::listen(fd, 16);
+  socklen_t len = sizeof(sa);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
+int tcp_connect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  return fd;
+}
+
+/// Reads exactly `n` bytes (fewer on EOF or after the 5 s receive timeout).
+bytes read_n(int fd, size_t n) {
+  bytes out(n);
+  size_t got = 0;
+  while (got < n) {
+    auto k = ::recv(fd, out.data() + got, n - got, 0);
+    if (k <= 0)
+      break;
+    got += static_cast<size_t>(k);
+  }
+  out.resize(got);
+  return out;
+}
+
+void write_all(int fd, const bytes& b, bool one_at_a_time = false) {
+  for (size_t i = 0; i < b.size();) {
+    auto n = one_at_a_time ? size_t{1} : b.size() - i;
+    auto k = ::send(fd, b.data() + i, n, MSG_NOSIGNAL);
+    if (k <= 0)
+      return;
+    i += static_cast<size_t>(k);
+    if (one_at_a_time)
+      std::this_thread::sleep_for(1ms);
+  }
+}
+
+bytes connect_request(uint16_t port) {
+  return bytes{0x05, 0x01, 0x00, 0x01, 127, 0, 0, 1,
+               static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port)};
+}
+
+bytes concat(std::initializer_list<bytes> parts) {
+  bytes out;
+  for (auto& p : parts)
+    out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+const bytes greeting{0x05, 0x01, 0x02};
+const bytes auth_demo{0x01, 0x04, 'd', 'e', 'm', 'o', 0x02, 'p', 'w'};
+
+struct fixture {
+  fixture() : io(config()) {
+    rec = std::make_shared<recorder>();
+    auto res = io.listen(*net::ip_endpoint::parse("127.0.0.1", 0), rec);
+    if (auto err = std::get_if<std::string>(&res))
+      CAF_FAIL("listen: " << *err);
+    port = std::get<net::ip_endpoint>(res).port;
+    io.start();
+    // An echo target that serves one connection at a time.
+    target_fd = tcp_listen(target_port);
+    echo = std::thread([this] {
+      for (;;) {
+        int c = ::accept(target_fd, nullptr, nullptr);
+        if (c < 0)
+          return;
+        uint8_t buf[4096];
+        for (;;) {
+          auto n = ::recv(c, buf, sizeof(buf), 0);
+          if (n <= 0)
+            break;
+          ::send(c, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+        }
+        ::close(c);
+      }
+    });
+  }
+
+  ~fixture() {
+    io.stop();
+    ::shutdown(target_fd, SHUT_RDWR);
+    ::close(target_fd);
+    echo.join();
+  }
+
+  static net::reactor_config config() {
+    net::reactor_config cfg;
+    cfg.threads = 1;
+    return cfg;
+  }
+
+  net::handshake_plan plan(std::chrono::milliseconds deadline = 5000ms) {
+    net::handshake_plan p;
+    p.userpass = true;
+    p.no_auth = false;
+    p.deadline = deadline;
+    p.connect_timeout = 3000ms;
+    return p;
+  }
+
+  /// Connects a client and hands the connection over with `p`.
+  std::pair<int, net::conn_id> client(net::handshake_plan p) {
+    int fd = tcp_connect(port);
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::accepted);
+    io.handshake(e->id, rec, std::move(p));
+    return {fd, e->id};
+  }
+
+  /// The kind of the next event (-1: none within 5 s).
+  int next_kind() {
+    auto e = rec->next();
+    return e ? static_cast<int>(e->kind) : -1;
+  }
+
+  net::reactor io;
+  std::shared_ptr<recorder> rec;
+  uint16_t port = 0;
+  int target_fd = -1;
+  uint16_t target_port = 0;
+  std::thread echo;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(reactor_tests, fixture)
+
+CAF_TEST(a handshake fed one byte at a time reaches the relay) {
+  auto [fd, id] = client(plan());
+  write_all(fd, greeting, true);
+  CAF_CHECK(read_n(fd, 2) == (bytes{0x05, 0x02}));
+  write_all(fd, auth_demo, true);
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  CAF_CHECK_EQUAL(e->creds.user, "demo");
+  CAF_CHECK_EQUAL(e->creds.password, "pw");
+  io.authenticated(id, true);
+  CAF_CHECK(read_n(fd, 2) == (bytes{0x01, 0x00}));
+  write_all(fd, connect_request(target_port), true);
+  auto reply = read_n(fd, 10);
+  CAF_REQUIRE_EQUAL(reply.size(), 10u);
+  CAF_CHECK_EQUAL(reply[1], 0x00);                         // succeeded
+  CAF_CHECK(bytes(reply.begin() + 4, reply.begin() + 8) == (bytes{127, 0, 0, 1}));
+  write_all(fd, bytes{'p', 'i', 'n', 'g'});
+  CAF_CHECK(read_n(fd, 4) == (bytes{'p', 'i', 'n', 'g'}));
+  CAF_CHECK_EQUAL(io.owned_closed(), 0u);
+  ::close(fd);
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK(e->stats.relayed);
+  CAF_CHECK(e->stats.has_target);
+  CAF_CHECK_EQUAL(e->stats.target.to_string(),
+                  "127.0.0.1:" + std::to_string(target_port));
+  CAF_CHECK_EQUAL(e->stats.remote.port, target_port);
+  CAF_CHECK_EQUAL(e->stats.bytes_up, 4u);
+  CAF_CHECK_EQUAL(e->stats.bytes_down, 4u);
+  CAF_CHECK_EQUAL(io.owned_closed(), 1u);
+}
+
+CAF_TEST(greeting credentials request and data in one packet) {
+  auto [fd, id] = client(plan());
+  write_all(fd, concat({greeting, auth_demo, connect_request(target_port),
+                        bytes{'e', 'a', 'r', 'l', 'y'}}));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  io.authenticated(id, true);
+  auto got = read_n(fd, 2 + 2 + 10 + 5);
+  CAF_REQUIRE_EQUAL(got.size(), 19u);
+  CAF_CHECK(bytes(got.begin(), got.begin() + 4) == (bytes{0x05, 0x02, 0x01, 0x00}));
+  CAF_CHECK_EQUAL(got[5], 0x00);
+  // The bytes sent right after the request went upstream first.
+  CAF_CHECK(bytes(got.end() - 5, got.end()) == (bytes{'e', 'a', 'r', 'l', 'y'}));
+  ::close(fd);
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK_EQUAL(e->stats.bytes_up, 5u);
+}
+
+CAF_TEST(a refused login closes after the status) {
+  auto [fd, id] = client(plan());
+  write_all(fd, concat({greeting, auth_demo}));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  io.authenticated(id, false);
+  CAF_CHECK(read_n(fd, 5) == (bytes{0x05, 0x02, 0x01, 0x01})); // then EOF
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK(!e->stats.relayed);
+  ::close(fd);
+}
+
+CAF_TEST(malformed input is reported with its stage) {
+  {
+    auto [fd, id] = client(plan());
+    write_all(fd, bytes{0x05, 0x01, 0x00}); // only no-auth offered
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::failed_handshake);
+    CAF_CHECK(e->stage == net::handshake_stage::method);
+    io.close(id);
+    CAF_CHECK(next_kind() == event::closed);
+    ::close(fd);
+  }
+  {
+    auto [fd, id] = client(plan());
+    write_all(fd, bytes{'G', 'E', 'T', ' '});
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::failed_handshake);
+    CAF_CHECK(e->stage == net::handshake_stage::greeting);
+    CAF_CHECK(e->error == socks5::codec_error::bad_version);
+    io.close(id);
+    CAF_CHECK(next_kind() == event::closed);
+    ::close(fd);
+  }
+  {
+    auto [fd, id] = client(plan());
+    write_all(fd, concat({greeting, auth_demo}));
+    CAF_REQUIRE_EQUAL(next_kind(), event::credentials);
+    io.authenticated(id, true);
+    write_all(fd, bytes{0x05, 0x01, 0x00, 0x07, 1, 2, 3, 4, 0, 80}); // ATYP 7
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::failed_handshake);
+    CAF_CHECK(e->stage == net::handshake_stage::request);
+    CAF_CHECK(e->error == socks5::codec_error::bad_address_type);
+    // The owner's reply goes out, then the connection closes.
+    io.send(id, bytes{0x05, 0x08, 0, 1, 0, 0, 0, 0, 0, 0}, net::after::close);
+    auto got = read_n(fd, 14 + 1);
+    CAF_CHECK_EQUAL(got.size(), 14u);
+    CAF_CHECK(next_kind() == event::closed);
+    ::close(fd);
+  }
+}
+
+CAF_TEST(bind and udp requests go to the owner) {
+  auto p = plan();
+  p.userpass = false;
+  p.no_auth = true;
+  auto [fd, id] = client(p);
+  write_all(fd, concat({bytes{0x05, 0x01, 0x00},
+                        bytes{0x05, 0x03, 0x00, 0x01, 127, 0, 0, 1, 0x30, 0x39}}));
+  CAF_CHECK(read_n(fd, 2) == (bytes{0x05, 0x00}));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::request);
+  CAF_CHECK(e->req.cmd == socks5::command::udp_associate);
+  CAF_CHECK_EQUAL(e->req.dst.to_string(), "127.0.0.1:12345");
+  io.close(id);
+  CAF_CHECK(next_kind() == event::closed);
+  ::close(fd);
+}
+
+CAF_TEST(the handshake deadline closes a silent client) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto [fd, id] = client(plan(200ms));
+  write_all(fd, greeting); // then silence
+  CAF_CHECK(read_n(fd, 2) == (bytes{0x05, 0x02}));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK(e->stats.reason == net::close_reason::handshake_timeout);
+  CAF_CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  CAF_CHECK(read_n(fd, 1).empty()); // EOF
+  ::close(fd);
+  (void) id;
+}
+
+CAF_TEST(a refused connect is reported for the owner to answer) {
+  uint16_t closed_port = 0;
+  int tmp = tcp_listen(closed_port);
+  ::close(tmp); // nothing listens there now
+  auto [fd, id] = client(plan());
+  write_all(fd, concat({greeting, auth_demo}));
+  CAF_REQUIRE_EQUAL(next_kind(), event::credentials);
+  io.authenticated(id, true);
+  write_all(fd, connect_request(closed_port));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::connect_failed);
+  io.close(id);
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK(e->stats.has_target);
+  CAF_CHECK_EQUAL(e->stats.target.port(), closed_port);
+  ::close(fd);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
