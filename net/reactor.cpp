@@ -1487,10 +1487,6 @@ private:
   /// Moves as much as possible; false on a fatal error.
   io_result pump_step(pump& p) {
     bool progress = false;
-    if (p.splice_later && p.held == 0 && p.moved >= splice_after) {
-      p.splice_later = false;
-      p.use_splice = true;
-    }
     for (;;) {
       bool moved = false;
       // 1. prefix
@@ -1554,6 +1550,12 @@ private:
           release_pipe(p);
         else if (p.buf)
           p.buf.reset();
+        // A bulk transfer: splice from here on (the buffer is empty, so no
+        // byte can overtake another).
+        if (p.splice_later && p.moved >= splice_after) {
+          p.splice_later = false;
+          p.use_splice = true;
+        }
       }
       // 3. src -> held
       if (!p.eof && p.src->rd && p.held < p.cap) {
