@@ -238,8 +238,7 @@ int run(const config::proxy_config& cfg) {
     bound.push_back(std::get<net::ip_endpoint>(res).to_string());
   }
   io.set_traffic_sink([met](const net::traffic_counts& t) {
-    caf::anon_send(met, traffic{t.bytes_up, t.bytes_down, t.udp_dropped,
-                                t.connects_ok, t.owned, t.owned_closed});
+    caf::anon_send(met, traffic{t});
   });
   io.start();
   for (auto& b : bound)

@@ -73,17 +73,11 @@ struct admin_msg {
   bool oversized = false;
 };
 
-/// Counters of the reactor since the last batch (to metrics).
+/// Counters of the reactor since the last batch (to metrics): bytes, UDP
+/// drops, CONNECT successes, admitted connections (handed to a session) and
+/// those of them closed.
 struct traffic {
-  uint64_t bytes_up = 0;
-  uint64_t bytes_down = 0;
-  uint64_t udp_dropped = 0;
-  /// CONNECT success replies sent by the reactor under a handshake plan.
-  uint64_t connects_ok = 0;
-  /// Client connections admitted (handed to a session), and those of them
-  /// closed: historical accesses and the active gauge.
-  uint64_t admitted = 0;
-  uint64_t admitted_closed = 0;
+  net::traffic_counts counts;
 };
 
 // -- settings -----------------------------------------------------------------
@@ -280,8 +274,9 @@ typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
-  return f(caf::meta::type_name("traffic"), x.bytes_up, x.bytes_down,
-           x.udp_dropped, x.connects_ok, x.admitted, x.admitted_closed);
+  auto& c = x.counts;
+  return f(caf::meta::type_name("traffic"), c.bytes_up, c.bytes_down,
+           c.udp_dropped, c.connects_ok, c.owned, c.owned_closed);
 }
 
 template <class Inspector>

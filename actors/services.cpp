@@ -318,16 +318,17 @@ void metrics_state::apply(const metric_event& ev) {
 metrics_actor::behavior_type
 metrics(metrics_actor::stateful_pointer<metrics_state> self) {
   return {
-    [=](traffic& t) {
+    [=](traffic& msg) {
+      auto& t = msg.counts;
       // Batched by the reactor: per-connection events cost no message.
       auto& c = self->state.counters;
       c.bytes_up += t.bytes_up;
       c.bytes_down += t.bytes_down;
       c.udp_dropped += t.udp_dropped;
       c.replies[0] += t.connects_ok;
-      c.accepted += t.admitted;
-      c.active += t.admitted;
-      c.active -= std::min(c.active, t.admitted_closed);
+      c.accepted += t.owned;
+      c.active += t.owned;
+      c.active -= std::min(c.active, t.owned_closed);
     },
     [=](metric_event& ev) { self->state.apply(ev); },
     [=](get_atom) { return self->state.counters; },

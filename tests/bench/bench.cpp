@@ -425,9 +425,9 @@ result conn_rate(const target& t, uint16_t echo_port, int workers, double second
   return res;
 }
 
-result idle(const target& t, uint16_t echo_port, int count) {
-  result res;
-  long rss0 = rss_kib(t.pid);
+/// Opens up to `count` streams to the echo target (stops at the first
+/// failure).
+std::vector<int> open_streams(const target& t, uint16_t echo_port, int count) {
   std::vector<int> fds;
   for (int i = 0; i < count; ++i) {
     int fd = open_stream(t, echo_port);
@@ -435,6 +435,13 @@ result idle(const target& t, uint16_t echo_port, int count) {
       break;
     fds.push_back(fd);
   }
+  return fds;
+}
+
+result idle(const target& t, uint16_t echo_port, int count) {
+  result res;
+  long rss0 = rss_kib(t.pid);
+  auto fds = open_streams(t, echo_port, count);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss1 = rss_kib(t.pid);
   int alive = 0;
@@ -456,13 +463,7 @@ result idle(const target& t, uint16_t echo_port, int count) {
 result slow_reader(const target& t, uint16_t echo_port, int count) {
   result res;
   long rss0 = rss_kib(t.pid);
-  std::vector<int> fds;
-  for (int i = 0; i < count; ++i) {
-    int fd = open_stream(t, echo_port);
-    if (fd < 0)
-      break;
-    fds.push_back(fd);
-  }
+  auto fds = open_streams(t, echo_port, count);
   std::vector<size_t> sent(fds.size(), 0);
   std::vector<char> chunk(65536);
   auto fill = [&](size_t i, size_t off, char* out, size_t n) {

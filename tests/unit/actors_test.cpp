@@ -590,8 +590,8 @@ CAF_TEST(added users are written atomically and acknowledged after the write) {
 }
 
 CAF_TEST(metrics count events and traffic) {
-  self->send(met, traffic{10, 20, 0, 0, 3, 0});
-  self->send(met, traffic{1, 2, 5, 2, 0, 1});
+  self->send(met, traffic{{10, 20, 0, 0, 3, 0}});
+  self->send(met, traffic{{1, 2, 5, 2, 0, 1}});
   self->send(met, metric_event{metric::reply, 4});
   self->send(met, metric_event{metric::reply, 200}); // out of range: ignored
   consume_all();

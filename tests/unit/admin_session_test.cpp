@@ -90,7 +90,7 @@ CAF_TEST_FIXTURE_SCOPE(spcp_tests, fixture)
 CAF_TEST(login then every query) {
   login();
   // 5 admitted, 1 of them closed: 4 open, 5 historical.
-  self->send(met, traffic{100, 23, 0, 0, 5, 1});
+  self->send(met, traffic{{100, 23, 0, 0, 5, 1}});
   consume_all();
   auto r = call(req(spcp::cmd::concurrent));
   CAF_CHECK(r.status == spcp::status::ok);
@@ -229,7 +229,7 @@ CAF_TEST_FIXTURE_SCOPE(manager_tests, manager_fixture)
 CAF_TEST(login then metrics then close) {
   CAF_CHECK(login() == (bytes{0x05, 0x00}));
   CAF_CHECK_EQUAL(tx.closes, 0);
-  self->send(met, traffic{70000, 0, 0, 0, 1, 1});
+  self->send(met, traffic{{70000, 0, 0, 0, 1, 1}});
   consume_all();
   // HLEN=1 HIST=1, ALEN=1 ACTIVE=0, BLEN=3 BYTES=70000 (0x011170)
   CAF_CHECK(send_msg(bytes{0x05, 0x02})
