@@ -215,8 +215,6 @@ struct conn {
   // -- handshake ---
   /// The owner's plan; dropped when the relay starts.
   std::unique_ptr<handshake_plan> plan;
-  /// `handshake` named an owner (counted in owned_closed at the close).
-  bool plan_given = false;
   hstep step = hstep::greeting;
   /// Bytes read from the client and not parsed yet (at most one message
   /// plus one read); after the request, what the client sent early.
@@ -376,7 +374,6 @@ public:
     c->handler = std::move(h);
     c->state = cstate::handshake;
     c->plan = std::make_unique<handshake_plan>(std::move(plan));
-    c->plan_given = true;
     timers_.push(timer_entry{now_ + c->plan->deadline, id, 0, true});
     c->down.rd = true; // edges may have passed before we owned the socket
     process(*c);
@@ -798,71 +795,70 @@ public:
 
   /// `flags_exact`: the readiness flags of both sockets are known (a CONNECT
   /// under a plan); otherwise the first pass tries every socket once.
-  void begin_relay(conn& cr, std::vector<uint8_t> to_client,
+  void begin_relay(conn& c, std::vector<uint8_t> to_client,
                    std::vector<uint8_t> to_upstream, const relay_options& opts,
                    bool flags_exact) {
-    auto c = &cr;
-    auto id = c->id;
+    auto id = c.id;
     // What the client sent right after its request goes first.
-    if (!c->in.empty() && !c->udp)
-      to_upstream.insert(to_upstream.begin(), c->in.begin(), c->in.end());
-    std::vector<uint8_t>{}.swap(c->in);
-    c->plan.reset();
-    if (c->udp) {
-      c->state = cstate::udp_relaying;
-      c->out.insert(c->out.end(), to_client.begin(), to_client.end());
-      c->after_out = after::hold;
-      c->idle = opts.idle_timeout;
-      c->last_active = now_;
-      c->down.rd = c->down.wr = true;
-      c->udp->client.rd = c->udp->out4.rd = c->udp->out6.rd = true;
-      lru_push(*c);
-      process(*c);
+    if (!c.in.empty() && !c.udp)
+      to_upstream.insert(to_upstream.begin(), c.in.begin(), c.in.end());
+    std::vector<uint8_t>{}.swap(c.in);
+    c.plan.reset();
+    if (c.udp) {
+      c.state = cstate::udp_relaying;
+      c.out.insert(c.out.end(), to_client.begin(), to_client.end());
+      c.after_out = after::hold;
+      c.idle = opts.idle_timeout;
+      c.last_active = now_;
+      c.down.rd = c.down.wr = true;
+      c.udp->client.rd = c.udp->out4.rd = c.udp->out6.rd = true;
+      lru_push(c);
+      process(c);
       return;
     }
-    if (!opts.transform.empty() && !spawn_transform(*c, opts.transform)) {
+    if (!opts.transform.empty() && !spawn_transform(c, opts.transform)) {
       // The client is told: a general failure instead of the success reply.
       log::warning("transformation program could not start: "
                    + std::string{std::strerror(errno)});
-      c->state = cstate::handshake;
-      c->close_why = close_reason::transform_failed;
+      c.state = cstate::handshake;
+      c.close_why = close_reason::transform_failed;
       std::vector<uint8_t> rep{socks5::version,
                                static_cast<uint8_t>(socks5::reply::general_failure),
                                0, 1, 0, 0, 0, 0, 0, 0};
       do_send(id, std::move(rep), after::close);
       return;
     }
-    c->state = cstate::relaying;
-    setup_pump(c->pumps[0], &c->down, &c->up, opts);
+    c.state = cstate::relaying;
+    setup_pump(c.pumps[0], &c.down, &c.up, opts);
     pump* to_client_pump;
-    if (c->child > 0) {
-      c->npumps = 3;
-      setup_pump(c->pumps[1], &c->up, &c->tin, opts);
-      setup_pump(c->pumps[2], &c->tout, &c->down, opts);
-      c->pumps[1].use_splice = c->pumps[2].use_splice = false;
-      c->pumps[1].splice_later = c->pumps[2].splice_later = false;
-      to_client_pump = &c->pumps[2];
+    if (c.child > 0) {
+      c.npumps = 3;
+      setup_pump(c.pumps[1], &c.up, &c.tin, opts);
+      setup_pump(c.pumps[2], &c.tout, &c.down, opts);
+      c.pumps[1].use_splice = c.pumps[2].use_splice = false;
+      c.pumps[1].splice_later = c.pumps[2].splice_later = false;
+      to_client_pump = &c.pumps[2];
     } else {
-      setup_pump(c->pumps[1], &c->up, &c->down, opts);
-      to_client_pump = &c->pumps[1];
+      setup_pump(c.pumps[1], &c.up, &c.down, opts);
+      to_client_pump = &c.pumps[1];
     }
     // Pending handshake output goes out before the reply.
-    if (c->out_off < c->out.size())
-      to_client_pump->prefix.assign(c->out.begin() + static_cast<long>(c->out_off),
-                                    c->out.end());
-    c->out.clear();
-    c->out_off = 0;
+    if (c.out_off < c.out.size())
+      to_client_pump->prefix.assign(c.out.begin() + static_cast<long>(c.out_off),
+                                    c.out.end());
+    c.out.clear();
+    c.out_off = 0;
     to_client_pump->prefix.insert(to_client_pump->prefix.end(), to_client.begin(),
                                   to_client.end());
-    c->pumps[0].prefix = std::move(to_upstream);
-    c->pumps[0].prefix_is_data = true;
-    c->idle = opts.idle_timeout;
-    c->last_active = now_;
+    c.pumps[0].prefix = std::move(to_upstream);
+    c.pumps[0].prefix_is_data = true;
+    c.idle = opts.idle_timeout;
+    c.last_active = now_;
     if (!flags_exact)
-      c->down.rd = c->down.wr = c->up.rd = c->up.wr = true;
-    c->tin.wr = c->tout.rd = c->child > 0;
-    lru_push(*c);
-    process(*c);
+      c.down.rd = c.down.wr = c.up.rd = c.up.wr = true;
+    c.tin.wr = c.tout.rd = c.child > 0;
+    lru_push(c);
+    process(c);
   }
 
   void do_close(conn_id id, close_reason reason) {
@@ -1106,7 +1102,13 @@ private:
   }
 
   void handshake_io(conn& c) {
-    // Flush pending output first.
+    if (flush_out(c) && c.state == cstate::handshake && c.plan)
+      advance(c);
+  }
+
+  /// Writes pending handshake output; false once the connection is closed
+  /// (a write failed, or it was written with after::close).
+  bool flush_out(conn& c) {
     while (c.out_off < c.out.size() && c.down.wr) {
       auto n = ::send(c.down.fd, c.out.data() + c.out_off,
                       c.out.size() - c.out_off, MSG_NOSIGNAL);
@@ -1118,7 +1120,7 @@ private:
         continue;
       } else {
         close_conn(c, close_reason::client_gone);
-        return;
+        return false;
       }
     }
     if (c.out_off == c.out.size()) {
@@ -1126,11 +1128,10 @@ private:
       c.out_off = 0;
       if (c.after_out == after::close) {
         close_conn(c, c.close_why);
-        return;
+        return false;
       }
     }
-    if (c.state == cstate::handshake && c.plan)
-      advance(c);
+    return true;
   }
 
   /// Parses the handshake under the plan until the owner must decide or
@@ -1156,8 +1157,9 @@ private:
           c.out.insert(c.out.end(), bytes.begin(), bytes.end());
           c.step = m == socks5::method::userpass ? hstep::credentials
                                                  : hstep::request;
-          handshake_io(c); // writes the choice, then goes on
-          return;
+          if (!flush_out(c))
+            return;
+          continue;
         }
         case hstep::credentials: {
           socks5::credentials creds;
@@ -1855,8 +1857,9 @@ private:
     stats.has_target = c.has_target;
     stats.target = c.target;
     stats.remote = c.remote;
+    // Only `handshake` names a handler: a connection with one is owned.
     auto handler = std::move(c.handler);
-    if (c.plan_given) {
+    if (handler) {
       ++owned_closed_batch_;
       owned_closed_.fetch_add(1, std::memory_order_relaxed);
     }

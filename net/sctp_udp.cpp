@@ -27,6 +27,17 @@ namespace {
 std::mutex init_mtx;
 int init_refs = 0;
 
+/// One usrsctp_recvv into `buf`; `flags` reports MSG_NOTIFICATION and
+/// MSG_EOR.
+ssize_t recv_chunk(struct socket* s, uint8_t* buf, size_t size, int& flags) {
+  sctp_rcvinfo rcv{};
+  socklen_t infolen = sizeof(rcv);
+  unsigned infotype = 0;
+  flags = 0;
+  return usrsctp_recvv(s, buf, size, nullptr, nullptr, &rcv, &infolen,
+                       &infotype, &flags);
+}
+
 /// Returns an error text when UDP port `port` cannot be bound (usrsctp would
 /// fail silently and hang in INIT retransmissions).
 std::string probe_udp_port(uint16_t port) {
@@ -216,12 +227,8 @@ private:
       }
       if (!(events & (SCTP_EVENT_READ | SCTP_EVENT_ERROR)))
         return;
-      sctp_rcvinfo rcv{};
-      socklen_t infolen = sizeof(rcv);
-      unsigned infotype = 0;
       int flags = 0;
-      auto n = usrsctp_recvv(s, buf, sizeof(buf), nullptr, nullptr, &rcv,
-                             &infolen, &infotype, &flags);
+      auto n = recv_chunk(s, buf, sizeof(buf), flags);
       if (n > 0) {
         if (flags & MSG_NOTIFICATION)
           continue;
@@ -284,12 +291,8 @@ public:
     auto deadline = std::chrono::steady_clock::now()
                     + std::chrono::milliseconds{timeout_ms};
     for (;;) {
-      sctp_rcvinfo rcv{};
-      socklen_t infolen = sizeof(rcv);
-      unsigned infotype = 0;
       int flags = 0;
-      auto n = usrsctp_recvv(s_, buf, sizeof(buf), nullptr, nullptr, &rcv,
-                             &infolen, &infotype, &flags);
+      auto n = recv_chunk(s_, buf, sizeof(buf), flags);
       if (n > 0) {
         if (flags & MSG_NOTIFICATION)
           continue;
