@@ -155,7 +155,9 @@ int run(const config::proxy_config& cfg) {
   // With the access log off, sessions send no record at all.
   session_deps deps{&io, reg, met, log_fd >= 0 ? alog : access_log_actor{}};
   auto initial = make_settings(cfg);
-  auto acc = sys.spawn(acceptor, initial, deps);
+  // Admits clients on the reactor's threads under the acceptor's policy.
+  auto desk = std::make_shared<admission_desk>(sys, deps);
+  auto acc = sys.spawn(acceptor, initial, desk);
   caf::anon_send(reg, logins_sink{acc});
   auto set = sys.spawn(settings, initial, acc);
 
@@ -225,10 +227,9 @@ int run(const config::proxy_config& cfg) {
       log::info(l);
   }
 
-  auto handler = make_accept_handler(acc);
   std::vector<std::string> bound;
   for (auto& addr : cfg.listen) {
-    auto res = io.listen(addr, handler);
+    auto res = io.listen(addr, desk);
     if (auto err = std::get_if<std::string>(&res)) {
       log::error(*err);
       stop_admin();

@@ -23,12 +23,6 @@ namespace px {
 
 // -- reactor events, as messages ----------------------------------------------
 
-/// A listener accepted a client (to the acceptor).
-struct conn_accepted {
-  net::conn_id id = 0;
-  net::ip_endpoint peer;
-};
-
 /// The client sent username/password (to its session).
 struct conn_credentials {
   socks5::credentials creds;
@@ -64,6 +58,9 @@ struct conn_failed {
 /// The connection is gone (to its session, exactly once).
 struct conn_closed {
   net::close_stats stats;
+  /// The login granted without asking the session (from the published
+  /// verified logins); empty otherwise.
+  std::string user;
 };
 
 /// One whole message on an admin association (to its admin session).
@@ -83,7 +80,8 @@ struct traffic {
 // -- settings -----------------------------------------------------------------
 
 /// Runtime knobs a session needs; owned by the settings actor, copied to the
-/// acceptor on every change and from there to each new session.
+/// acceptor on every change and from there, in its admission policy, to each
+/// new session.
 struct session_settings {
   config::auth_mode auth = config::auth_mode::userpass;
   uint64_t buffer_size = 64 * 1024;
@@ -168,10 +166,11 @@ struct access_record {
 // -- registry -----------------------------------------------------------------
 
 /// Logins the registry has verified, as an immutable value it publishes: a
-/// session checks a returning user against it without a message to the
-/// registry (keyed SHA-256, microseconds, instead of a round trip). Whoever
-/// holds the newest value (the acceptor) hands sessions a weak reference, so
-/// a reload that drops a user takes effect for handshakes in flight too.
+/// session's handler checks a returning user against it on the loop thread,
+/// without a message to any actor (keyed SHA-256, microseconds, instead of
+/// two round trips). Whoever holds the newest value (the acceptor's policy)
+/// hands handlers a weak reference, so a reload that drops a user takes
+/// effect for handshakes in flight too.
 struct verified_logins {
   struct entry {
     uint8_t roles = 0;
@@ -216,11 +215,6 @@ const char* to_string(add_result x);
 // -- inspect ------------------------------------------------------------------
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, conn_accepted& x) {
-  return f(caf::meta::type_name("conn_accepted"), x.id, x.peer);
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_credentials& x) {
   // The password never reaches a log: CAF's logger is off and no handler
   // prints this message.
@@ -257,7 +251,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
   return f(caf::meta::type_name("conn_closed"), x.stats.bytes_up,
            x.stats.bytes_down, x.stats.reason, x.stats.relayed,
-           x.stats.has_target, x.stats.target, x.stats.remote);
+           x.stats.has_target, x.stats.target, x.stats.remote, x.user);
 }
 
 template <class Inspector>
@@ -396,9 +390,10 @@ using metrics_actor = caf::typed_actor<
 /// Writes the access log.
 using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
 
-/// Accepts clients: enforces allow_client and max_clients, spawns sessions.
+/// Owns the admission policy (allow_client, max_clients, the handshake plan,
+/// the newest verified logins) and publishes it to the listeners' admission
+/// handler, which spawns sessions.
 using acceptor_actor = caf::typed_actor<
-  caf::reacts_to<conn_accepted>,
   caf::reacts_to<logins_update>,
   caf::reacts_to<session_settings>>;
 
@@ -419,7 +414,6 @@ using settings_actor = caf::typed_actor<
 
 CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(proxy, (px::conn_accepted))
   CAF_ADD_TYPE_ID(proxy, (px::conn_credentials))
   CAF_ADD_TYPE_ID(proxy, (px::conn_request))
   CAF_ADD_TYPE_ID(proxy, (px::conn_handshake_failed))

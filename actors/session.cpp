@@ -12,15 +12,26 @@ namespace {
 
 using namespace std::chrono;
 
-/// Sends reactor events for one connection to its session actor.
+/// Sends reactor events for one connection to its session actor. Runs on
+/// the connection's loop thread only.
 class session_handler : public net::conn_handler {
 public:
-  explicit session_handler(caf::actor dst) : dst_(std::move(dst)) {
+  session_handler(caf::actor dst, std::weak_ptr<const verified_logins> logins)
+    : dst_(std::move(dst)), logins_(std::move(logins)) {
     // nop
   }
 
-  void on_credentials(net::conn_id, socks5::credentials creds) override {
+  bool on_credentials(net::conn_id, socks5::credentials creds) override {
+    // A returning user: checked against the registry's published value
+    // (keyed SHA-256, microseconds). The weak reference expires when a
+    // reload publishes a new value, so a removed user cannot slip through.
+    if (auto logins = logins_.lock();
+        logins && logins->check(creds.user, creds.password, config::role_socks)) {
+      user_ = std::move(creds.user);
+      return true;
+    }
     caf::anon_send(dst_, conn_credentials{std::move(creds)});
+    return false;
   }
 
   void on_request(net::conn_id, socks5::request req) override {
@@ -46,25 +57,14 @@ public:
   }
 
   void on_closed(net::conn_id, net::close_stats stats) override {
-    caf::anon_send(dst_, conn_closed{std::move(stats)});
+    caf::anon_send(dst_, conn_closed{std::move(stats), std::move(user_)});
   }
 
 private:
   caf::actor dst_;
-};
-
-class acceptor_handler : public net::accept_handler {
-public:
-  explicit acceptor_handler(acceptor_actor dst) : dst_(std::move(dst)) {
-    // nop
-  }
-
-  void on_accepted(net::conn_id id, net::ip_endpoint peer) override {
-    caf::anon_send(dst_, conn_accepted{id, peer});
-  }
-
-private:
-  acceptor_actor dst_;
+  std::weak_ptr<const verified_logins> logins_;
+  /// The login granted here (reported with the close).
+  std::string user_;
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;
@@ -280,7 +280,6 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   st.peer = args.peer;
   st.settings = std::move(args.settings);
   st.deps = args.deps;
-  st.logins = std::move(args.logins);
   st.started = args.started;
   st.started_unix_ms = args.started_unix_ms;
   auto metrics = st.deps.metrics;
@@ -297,14 +296,8 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
         return;
       st.ph = phase::authenticating;
       auto user = msg.creds.user;
-      // A returning user: checked against the registry's published value.
-      if (auto logins = st.logins.lock();
-          logins
-          && logins->check(msg.creds.user, msg.creds.password, config::role_socks)) {
-        on_auth_result(self, true, user);
-        return;
-      }
-      // No CAF timeout: the reactor's handshake deadline bounds the wait.
+      // The handler found no verified login: the registry decides. No CAF
+      // timeout: the reactor's handshake deadline bounds the wait.
       self
         ->request(st.deps.registry, caf::infinite, auth_atom_v,
                   std::move(msg.creds.user), std::move(msg.creds.password),
@@ -356,6 +349,8 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
     },
     [=](conn_closed& msg) {
       auto& st = self->state;
+      if (!msg.user.empty())
+        st.user = std::move(msg.user);
       if (msg.stats.reason == net::close_reason::handshake_timeout)
         count(self, metric::handshake_timeout);
       if (st.deps.access_log)
@@ -365,21 +360,20 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   };
 }
 
-// -- acceptor -----------------------------------------------------------------
+// -- admission ----------------------------------------------------------------
 
-caf::actor start_session(caf::local_actor* spawner, session_args args,
-                         const net::handshake_plan& plan) {
-  auto id = args.id;
-  auto io = args.deps.io;
-  // Lazy: the session first runs when the reactor reports credentials (or
-  // the close), not once more right now. The handshake deadline is the
-  // reactor's (handshake_plan::deadline): no timer of CAF's clock.
-  auto s = spawner->spawn<caf::lazy_init>(session, std::move(args));
-  io->handshake(id, std::make_shared<session_handler>(s), plan);
-  return s;
+std::shared_ptr<net::conn_handler>
+start_session(caf::actor_system& sys, session_args args,
+              std::weak_ptr<const verified_logins> logins) {
+  // Lazy: the session first runs when the reactor reports something it
+  // must decide (or the close), not once more right now. The handshake
+  // deadline is the reactor's (handshake_plan::deadline): no timer of CAF's
+  // clock.
+  auto s = sys.spawn<caf::lazy_init>(session, std::move(args));
+  return std::make_shared<session_handler>(std::move(s), std::move(logins));
 }
 
-bool acceptor_state::client_allowed(const net::ip_endpoint& peer) const {
+bool admission_policy::client_allowed(const net::ip_endpoint& peer) const {
   if (settings->allow_clients.empty())
     return true;
   return std::any_of(settings->allow_clients.begin(),
@@ -387,56 +381,78 @@ bool acceptor_state::client_allowed(const net::ip_endpoint& peer) const {
                      [&](const net::cidr& block) { return block.contains(peer); });
 }
 
-acceptor_actor::behavior_type
-acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
-         session_settings settings, session_deps deps) {
-  auto& st = self->state;
-  st.plan = session_state::plan_for(settings);
-  st.settings = std::make_shared<const session_settings>(std::move(settings));
-  st.deps = deps;
-  return {
-    [=](conn_accepted& msg) {
-      auto& st = self->state;
-      if (!st.client_allowed(msg.peer)) {
-        st.deps.io->close(msg.id);
-        self->send(st.deps.metrics, metric_event{metric::rejected_client_rule, 0});
-        log::info("refused client " + msg.peer.to_string() + ": not in allow_client");
-        return;
-      }
-      if (st.active() >= st.settings->max_clients) {
-        st.deps.io->close(msg.id);
-        self->send(st.deps.metrics, metric_event{metric::rejected_max_clients, 0});
-        log::debug("refused client " + msg.peer.to_string() + ": max_clients reached");
-        return;
-      }
-      // Every session gets exactly one `handshake` (in start_session), so
-      // admitted - owned_closed is the number open: no monitor and no
-      // message per session end. Metrics gets admissions batched by the
-      // reactor.
-      session_args args;
-      args.id = msg.id;
-      args.peer = msg.peer;
-      args.settings = st.settings;
-      args.deps = st.deps;
-      args.logins = st.logins;
-      args.started = self->clock().now();
-      args.started_unix_ms = duration_cast<milliseconds>(
-                               system_clock::now().time_since_epoch())
-                               .count();
-      start_session(self, std::move(args), st.plan);
-      ++st.admitted;
-    },
-    [=](logins_update& msg) { self->state.logins = std::move(msg.logins); },
-    [=](session_settings& s) {
-      auto& st = self->state;
-      st.plan = session_state::plan_for(s);
-      st.settings = std::make_shared<const session_settings>(std::move(s));
-    },
-  };
+admission_desk::admission_desk(caf::actor_system& sys, session_deps deps)
+  : sys_(sys), deps_(std::move(deps)) {
+  // nop
 }
 
-std::shared_ptr<net::accept_handler> make_accept_handler(acceptor_actor dst) {
-  return std::make_shared<acceptor_handler>(std::move(dst));
+void admission_desk::publish(std::shared_ptr<const admission_policy> p) {
+  std::atomic_store(&policy_, std::move(p));
+}
+
+net::admission admission_desk::on_accepted(net::conn_id id,
+                                           net::ip_endpoint peer) {
+  net::admission out;
+  out.what = net::admission::verdict::refuse;
+  auto policy = std::atomic_load(&policy_);
+  if (!policy)
+    return out; // not published yet: the acceptor is not running
+  if (!policy->client_allowed(peer)) {
+    caf::anon_send(deps_.metrics, metric_event{metric::rejected_client_rule, 0});
+    log::info("refused client " + peer.to_string() + ": not in allow_client");
+    return out;
+  }
+  // Counted first, so that loops admitting at once never overshoot.
+  auto n = admitted_.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto closed = deps_.io->owned_closed();
+  if (n > closed && n - closed > policy->settings->max_clients) {
+    admitted_.fetch_sub(1, std::memory_order_relaxed);
+    caf::anon_send(deps_.metrics, metric_event{metric::rejected_max_clients, 0});
+    log::debug("refused client " + peer.to_string() + ": max_clients reached");
+    return out;
+  }
+  session_args args;
+  args.id = id;
+  args.peer = peer;
+  args.settings = policy->settings;
+  args.deps = deps_;
+  args.started = sys_.clock().now();
+  args.started_unix_ms
+    = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  out.what = net::admission::verdict::own;
+  out.handler = start_session(sys_, std::move(args), policy->logins);
+  out.plan = policy->plan;
+  return out;
+}
+
+void acceptor_state::publish() {
+  auto p = std::make_shared<admission_policy>();
+  p->plan = std::make_shared<const net::handshake_plan>(
+    session_state::plan_for(settings));
+  p->settings = std::make_shared<const session_settings>(settings);
+  p->logins = logins;
+  desk->publish(std::move(p));
+}
+
+acceptor_actor::behavior_type
+acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
+         session_settings settings, std::shared_ptr<admission_desk> desk) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.desk = std::move(desk);
+  st.publish();
+  return {
+    [=](logins_update& msg) {
+      auto& st = self->state;
+      st.logins = std::move(msg.logins);
+      st.publish();
+    },
+    [=](session_settings& s) {
+      auto& st = self->state;
+      st.settings = std::move(s);
+      st.publish();
+    },
+  };
 }
 
 } // namespace px

@@ -1,11 +1,15 @@
-// The SOCKS5 session actor (one per client connection) and the acceptor that
-// admits clients and spawns sessions.
+// The SOCKS5 session actor (one per client connection), the acceptor that
+// owns the admission policy, and the admission desk that applies it.
 //
 // A session owns the decisions about one client; the reactor owns its
-// sockets and runs the handshake under the plan the session hands it at
-// spawn (methods accepted, deadline, how a CONNECT is run). Handlers
-// (dynamically typed; reactor events arrive as messages):
-//   conn_credentials       username/password     -> registry -> authenticated
+// sockets and runs the handshake under the plan the acceptor published
+// (methods accepted, deadline, how a CONNECT is run). The desk admits a
+// client on the loop thread that accepted it, from the acceptor's newest
+// published policy, spawns its session lazily and hands the reactor the
+// session's handler: a client whose login the registry verified before
+// costs the session one message, its close. Handlers (dynamically typed;
+// reactor events arrive as messages):
+//   conn_credentials       a login not verified before -> registry -> authenticated
 //   conn_request           BIND / UDP ASSOCIATE  -> bind / udp_associate
 //   conn_bound             BIND listener is up   -> first reply
 //   conn_connected         BIND peer / UDP relay -> success reply, relay
@@ -14,8 +18,10 @@
 //   conn_closed            connection gone       -> access log line, quit
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,8 +68,6 @@ struct session_state {
   net::ip_endpoint peer;
   std::shared_ptr<const session_settings> settings;
   session_deps deps;
-  /// Logins the registry verified (see verified_logins).
-  std::weak_ptr<const verified_logins> logins;
   phase ph = phase::handshake;
   /// The request's command (CONNECT, BIND or UDP ASSOCIATE).
   socks5::command cmd = socks5::command::connect;
@@ -92,51 +96,84 @@ struct session_args {
   net::ip_endpoint peer;
   std::shared_ptr<const session_settings> settings;
   session_deps deps;
-  std::weak_ptr<const verified_logins> logins;
   /// When the client was admitted.
   caf::actor_clock::time_point started;
   int64_t started_unix_ms = 0;
 };
 
-/// The session actor. Its spawner hands the connection to the reactor
-/// (`start_session`), so a session can be spawned lazily: it first runs when
-/// the reactor has something to tell it.
+/// The session actor. It is spawned lazily (see start_session): it first
+/// runs when the reactor has something to tell it.
 caf::behavior session(caf::stateful_actor<session_state>* self,
                       session_args args);
 
-/// Spawns a session for an admitted client and starts its handshake under
-/// `plan`.
-caf::actor start_session(caf::local_actor* spawner, session_args args,
-                         const net::handshake_plan& plan);
+/// Spawns a session (lazily) and returns the handler that turns the
+/// reactor's events for its connection into messages to it. The handler
+/// grants a login found in `logins` at once, on the loop thread.
+std::shared_ptr<net::conn_handler>
+start_session(caf::actor_system& sys, session_args args,
+              std::weak_ptr<const verified_logins> logins);
 
-/// State of the acceptor.
-struct acceptor_state {
-  static inline const char* name = "socks5.acceptor";
+/// What the acceptor publishes for admissions: an immutable value.
+struct admission_policy {
   std::shared_ptr<const session_settings> settings;
-  /// The plan derived from `settings`.
-  net::handshake_plan plan;
-  session_deps deps;
-  /// The newest verified logins (sessions get weak references).
+  /// The handshake plan derived from `settings`.
+  std::shared_ptr<const net::handshake_plan> plan;
+  /// The registry's newest verified logins (sessions get weak references).
   std::shared_ptr<const verified_logins> logins;
-  /// Sessions spawned so far.
-  uint64_t admitted = 0;
-
-  /// Client connections of admitted sessions still open.
-  uint64_t active() const {
-    auto closed = deps.io->owned_closed();
-    return admitted > closed ? admitted - closed : 0;
-  }
 
   /// True when allow_client admits `peer` (empty list: everyone).
   bool client_allowed(const net::ip_endpoint& peer) const;
 };
 
-/// The acceptor actor.
+/// The listeners' accept handler. Runs on the reactor's loop threads and
+/// never blocks: it applies the acceptor's newest policy (allow_client,
+/// max_clients), spawns the session and hands the reactor its handler and
+/// plan, without a message to any actor.
+class admission_desk : public net::accept_handler {
+public:
+  admission_desk(caf::actor_system& sys, session_deps deps);
+
+  /// Replaces the policy (the acceptor, on every change; any thread).
+  void publish(std::shared_ptr<const admission_policy> p);
+
+  net::admission on_accepted(net::conn_id id, net::ip_endpoint peer) override;
+
+  /// Sessions admitted so far.
+  uint64_t admitted() const {
+    return admitted_.load(std::memory_order_relaxed);
+  }
+
+  /// Client connections of admitted sessions still open. Every admitted
+  /// session's connection is owned, so the reactor's closed-owned counter
+  /// tells how many ended: no monitor, no message per session end.
+  uint64_t active() const {
+    auto closed = deps_.io->owned_closed();
+    auto n = admitted();
+    return n > closed ? n - closed : 0;
+  }
+
+private:
+  caf::actor_system& sys_;
+  session_deps deps_;
+  /// Read and replaced with std::atomic_load / std::atomic_store.
+  std::shared_ptr<const admission_policy> policy_;
+  std::atomic<uint64_t> admitted_{0};
+};
+
+/// State of the acceptor.
+struct acceptor_state {
+  static inline const char* name = "socks5.acceptor";
+  session_settings settings;
+  std::shared_ptr<const verified_logins> logins;
+  std::shared_ptr<admission_desk> desk;
+
+  /// Publishes a new policy from `settings` and `logins` to the desk.
+  void publish();
+};
+
+/// The acceptor actor: owns the admission policy.
 acceptor_actor::behavior_type
 acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
-         session_settings settings, session_deps deps);
-
-/// Reactor adapter: turns a listener's accepts into messages to an acceptor.
-std::shared_ptr<net::accept_handler> make_accept_handler(acceptor_actor dst);
+         session_settings settings, std::shared_ptr<admission_desk> desk);
 
 } // namespace px

@@ -128,6 +128,8 @@ struct side {
   /// The peer's FIN (or an error) was reported: a short read no longer
   /// proves the socket drained, since that edge has passed.
   bool hup = false;
+  /// EPOLLERR or EPOLLHUP was reported (a connect that failed, a reset).
+  bool err = false;
   /// Sockets use send/recv and half-close; pipes use read/write and close.
   bool sock = true;
   watcher w{wkind::down, nullptr};
@@ -213,8 +215,9 @@ struct conn {
   side up;
   std::shared_ptr<conn_handler> handler;
   // -- handshake ---
-  /// The owner's plan; dropped when the relay starts.
-  std::unique_ptr<handshake_plan> plan;
+  /// The owner's plan (shared by its connections); dropped when the relay
+  /// starts.
+  std::shared_ptr<const handshake_plan> plan;
   hstep step = hstep::greeting;
   /// Bytes read from the client and not parsed yet (at most one message
   /// plus one read); after the request, what the client sent early.
@@ -360,8 +363,8 @@ public:
   void do_handshake(conn_id id, std::shared_ptr<conn_handler> h,
                     handshake_plan plan) {
     auto c = find(id);
-    ++owned_;
     if (!c) {
+      ++owned_;
       ++owned_closed_batch_;
       owned_closed_.fetch_add(1, std::memory_order_relaxed);
       close_stats stats;
@@ -371,27 +374,39 @@ public:
     }
     if (c->state != cstate::accepted)
       return;
-    c->handler = std::move(h);
-    c->state = cstate::handshake;
-    c->plan = std::make_unique<handshake_plan>(std::move(plan));
-    timers_.push(timer_entry{now_ + c->plan->deadline, id, 0, true});
-    c->down.rd = true; // edges may have passed before we owned the socket
-    process(*c);
+    own(*c, std::move(h), std::make_shared<const handshake_plan>(std::move(plan)));
+  }
+
+  /// `h` owns `c` from now on; its handshake runs under `plan`. The read
+  /// flags are exact: the socket has been registered since its accept.
+  void own(conn& c, std::shared_ptr<conn_handler> h,
+           std::shared_ptr<const handshake_plan> plan) {
+    ++owned_;
+    c.handler = std::move(h);
+    c.state = cstate::handshake;
+    c.plan = std::move(plan);
+    timers_.push(timer_entry{now_ + c.plan->deadline, c.id, 0, true});
+    process(c);
   }
 
   void do_authenticated(conn_id id, bool ok) {
     auto c = find(id);
     if (!c || c->state != cstate::handshake || c->step != hstep::authenticating)
       return;
-    auto status = socks5::encode_auth_status(ok);
-    c->out.insert(c->out.end(), status.begin(), status.end());
-    if (ok) {
-      c->step = hstep::request;
-    } else {
-      c->step = hstep::done;
-      c->after_out = after::close;
-    }
+    authenticate(*c, ok);
     process(*c);
+  }
+
+  /// Queues the RFC 1929 status; the handshake goes on or closes after it.
+  static void authenticate(conn& c, bool ok) {
+    auto status = socks5::encode_auth_status(ok);
+    c.out.insert(c.out.end(), status.begin(), status.end());
+    if (ok) {
+      c.step = hstep::request;
+    } else {
+      c.step = hstep::done;
+      c.after_out = after::close;
+    }
   }
 
   void do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
@@ -530,7 +545,7 @@ public:
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       c.up.fd = fd;
-      c.up.rd = c.up.wr = false;
+      c.up.rd = c.up.wr = c.up.hup = c.up.err = false;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c.up.w;
@@ -974,6 +989,8 @@ private:
           s.rd = true;
         if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
           s.hup = true;
+        if (ev.events & (EPOLLHUP | EPOLLERR))
+          s.err = true;
         if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
           s.wr = true;
         process(*c);
@@ -1059,10 +1076,20 @@ private:
       ev.data.ptr = &c->down.w;
       epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
       auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-      auto id = c->id;
-      conns_.emplace(id, std::move(c));
+      auto& cr = *c;
+      conns_.emplace(cr.id, std::move(c));
       count_.fetch_add(1, std::memory_order_relaxed);
-      l->handler->on_accepted(id, peer.value_or(ip_endpoint{}));
+      auto adm = l->handler->on_accepted(cr.id, peer.value_or(ip_endpoint{}));
+      switch (adm.what) {
+        case admission::verdict::refuse:
+          close_conn(cr, close_reason::requested);
+          break;
+        case admission::verdict::own:
+          own(cr, std::move(adm.handler), std::move(adm.plan));
+          break;
+        case admission::verdict::defer:
+          break;
+      }
     }
   }
 
@@ -1168,8 +1195,12 @@ private:
             break;
           consume(c, r.consumed);
           c.step = hstep::authenticating;
-          c.handler->on_credentials(c.id, std::move(creds));
-          return;
+          if (!c.handler->on_credentials(c.id, std::move(creds)))
+            return; // the owner answers with `authenticated`
+          authenticate(c, true);
+          if (!flush_out(c))
+            return;
+          continue;
         }
         case hstep::request: {
           socks5::request req;
@@ -1352,8 +1383,7 @@ private:
         continue;
       }
       c.up.fd = fd;
-      c.up.rd = false;
-      c.up.wr = false;
+      c.up.rd = c.up.wr = c.up.hup = c.up.err = false;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c.up.w;
@@ -1367,47 +1397,61 @@ private:
   }
 
   void check_connect(conn& c) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(c.up.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      c.last_err = from_errno(err);
-      ::close(c.up.fd);
-      c.up.fd = -1;
-      try_next(c);
-      return;
+    std::optional<ip_endpoint> remote;
+    if (c.up.wr && !c.up.err) {
+      // Writable without an error or hang-up: connected. The peer is the
+      // address we connected to (no getsockopt, no getpeername).
+      remote = c.addrs[c.next_addr - 1];
+    } else {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(c.up.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        retry_connect(c, err);
+        return;
+      }
+      if (!c.up.wr)
+        return; // readable without error or writability: keep waiting
+      // An error event with SO_ERROR 0: only a peer address proves the
+      // connection (gVisor has reported refused connects this way).
+      sockaddr_storage rs{};
+      socklen_t rlen = sizeof(rs);
+      if (getpeername(c.up.fd, reinterpret_cast<sockaddr*>(&rs), &rlen) != 0) {
+        retry_connect(c, errno == ENOTCONN ? ECONNREFUSED : errno);
+        return;
+      }
+      remote = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rs));
     }
-    if (!c.up.wr)
-      return; // readable without error or writability: keep waiting
-    sockaddr_storage ls{}, rs{};
-    socklen_t llen = sizeof(ls), rlen = sizeof(rs);
+    sockaddr_storage ls{};
+    socklen_t llen = sizeof(ls);
     getsockname(c.up.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
-    if (getpeername(c.up.fd, reinterpret_cast<sockaddr*>(&rs), &rlen) != 0) {
-      c.last_err = from_errno(errno == ENOTCONN ? ECONNREFUSED : errno);
-      ::close(c.up.fd);
-      c.up.fd = -1;
-      try_next(c);
-      return;
-    }
     ++c.op_gen; // cancels the deadline
     c.state = cstate::connected;
     auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
-    auto remote = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rs));
     if (c.plan) {
       // A CONNECT under the plan: the success reply names our address
       // towards the target, and the relay starts at once.
       c.remote = remote.value_or(ip_endpoint{});
       ++connects_ok_;
-      auto opts = c.plan->relay;
+      auto plan = c.plan; // begin_relay drops the connection's reference
       begin_relay(c,
                   socks5::encode_reply(socks5::reply::succeeded,
                                        socks5::address::from(
                                          local.value_or(ip_endpoint{}))),
-                  {}, opts, true);
+                  {}, plan->relay, true);
       return;
     }
     c.handler->on_connected(c.id, local.value_or(ip_endpoint{}),
                             remote.value_or(ip_endpoint{}));
+  }
+
+  /// The attempt on the current address failed with `err`: the next one.
+  void retry_connect(conn& c, int err) {
+    c.last_err = from_errno(err);
+    ::close(c.up.fd);
+    c.up.fd = -1;
+    c.up.err = c.up.hup = false;
+    try_next(c);
   }
 
   void connect_failed(conn& c, connect_error err) {
@@ -1486,8 +1530,9 @@ private:
 
   enum class io_result { progress, blocked, error };
 
-  /// Moves as much as possible; false on a fatal error.
-  io_result pump_step(pump& p) {
+  /// Moves as much as possible. `last`: every other direction is done, so
+  /// when this one ends the connection closes (and close sends the FIN).
+  io_result pump_step(pump& p, bool last) {
     bool progress = false;
     for (;;) {
       bool moved = false;
@@ -1620,7 +1665,11 @@ private:
     // 4. half-close once src is exhausted and everything is delivered
     if (p.eof && p.held == 0 && p.prefix.empty() && !p.shut) {
       if (p.dst->sock) {
-        ::shutdown(p.dst->fd, SHUT_WR);
+        // The last direction needs no shutdown: the connection closes now,
+        // and close sends the FIN (nothing is unread on dst: the other
+        // direction read it to its end).
+        if (!last)
+          ::shutdown(p.dst->fd, SHUT_WR);
       } else {
         ::close(p.dst->fd); // EOF for the program's stdin
         p.dst->fd = -1;
@@ -1726,7 +1775,10 @@ private:
       auto* p = &c.pumps[i];
       if (p->done())
         continue;
-      auto r = pump_step(*p);
+      bool last = true;
+      for (size_t j = 0; j < c.npumps; ++j)
+        last = last && (j == i || c.pumps[j].done());
+      auto r = pump_step(*p, last);
       if (r == io_result::error) {
         close_conn(c, c.npumps == 3 && i > 0 ? close_reason::transform_failed
                       : i == 0              ? close_reason::upstream_error
@@ -2016,6 +2068,10 @@ void reactor::stop() {
   for (auto& lp : loops_)
     lp->stop();
   loops_.clear();
+  // No accept can happen any more: let the handlers go now (they may hold
+  // resources of their owner's, such as actor handles).
+  for (auto& l : listeners_)
+    l->handler.reset();
 }
 
 size_t reactor::connection_count() const {

@@ -3,12 +3,14 @@
 // decides. Each connection is pinned to one loop for its whole life.
 //
 // Life of a client connection:
-//   accepted  -> accept_handler::on_accepted (nothing is read yet)
-//   handshake -> the owner hands over its handshake plan (which methods it
-//                accepts, its deadline, how a CONNECT is to be run); the loop
-//                parses with the pure SOCKS5 codec and asks the owner only
-//                what needs a decision:
-//                  on_credentials   -> authenticated(ok?)
+//   accepted  -> accept_handler::on_accepted (nothing is read yet) returns
+//                the owner's admission: refuse, own (a handler and its
+//                handshake plan), or defer (a `handshake` command follows)
+//   handshake -> under the owner's plan (which methods it accepts, its
+//                deadline, how a CONNECT is to be run) the loop parses with
+//                the pure SOCKS5 codec and asks the owner only what needs a
+//                decision:
+//                  on_credentials   -> granted at once, or authenticated(ok?)
 //                  on_request       (BIND, UDP ASSOCIATE) -> bind / udp_associate
 //                  on_handshake_failed (malformed input)  -> send(reply, close)
 //                A CONNECT runs under the plan: DNS (c-ares, inside the loop),
@@ -188,8 +190,10 @@ enum class after : uint8_t { hold, close };
 class conn_handler {
 public:
   virtual ~conn_handler() = default;
-  /// The client sent username/password: answer with `authenticated`.
-  virtual void on_credentials(conn_id id, socks5::credentials creds) = 0;
+  /// The client sent username/password. Returns true to grant at once (a
+  /// login the owner verified before, checked against a value it
+  /// published); otherwise the owner answers with `authenticated`.
+  virtual bool on_credentials(conn_id id, socks5::credentials creds) = 0;
   /// A BIND or UDP ASSOCIATE request (a CONNECT runs under the plan).
   virtual void on_request(conn_id id, socks5::request req) = 0;
   /// The handshake cannot go on; the owner sends its reply and closes.
@@ -205,11 +209,27 @@ public:
   virtual void on_closed(conn_id id, close_stats stats) = 0;
 };
 
-/// Receives accepted connections of a listener, on a loop thread.
+/// What the owner of a listener decides for a client it accepted.
+struct admission {
+  enum class verdict : uint8_t {
+    /// Closed at once; nobody owns the connection (no on_closed).
+    refuse,
+    /// `handler` owns it, and the handshake starts now under `plan`.
+    own,
+    /// Decided later, with a `handshake` or a `close` command.
+    defer,
+  };
+  verdict what = verdict::defer;
+  std::shared_ptr<conn_handler> handler;
+  std::shared_ptr<const handshake_plan> plan;
+};
+
+/// Receives accepted connections of a listener, on a loop thread. Must not
+/// block: an owner decides from values it published beforehand (or defers).
 class accept_handler {
 public:
   virtual ~accept_handler() = default;
-  virtual void on_accepted(conn_id id, ip_endpoint peer) = 0;
+  virtual admission on_accepted(conn_id id, ip_endpoint peer) = 0;
 };
 
 /// Counters a loop batches to its traffic sink.

@@ -124,6 +124,7 @@ struct fixture : test_coordinator_fixture<> {
     met = sys.spawn(metrics);
     sink = sys.spawn(access_sink);
     deps = session_deps{&io, reg, met, sink};
+    desk = std::make_shared<admission_desk>(sys, deps);
     consume_all();
   }
 
@@ -139,29 +140,47 @@ struct fixture : test_coordinator_fixture<> {
       ; // nop
   }
 
-  /// Starts a session as the acceptor does; returns the plan it handed over.
-  net::handshake_plan start(net::conn_id id = 7) {
-    session_args args;
-    args.id = id;
-    args.peer = *net::ip_endpoint::parse("127.0.0.1:5555");
-    args.settings = std::make_shared<const session_settings>(settings);
-    args.deps = deps;
-    args.logins = logins;
-    start_session(self.ptr(), std::move(args), session_state::plan_for(settings));
+  /// Publishes `settings` and `logins` to the desk, as the acceptor does.
+  void publish() {
+    auto p = std::make_shared<admission_policy>();
+    p->settings = std::make_shared<const session_settings>(settings);
+    p->plan = std::make_shared<const net::handshake_plan>(
+      session_state::plan_for(settings));
+    p->logins = logins;
+    desk->publish(std::move(p));
+  }
+
+  /// A loop accepted client `id`: the desk's verdict (handlers of admitted
+  /// clients go where `at` finds them).
+  net::admission admit(net::conn_id id,
+                       std::string peer = "127.0.0.1:5555") {
+    auto adm = desk->on_accepted(id, *net::ip_endpoint::parse(peer));
+    if (adm.handler)
+      io.handlers[id] = adm.handler;
     consume_all();
-    auto cmds = io.take();
-    CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-    CAF_REQUIRE_EQUAL(cmds[0].kind, command::handshake);
-    return cmds[0].plan;
+    return adm;
+  }
+
+  /// Admits a client under the current settings; returns its plan.
+  net::handshake_plan start(net::conn_id id = 7) {
+    publish();
+    auto adm = admit(id);
+    CAF_REQUIRE(adm.what == net::admission::verdict::own);
+    CAF_REQUIRE(adm.handler && adm.plan);
+    // The session is spawned lazily and asked nothing yet.
+    CAF_REQUIRE(io.take().empty());
+    return *adm.plan;
   }
 
   net::conn_handler& at(net::conn_id id = 7) {
     return *io.handlers.at(id);
   }
 
-  /// The reactor reports credentials; returns the commands that follow.
-  std::vector<command> login(std::string user, std::string password) {
-    at().on_credentials(7, creds(std::move(user), std::move(password)));
+  /// The reactor reports credentials; returns the commands that follow
+  /// (none when the handler granted the login itself: `granted`).
+  std::vector<command> login(std::string user, std::string password,
+                             net::conn_id id = 7) {
+    granted = at(id).on_credentials(id, creds(std::move(user), std::move(password)));
     consume_all();
     return io.take();
   }
@@ -193,6 +212,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   fake_io io;
+  std::shared_ptr<admission_desk> desk;
+  bool granted = false;
   std::vector<hasher_actor> hashers;
   registry_actor reg;
   metrics_actor met;
@@ -269,7 +290,7 @@ CAF_TEST(a connect session from credentials to the access log) {
   CAF_CHECK_EQUAL(snapshot().auth_failures, 0u);
 }
 
-CAF_TEST(a returning user is checked against the published logins) {
+CAF_TEST(a returning user is granted on the loop from the published logins) {
   // "ghost" is unknown to the registry: only the published value can
   // accept it, so acceptance proves the registry was not asked.
   auto v = std::make_shared<verified_logins>();
@@ -278,26 +299,26 @@ CAF_TEST(a returning user is checked against the published logins) {
   logins = v;
   start();
   auto cmds = login("ghost", "pw");
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].plan.userpass);
+  CAF_CHECK(granted);
+  CAF_CHECK(cmds.empty()); // the session was not asked
   closed(stats(0, 0, net::close_reason::done));
   CAF_CHECK_EQUAL(records().at(0).user, "ghost");
   // A wrong password, or a role the user lacks, goes to the registry.
   start(8);
-  at(8).on_credentials(8, creds("ghost", "nope"));
-  consume_all();
-  cmds = io.take();
+  cmds = login("ghost", "nope", 8);
+  CAF_CHECK(!granted);
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK_EQUAL(cmds[0].kind, command::authenticated);
   CAF_CHECK(!cmds[0].plan.userpass);
   CAF_CHECK(!v->check("ghost", "pw", config::role_admin));
-  // Once the acceptor drops the value (a reload published a new one), a
-  // session holding a weak reference no longer uses it.
+  // Once the acceptor publishes a new value (a reload), a handler holding
+  // a weak reference to the old one no longer uses it.
   start(9);
   logins.reset();
   v.reset();
-  at(9).on_credentials(9, creds("ghost", "pw"));
-  consume_all();
-  cmds = io.take();
+  publish();
+  cmds = login("ghost", "pw", 9);
+  CAF_CHECK(!granted);
   CAF_REQUIRE_EQUAL(cmds.size(), 1u);
   CAF_CHECK(!cmds[0].plan.userpass);
 }
@@ -605,22 +626,16 @@ CAF_TEST(metrics count events and traffic) {
   CAF_CHECK_EQUAL(m.replies[4], 1u);
 }
 
-CAF_TEST(the acceptor enforces max clients and the allow list) {
+CAF_TEST(the acceptor policy enforces max clients and the allow list) {
+  using verdict = net::admission::verdict;
   settings.max_clients = 1;
-  auto acc = sys.spawn(acceptor, settings, deps);
+  auto acc = sys.spawn(acceptor, settings, desk);
   consume_all();
-  auto peer = *net::ip_endpoint::parse("127.0.0.1:1000");
-  self->send(acc, conn_accepted{1, peer});
-  consume_all();
-  self->send(acc, conn_accepted{2, peer});
-  consume_all();
-  auto cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 2u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
-  CAF_CHECK_EQUAL(cmds[0].id, 1u);
-  CAF_CHECK(cmds[0].plan.userpass);
-  CAF_CHECK_EQUAL(cmds[1].kind, command::close);
-  CAF_CHECK_EQUAL(cmds[1].id, 2u);
+  auto adm = admit(1);
+  CAF_REQUIRE(adm.what == verdict::own);
+  CAF_CHECK(adm.plan->userpass);
+  CAF_CHECK(admit(2).what == verdict::refuse);
+  CAF_CHECK_EQUAL(desk->active(), 1u);
   CAF_CHECK_EQUAL(snapshot().rejected_max_clients, 1u);
   // Raising the cap through the settings actor applies to the next client.
   auto set = sys.spawn(px::settings, settings, acc);
@@ -628,25 +643,14 @@ CAF_TEST(the acceptor enforces max clients and the allow list) {
   CAF_CHECK(request<bool>(set, maxcli_atom_v, uint64_t{2}));
   CAF_CHECK(!request<bool>(set, maxcli_atom_v, uint64_t{0}));
   CAF_CHECK(!request<bool>(set, buffer_atom_v, uint64_t{10}));
-  self->send(acc, conn_accepted{3, peer});
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
-  CAF_CHECK_EQUAL(cmds[0].id, 3u);
+  CAF_CHECK(admit(3).what == verdict::own);
   // At the cap (2 open) the next one is refused; once one closes, admitted.
-  self->send(acc, conn_accepted{4, peer});
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::close);
+  CAF_CHECK(admit(4).what == verdict::refuse);
   closed(stats(0, 0, net::close_reason::client_gone), 1);
-  self->send(acc, conn_accepted{5, peer});
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
-  // The acceptor hands sessions the newest verified logins.
+  CAF_CHECK(admit(5).what == verdict::own);
+  CAF_CHECK_EQUAL(desk->active(), 2u);
+  CAF_CHECK_EQUAL(desk->admitted(), 3u);
+  // The acceptor publishes the newest verified logins.
   auto v = std::make_shared<verified_logins>();
   v->users["ghost"] = {config::role_socks, login_digest(v->key, "ghost", "pw")};
   self->send(acc, logins_update{v});
@@ -656,28 +660,19 @@ CAF_TEST(the acceptor enforces max clients and the allow list) {
   settings.max_clients = 100;
   self->send(acc, settings);
   consume_all();
-  self->send(acc, conn_accepted{6, peer});
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].id, 6u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::close);
+  CAF_CHECK(admit(6).what == verdict::refuse);
   CAF_CHECK_EQUAL(snapshot().rejected_client_rule, 1u);
   settings.allow_clients = {*net::cidr::parse("127.0.0.0/8")};
   self->send(acc, settings);
   consume_all();
-  self->send(acc, conn_accepted{7, peer});
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK_EQUAL(cmds[0].kind, command::handshake);
-  at(7).on_credentials(7, creds("ghost", "pw"));
-  consume_all();
-  cmds = io.take();
-  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
-  CAF_CHECK(cmds[0].plan.userpass); // accepted from the published value
+  CAF_CHECK(admit(7).what == verdict::own);
+  CAF_CHECK(admit(8, "[::1]:4000").what == verdict::refuse);
+  auto cmds = login("ghost", "pw");
+  CAF_CHECK(granted); // from the value the acceptor published
+  CAF_CHECK(cmds.empty());
   for (net::conn_id id : {3, 5, 7})
     closed(stats(0, 0, net::close_reason::client_gone), id);
+  CAF_CHECK_EQUAL(desk->active(), 0u);
   caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(set, caf::exit_reason::user_shutdown);
 }

@@ -39,15 +39,33 @@ struct event {
   net::close_stats stats;
 };
 
-/// A thread-safe queue of events with a timed wait.
-class recorder : public net::conn_handler, public net::accept_handler {
+/// A thread-safe queue of events with a timed wait. As the accept handler
+/// it defers (the test sends `handshake`), or owns clients at once under
+/// `own_plan` and grants the login `grant_user` itself.
+class recorder : public net::conn_handler,
+                 public net::accept_handler,
+                 public std::enable_shared_from_this<recorder> {
 public:
-  void on_accepted(net::conn_id id, net::ip_endpoint) override {
+  net::admission on_accepted(net::conn_id id, net::ip_endpoint) override {
     push(event{event::accepted, id, {}, {}, {}, {}, {}});
+    net::admission adm;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (own_plan) {
+      adm.what = net::admission::verdict::own;
+      adm.handler = shared_from_this();
+      adm.plan = own_plan;
+    }
+    return adm;
   }
-  void on_credentials(net::conn_id id, socks5::credentials c) override {
+  bool on_credentials(net::conn_id id, socks5::credentials c) override {
+    bool granted;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      granted = !grant_user.empty() && c.user == grant_user;
+    }
     event e{event::credentials, id, std::move(c), {}, {}, {}, {}};
     push(std::move(e));
+    return granted;
   }
   void on_request(net::conn_id id, socks5::request r) override {
     push(event{event::request, id, {}, std::move(r), {}, {}, {}});
@@ -67,6 +85,13 @@ public:
   }
   void on_closed(net::conn_id id, net::close_stats st) override {
     push(event{event::closed, id, {}, {}, {}, {}, std::move(st)});
+  }
+
+  /// From now on, owns clients at accept under `plan` and grants `user`.
+  void own_and_grant(net::handshake_plan plan, std::string user) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    own_plan = std::make_shared<const net::handshake_plan>(std::move(plan));
+    grant_user = std::move(user);
   }
 
   /// The next event, or nothing after `timeout`.
@@ -89,6 +114,8 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<event> q_;
+  std::shared_ptr<const net::handshake_plan> own_plan;
+  std::string grant_user;
 };
 
 int tcp_listen(uint16_t& port) {
@@ -386,6 +413,61 @@ CAF_TEST(a refused connect is reported for the owner to answer) {
   CAF_CHECK(e->stats.has_target);
   CAF_CHECK_EQUAL(e->stats.target.port(), closed_port);
   ::close(fd);
+}
+
+CAF_TEST(an owner that admits at accept and grants a known login needs no command) {
+  rec->own_and_grant(plan(), "demo");
+  int fd = tcp_connect(port);
+  write_all(fd, concat({greeting, auth_demo, connect_request(target_port),
+                        bytes{'h', 'i'}}));
+  // Method choice, auth status, reply and the echo, with no command sent.
+  auto got = read_n(fd, 2 + 2 + 10 + 2);
+  CAF_REQUIRE_EQUAL(got.size(), 16u);
+  CAF_CHECK(bytes(got.begin(), got.begin() + 4) == (bytes{0x05, 0x02, 0x01, 0x00}));
+  CAF_CHECK_EQUAL(got[5], 0x00);
+  CAF_CHECK(bytes(got.end() - 2, got.end()) == (bytes{'h', 'i'}));
+  CAF_CHECK_EQUAL(next_kind(), event::accepted);
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  CAF_CHECK_EQUAL(e->creds.user, "demo");
+  ::close(fd);
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK(e->stats.relayed);
+  CAF_CHECK_EQUAL(e->stats.bytes_up, 2u);
+  CAF_CHECK_EQUAL(io.owned_closed(), 1u);
+  // Another login is not granted by the handler: the owner must answer.
+  fd = tcp_connect(port);
+  write_all(fd, concat({greeting, bytes{0x01, 0x03, 'b', 'o', 'b', 0x01, 'x'}}));
+  CAF_CHECK(read_n(fd, 2) == (bytes{0x05, 0x02}));
+  CAF_CHECK_EQUAL(next_kind(), event::accepted);
+  e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  io.authenticated(e->id, false);
+  CAF_CHECK(read_n(fd, 3) == (bytes{0x01, 0x01})); // then EOF
+  CAF_CHECK_EQUAL(next_kind(), event::closed);
+  ::close(fd);
+}
+
+CAF_TEST(a refused admission closes the client at once) {
+  struct refuser : net::accept_handler {
+    net::admission on_accepted(net::conn_id, net::ip_endpoint) override {
+      net::admission adm;
+      adm.what = net::admission::verdict::refuse;
+      return adm;
+    }
+  };
+  net::reactor other{config()};
+  auto res = other.listen(*net::ip_endpoint::parse("127.0.0.1", 0),
+                          std::make_shared<refuser>());
+  CAF_REQUIRE(std::holds_alternative<net::ip_endpoint>(res));
+  other.start();
+  int fd = tcp_connect(std::get<net::ip_endpoint>(res).port);
+  write_all(fd, greeting);
+  CAF_CHECK(read_n(fd, 2).empty()); // closed without a byte
+  CAF_CHECK_EQUAL(other.owned_closed(), 0u);
+  ::close(fd);
+  other.stop();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
