@@ -229,7 +229,11 @@ int run(const config::proxy_config& cfg) {
 
   std::vector<std::string> bound;
   for (auto& addr : cfg.listen) {
-    auto res = io.listen(addr, desk);
+    // SOCKS5 clients speak first: the kernel holds a new connection until
+    // its greeting arrives (for up to a second; a client that waits longer
+    // is accepted then as usual), and the loop reads the greeting right
+    // after the accept instead of waiting for epoll to report it.
+    auto res = io.listen(addr, desk, std::chrono::seconds{1});
     if (auto err = std::get_if<std::string>(&res)) {
       log::error(*err);
       stop_admin();

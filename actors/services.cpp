@@ -177,33 +177,45 @@ registry(registry_actor::stateful_pointer<registry_state> self,
         uint8_t role) -> caf::result<bool> {
       auto& st = self->state;
       auto i = st.users.find(user);
-      bool known = i != st.users.end() && (i->second.roles & role) != 0;
-      if (known && i->second.has_verified) {
-        auto d = st.digest(user, password);
-        if (CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0)
-          return true;
-      }
-      auto hash = known ? i->second.hash : st.dummy_hash;
+      bool exists = i != st.users.end();
+      bool known = exists && (i->second.roles & role) != 0;
+      auto d = st.digest(user, password);
+      if (known && i->second.has_verified
+          && CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0)
+        return true;
       auto rp = self->make_response_promise<bool>();
+      auto& waiters = st.checking[d];
+      waiters.push_back(registry_state::waiter{rp, known});
+      if (waiters.size() > 1)
+        return rp; // the same credentials are being checked: share the hash
+      // An unknown name costs a hash as well (of a dummy), so that a wrong
+      // name takes as long as a wrong password.
+      auto hash = exists ? i->second.hash : st.dummy_hash;
+      auto finish = [=](bool ok) {
+        auto& st = self->state;
+        auto j = st.users.find(user);
+        ok = ok && exists && j != st.users.end() && j->second.hash == hash;
+        bool cached = false;
+        auto w = st.checking.find(d);
+        if (w == st.checking.end())
+          return;
+        auto all = std::move(w->second);
+        st.checking.erase(w);
+        for (auto& x : all) {
+          x.rp.deliver(ok && x.known);
+          cached = cached || (ok && x.known);
+        }
+        if (cached) {
+          j->second.verified = d;
+          j->second.has_verified = true;
+          publish_soon(self);
+        }
+      };
       self
         ->request(st.pick_hasher(), std::chrono::seconds{10}, verify_atom_v,
                   password, hash)
-        .then(
-          [=](bool ok) mutable {
-            auto& st = self->state;
-            if (!known) {
-              rp.deliver(false);
-              return;
-            }
-            auto j = st.users.find(user);
-            if (ok && j != st.users.end() && j->second.hash == hash) {
-              j->second.verified = st.digest(user, password);
-              j->second.has_verified = true;
-              publish_soon(self);
-            }
-            rp.deliver(ok);
-          },
-          [=](caf::error&) mutable { rp.deliver(false); });
+        .then([=](bool ok) { finish(ok); },
+              [=](caf::error&) { finish(false); });
       return rp;
     },
     [=](logins_sink sink) {

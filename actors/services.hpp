@@ -59,6 +59,17 @@ struct registry_state {
   /// as much time as a wrong password.
   std::string dummy_hash;
 
+  /// A password check waiting for the hasher: who asked, and whether the
+  /// user has the role each asked for.
+  struct waiter {
+    caf::typed_response_promise<bool> rp;
+    bool known = false;
+  };
+  /// Checks in flight, keyed by digest(user, password): a burst of logins
+  /// with the same credentials (clients reconnecting after a restart) costs
+  /// one hash, not one each.
+  std::map<std::array<uint8_t, 32>, std::vector<waiter>> checking;
+
   /// Who gets verified_logins values (the acceptor), and whether a publish
   /// is scheduled.
   logins_sink sink;

@@ -276,6 +276,9 @@ struct listener {
   /// Accepted sockets inherit TCP_NODELAY from the listener (Linux does);
   /// checked on the first accept, else set on each one.
   std::atomic<int> nodelay_inherited{-1};
+  /// TCP_DEFER_ACCEPT is on: an accepted client has most likely sent its
+  /// first message already.
+  bool deferred = false;
 };
 
 // -- loop ---------------------------------------------------------------------
@@ -1066,6 +1069,7 @@ private:
       auto c = std::make_unique<conn>();
       c->id = (static_cast<conn_id>(index_) << loop_shift) | ++seq_;
       c->down.fd = fd;
+      c->down.wr = true; // a new socket's send buffer is empty
       c->down.w = watcher{wkind::down, c.get()};
       c->up.w = watcher{wkind::up, c.get()};
       c->tin.w = watcher{wkind::tin, c.get()};
@@ -1085,6 +1089,9 @@ private:
           close_conn(cr, close_reason::requested);
           break;
         case admission::verdict::own:
+          // Deferred accept: the greeting is most likely there already (if
+          // the deferral ran out without data, one read says EAGAIN).
+          cr.down.rd = l->deferred;
           own(cr, std::move(adm.handler), std::move(adm.plan));
           break;
         case admission::verdict::defer:
@@ -1988,7 +1995,8 @@ reactor::~reactor() {
 }
 
 std::variant<ip_endpoint, std::string>
-reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h) {
+reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
+                std::chrono::seconds client_first) {
   auto fail = [&](const char* what) {
     return std::string{what} + " " + addr.to_string() + ": "
            + std::strerror(errno);
@@ -2014,6 +2022,11 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h) {
   socklen_t blen = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
   auto l = std::make_unique<listener>();
+  if (client_first.count() > 0) {
+    int secs = static_cast<int>(std::min<long>(client_first.count(), 3600));
+    l->deferred
+      = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == 0;
+  }
   l->fd = fd;
   l->addr = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound))
               .value_or(addr);

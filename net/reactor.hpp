@@ -312,8 +312,13 @@ public:
 
   /// Binds and listens (before `start`). Returns the bound endpoint, or an
   /// error text such as "127.0.0.1:1080: Address already in use".
+  /// `client_first`: the protocol's client speaks first (SOCKS5 does), so the
+  /// kernel may hold a connection until its first bytes arrive, for up to
+  /// that long (TCP_DEFER_ACCEPT; 0: accept at once). The loop then reads
+  /// the first message right after the accept, without waiting for epoll.
   std::variant<ip_endpoint, std::string>
-  listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h);
+  listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
+         std::chrono::seconds client_first = std::chrono::seconds{0});
 
   /// Names the receiver of batched traffic counters (before `start`).
   void set_traffic_sink(traffic_sink f) { traffic_ = std::move(f); }

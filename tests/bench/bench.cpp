@@ -1,7 +1,12 @@
 // Load generator: runs every scenario direct (no proxy) and through each
 // SOCKS5 server given, in one run, and prints results as ratios to direct.
 //
-//   bench [--seconds S] [--idle N] [--mib M] [--only PREFIX] NAME=HOST:PORT[:USER:PASS[:PID]] ...
+//   bench [--seconds S] [--idle N] [--mib M] [--only PREFIX]
+//         [--echo-port P] [--udp-port P] NAME=HOST:PORT[:USER:PASS[:PID]] ...
+//
+// The echo targets listen on the given ports (0: any; a fixed port avoids
+// bind(port 0) when TIME_WAIT sockets of earlier runs hold the ephemeral
+// range).
 //
 // Scenarios: CONNECT throughput with 1 and 8 streams (both directions at
 // once), connection rate with 1 and 32 workers (greeting, auth, CONNECT, a
@@ -47,15 +52,19 @@ double secs_since(clock_type::time_point t0) {
 /// TCP echo server: a few epoll threads sharing one listener.
 class echo_server {
 public:
-  explicit echo_server(int threads) {
+  echo_server(int threads, uint16_t port) {
     lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    ::listen(lfd_, 4096);
+    a.sin_port = htons(port);
+    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+        || ::listen(lfd_, 4096) != 0) {
+      perror("echo target");
+      exit(1);
+    }
     socklen_t len = sizeof(a);
     getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -153,12 +162,16 @@ private:
 /// UDP echo server.
 class udp_echo {
 public:
-  udp_echo() {
+  explicit udp_echo(uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    a.sin_port = htons(port);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      perror("udp echo target");
+      exit(1);
+    }
     socklen_t len = sizeof(a);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -619,6 +632,8 @@ int main(int argc, char** argv) {
   size_t mib = 256;
   // Runs only the scenarios whose name starts with this (e.g. "conn").
   std::string only;
+  uint16_t echo_port = 0;
+  uint16_t udp_port = 0;
   std::vector<target> targets{target{}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -630,11 +645,15 @@ int main(int argc, char** argv) {
       mib = std::stoul(argv[++i]);
     else if (a == "--only" && i + 1 < argc)
       only = argv[++i];
+    else if (a == "--echo-port" && i + 1 < argc)
+      echo_port = static_cast<uint16_t>(std::stoi(argv[++i]));
+    else if (a == "--udp-port" && i + 1 < argc)
+      udp_port = static_cast<uint16_t>(std::stoi(argv[++i]));
     else
       targets.push_back(parse_target(a));
   }
-  echo_server echo{2};
-  udp_echo uecho;
+  echo_server echo{2, echo_port};
+  udp_echo uecho{udp_port};
   std::map<std::string, std::map<std::string, result>> all;
   auto run_all = [&](const target& t) {
     auto& r = all[t.name];

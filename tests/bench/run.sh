@@ -25,10 +25,40 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
+# Every server and target gets a fixed port below the ephemeral range: a run
+# leaves tens of thousands of TIME_WAIT sockets behind, and on this kernel
+# (gVisor) they exhaust the ephemeral ports that bind(port 0) draws from,
+# while connect() may still reuse them.
+free_port() {
+  python3 - "$@" <<'PY'
+import random, socket, sys
+taken = {int(p) for p in sys.argv[1:]}
+for _ in range(200):
+    p = random.randrange(20000, 32000)
+    if p in taken:
+        continue
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", p))
+            s.close()
+    except OSError:
+        continue
+    print(p)
+    break
+PY
+}
+used=()
+next_port() { free_port "${used[@]}"; }  # (a subshell: callers add to used)
+echo_port=$(next_port); used+=("$echo_port")
+udp_port=$(next_port); used+=("$udp_port")
+ours_listen=$(next_port); used+=("$ours_listen")
+
 PROXY_PASSWORD=bench ./build/actors/proxy --hash-user bench > "$tmp/users.txt"
 cat > "$tmp/proxy.ini" <<INI
 [socks]
-listen = 127.0.0.1:0
+listen = 127.0.0.1:$ours_listen
 users_file = users.txt
 max_clients = 100000
 idle_timeout = 10m
@@ -45,11 +75,9 @@ ours_pid=$!
 for _ in $(seq 100); do grep -q "ready:" "$tmp/proxy.log" && break; sleep 0.05; done
 ours_port=$(sed -n 's/.*SOCKS5 listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/proxy.log")
 targets=("ours=127.0.0.1:$ours_port:bench:bench:$ours_pid")
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 if [ "$compare" = 1 ]; then
   if command -v microsocks >/dev/null; then
-    p=$(free_port)
+    p=$(next_port); used+=("$p")
     microsocks -i 127.0.0.1 -p "$p" -u bench -P bench >/dev/null 2>&1 &
     pids+=($!)
     targets+=("microsocks=127.0.0.1:$p:bench:bench:$!")
@@ -58,7 +86,7 @@ if [ "$compare" = 1 ]; then
   fi
   if command -v sockd >/dev/null || [ -x /usr/sbin/danted ]; then
     d=$(command -v sockd || echo /usr/sbin/danted)
-    p=$(free_port)
+    p=$(next_port); used+=("$p")
     cat > "$tmp/sockd.conf" <<CONF
 logoutput: /dev/null
 internal: 127.0.0.1 port = $p
@@ -80,4 +108,4 @@ CONF
   fi
   sleep 0.5
 fi
-./build/tests/bench "${args[@]}" "${targets[@]}"
+./build/tests/bench --echo-port "$echo_port" --udp-port "$udp_port" "${args[@]}" "${targets[@]}"

@@ -534,6 +534,54 @@ CAF_TEST(the registry caches a verified password but not a wrong one) {
   CAF_CHECK(names == (std::vector<std::string>{"boss", "demo"}));
 }
 
+CAF_TEST(concurrent checks of the same credentials share one hash) {
+  // A hasher that counts its work (the real one is yescrypt: milliseconds).
+  auto calls = std::make_shared<int>(0);
+  auto counting = sys.spawn([calls]() -> hasher_actor::behavior_type {
+    return {
+      [calls](verify_atom, const std::string& password, const std::string&) {
+        ++*calls;
+        return password == "demo";
+      },
+      [](hash_atom, const std::string&) { return std::string{}; },
+    };
+  });
+  auto hash = config::hash_password("demo");
+  CAF_REQUIRE(hash);
+  std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
+                                        {"boss", config::role_admin, *hash}};
+  auto r = sys.spawn(registry, users, std::vector<hasher_actor>{counting},
+                     registry_config{}, persister_actor{});
+  consume_all();
+  // Six logins arrive before any hash finishes: three share demo/demo (one
+  // of them asks for a role demo lacks), two share demo/wrong, one is boss.
+  using req = std::tuple<std::string, std::string, uint8_t>;
+  std::vector<req> logins{{"demo", "demo", config::role_socks},
+                          {"demo", "demo", config::role_socks},
+                          {"demo", "demo", config::role_admin},
+                          {"demo", "wrong", config::role_socks},
+                          {"demo", "wrong", config::role_socks},
+                          {"boss", "demo", config::role_admin}};
+  auto got = std::make_shared<std::vector<std::optional<bool>>>(logins.size());
+  for (size_t i = 0; i < logins.size(); ++i) {
+    auto [user, password, role] = logins[i];
+    sys.spawn([=](caf::event_based_actor* asker) {
+      asker->request(r, caf::infinite, auth_atom_v, user, password, role)
+        .then([got, i](bool ok) { (*got)[i] = ok; });
+    });
+  }
+  consume_all();
+  CAF_CHECK_EQUAL(*calls, 3); // demo/demo, demo/wrong, boss/demo
+  std::vector<std::optional<bool>> want{true, true, false, false, false, true};
+  CAF_CHECK(*got == want);
+  // Afterwards demo/demo is cached: no hash at all.
+  CAF_CHECK(request<bool>(r, auth_atom_v, std::string{"demo"}, std::string{"demo"},
+                          uint8_t{config::role_socks}));
+  CAF_CHECK_EQUAL(*calls, 3);
+  caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(counting, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(a reload replaces users and drops stale cache entries) {
   CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"demo"},
                           std::string{"demo"}, uint8_t{config::role_socks}));
