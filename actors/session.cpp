@@ -173,8 +173,11 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   auto& st = self->state;
   access_record rec;
   rec.start_unix_ms = st.started_unix_ms;
-  rec.duration_ms
-    = duration_cast<milliseconds>(self->clock().now() - st.started).count();
+  // The reactor reports closes in batches: the duration ends at the close.
+  auto end = stats.closed_at.time_since_epoch().count() != 0 ? stats.closed_at
+                                                              : self->clock().now();
+  rec.duration_ms = std::max<int64_t>(
+    0, duration_cast<milliseconds>(end - st.started).count());
   rec.client = st.peer.to_string();
   rec.user = st.user;
   rec.destination = st.destination;

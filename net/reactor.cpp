@@ -932,6 +932,8 @@ private:
       auto wait = until(next_tick);
       if (!timers_.empty())
         wait = std::min(wait, until(timers_.top().when));
+      if (!closing_.empty())
+        wait = std::min(wait, until(closing_since_ + cfg_.close_delay));
       if (ares_ && dns_pending_ > 0) {
         timeval tv{};
         if (auto tvp = ares_timeout(ares_, nullptr, &tv))
@@ -946,6 +948,10 @@ private:
       if (ares_ && dns_pending_ > 0)
         ares_process_fd(ares_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       run_timers();
+      if (!closing_.empty()
+          && (closing_.size() >= cfg_.close_batch
+              || now_ >= closing_since_ + cfg_.close_delay))
+        deliver_closes();
       if (now_ >= next_tick) {
         next_tick = now_ + cfg_.traffic_interval;
         sweep_idle();
@@ -961,6 +967,7 @@ private:
       graveyard_.clear();
     }
     do_close_all();
+    deliver_closes();
     flush_traffic();
     graveyard_.clear();
     for (auto pid : zombies_)
@@ -1916,7 +1923,8 @@ private:
     stats.has_target = c.has_target;
     stats.target = c.target;
     stats.remote = c.remote;
-    // Only `handshake` names a handler: a connection with one is owned.
+    stats.closed_at = now_;
+    // Only an owner names a handler: a connection with one is owned.
     auto handler = std::move(c.handler);
     if (handler) {
       ++owned_closed_batch_;
@@ -1927,8 +1935,19 @@ private:
     graveyard_.push_back(std::move(i->second));
     conns_.erase(i);
     count_.fetch_sub(1, std::memory_order_relaxed);
-    if (handler)
-      handler->on_closed(id, stats);
+    if (handler) {
+      if (closing_.empty())
+        closing_since_ = now_;
+      closing_.push_back(pending_close{std::move(handler), id, stats});
+    }
+  }
+
+  /// Reports the closes waiting in `closing_`.
+  void deliver_closes() {
+    auto batch = std::move(closing_);
+    closing_.clear();
+    for (auto& x : batch)
+      x.handler->on_closed(x.id, std::move(x.stats));
   }
 
   size_t index_;
@@ -1970,6 +1989,15 @@ private:
   std::vector<pid_t> zombies_;
   /// Connections whose program's stdin is closed and output not finished.
   std::vector<conn_id> draining_;
+  /// Closes not reported yet (see reactor_config::close_delay), and when
+  /// the oldest of them happened.
+  struct pending_close {
+    std::shared_ptr<conn_handler> handler;
+    conn_id id;
+    close_stats stats;
+  };
+  std::vector<pending_close> closing_;
+  time_point closing_since_{};
 };
 
 // -- reactor ------------------------------------------------------------------

@@ -104,6 +104,9 @@ struct close_stats {
   socks5::address target;
   /// The upstream peer a CONNECT reached (unset otherwise).
   ip_endpoint remote;
+  /// When the connection closed (on_closed may come up to
+  /// reactor_config::close_delay later).
+  std::chrono::steady_clock::time_point closed_at;
 };
 
 /// Parameters of a connect command.
@@ -205,7 +208,8 @@ public:
   virtual void on_bound(conn_id id, ip_endpoint local) = 0;
   /// The upstream connect failed; the owner sends the reply and closes.
   virtual void on_connect_failed(conn_id id, connect_error err) = 0;
-  /// The connection is gone (sent exactly once, also when never attached).
+  /// The connection is gone (sent exactly once, also when never attached;
+  /// batched, see reactor_config::close_delay).
   virtual void on_closed(conn_id id, close_stats stats) = 0;
 };
 
@@ -297,6 +301,11 @@ struct reactor_config {
   std::string dns_servers;
   /// How often traffic counters are batched to the accept handler.
   std::chrono::milliseconds traffic_interval{250};
+  /// on_closed events are delivered in batches: at most this long after a
+  /// close, or once `close_batch` are waiting (each event wakes an owner;
+  /// a batch wakes it once).
+  std::chrono::milliseconds close_delay{10};
+  size_t close_batch = 64;
 };
 
 class loop;

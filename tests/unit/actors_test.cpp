@@ -278,9 +278,12 @@ CAF_TEST(a connect session from credentials to the access log) {
   st.target.domain = "localhost";
   st.target.ip.port = 8080;
   st.remote = *net::ip_endpoint::parse("127.0.0.1:8080");
+  // Closes reach sessions in batches: the duration ends at the close.
+  st.closed_at = sys.clock().now() + std::chrono::milliseconds{1500};
   closed(st);
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   auto& rec = records()[0];
+  CAF_CHECK_EQUAL(rec.duration_ms, 1500);
   CAF_CHECK_EQUAL(rec.user, "demo");
   CAF_CHECK_EQUAL(rec.result, "ok");
   CAF_CHECK_EQUAL(rec.bytes_up, 100u);

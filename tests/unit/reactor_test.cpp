@@ -261,6 +261,7 @@ struct fixture {
 CAF_TEST_FIXTURE_SCOPE(reactor_tests, fixture)
 
 CAF_TEST(a handshake fed one byte at a time reaches the relay) {
+  auto t0 = std::chrono::steady_clock::now();
   auto [fd, id] = client(plan());
   write_all(fd, greeting, true);
   CAF_CHECK(read_n(fd, 2) == (bytes{0x05, 0x02}));
@@ -290,6 +291,9 @@ CAF_TEST(a handshake fed one byte at a time reaches the relay) {
   CAF_CHECK_EQUAL(e->stats.bytes_up, 4u);
   CAF_CHECK_EQUAL(e->stats.bytes_down, 4u);
   CAF_CHECK_EQUAL(io.owned_closed(), 1u);
+  // Reported in a batch, stamped with the time of the close itself.
+  CAF_CHECK(e->stats.closed_at > t0);
+  CAF_CHECK(e->stats.closed_at <= std::chrono::steady_clock::now());
 }
 
 CAF_TEST(greeting credentials request and data in one packet) {
