@@ -270,7 +270,8 @@ struct timer_entry {
 
 /// A listening socket, shared read-only by every loop.
 struct listener {
-  int fd = -1;
+  /// One socket per loop (SO_REUSEPORT), or one shared by every loop.
+  std::vector<int> fds;
   ip_endpoint addr;
   std::shared_ptr<accept_handler> handler;
   /// Accepted sockets inherit TCP_NODELAY from the listener (Linux does);
@@ -279,6 +280,17 @@ struct listener {
   /// TCP_DEFER_ACCEPT is on: an accepted client has most likely sent its
   /// first message already.
   bool deferred = false;
+
+  /// The socket loop `index` accepts on.
+  int fd_for(size_t index) const {
+    return fds.empty() ? -1 : fds[index < fds.size() ? index : 0];
+  }
+
+  void close_all() {
+    for (auto fd : fds)
+      ::close(fd);
+    fds.clear();
+  }
 };
 
 // -- loop ---------------------------------------------------------------------
@@ -894,7 +906,7 @@ public:
 
   void do_remove_listeners() {
     for (auto l : listeners_)
-      epoll_ctl(ep_, EPOLL_CTL_DEL, l->fd, nullptr);
+      epoll_ctl(ep_, EPOLL_CTL_DEL, l->fd_for(index_), nullptr);
     listeners_.clear();
   }
 
@@ -905,7 +917,7 @@ public:
       ev.events = EPOLLIN | EPOLLEXCLUSIVE;
       listener_w_.push_back(std::make_unique<watcher>(watcher{wkind::listener, l}));
       ev.data.ptr = listener_w_.back().get();
-      epoll_ctl(ep_, EPOLL_CTL_ADD, l->fd, &ev);
+      epoll_ctl(ep_, EPOLL_CTL_ADD, l->fd_for(index_), &ev);
     }
   }
 
@@ -1046,7 +1058,7 @@ private:
     for (int i = 0; i < 32; ++i) {
       sockaddr_storage ss{};
       socklen_t len = sizeof(ss);
-      int fd = accept4(l->fd, reinterpret_cast<sockaddr*>(&ss), &len,
+      int fd = accept4(l->fd_for(index_), reinterpret_cast<sockaddr*>(&ss), &len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE) {
@@ -1057,7 +1069,7 @@ private:
                          + " (raise the open-file limit); pausing accepts");
           accept_paused_ = true;
           for (auto lst : listeners_)
-            epoll_ctl(ep_, EPOLL_CTL_DEL, lst->fd, nullptr);
+            epoll_ctl(ep_, EPOLL_CTL_DEL, lst->fd_for(index_), nullptr);
         }
         return;
       }
@@ -2018,46 +2030,83 @@ reactor::reactor(reactor_config cfg) : cfg_(cfg) {
 reactor::~reactor() {
   stop();
   for (auto& l : listeners_)
-    if (l->fd >= 0)
-      ::close(l->fd);
+    l->close_all();
 }
 
-std::variant<ip_endpoint, std::string>
-reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
-                std::chrono::seconds client_first) {
-  auto fail = [&](const char* what) {
-    return std::string{what} + " " + addr.to_string() + ": "
-           + std::strerror(errno);
-  };
+namespace {
+
+/// A listening socket on `addr` (port 0: any); -1 with errno set on error.
+int open_listener(const ip_endpoint& addr, bool reuseport,
+                  std::chrono::seconds client_first, bool& deferred) {
   int fd = ::socket(addr.v6 ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return fail("socket");
+    return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (addr.v6)
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    ::close(fd);
+    return -1;
+  }
   sockaddr_storage ss;
   auto len = addr.to_sockaddr(ss);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0
       || ::listen(fd, 1024) != 0) {
-    auto err = fail("cannot listen on");
+    auto err = errno;
     ::close(fd);
-    return err;
+    errno = err;
+    return -1;
   }
+  deferred = false;
+  if (client_first.count() > 0) {
+    int secs = static_cast<int>(std::min<long>(client_first.count(), 3600));
+    deferred = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == 0;
+  }
+  return fd;
+}
+
+} // namespace
+
+std::variant<ip_endpoint, std::string>
+reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
+                std::chrono::seconds client_first) {
+  // One socket per loop (SO_REUSEPORT): the kernel spreads clients over the
+  // loops, where one shared socket hands a burst to whichever loop wakes
+  // first. Where that fails, the loops share one socket.
+  auto l = std::make_unique<listener>();
+  bool many = cfg_.threads > 1;
+  int fd = open_listener(addr, many, client_first, l->deferred);
+  if (fd < 0 && many) {
+    many = false;
+    fd = open_listener(addr, false, client_first, l->deferred);
+  }
+  if (fd < 0)
+    return std::string{"cannot listen on "} + addr.to_string() + ": "
+           + std::strerror(errno);
   sockaddr_storage bound{};
   socklen_t blen = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  auto l = std::make_unique<listener>();
-  if (client_first.count() > 0) {
-    int secs = static_cast<int>(std::min<long>(client_first.count(), 3600));
-    l->deferred
-      = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == 0;
-  }
-  l->fd = fd;
   l->addr = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound))
               .value_or(addr);
+  l->fds.push_back(fd);
+  for (size_t i = 1; many && i < cfg_.threads; ++i) {
+    bool deferred = false;
+    int more = open_listener(l->addr, true, client_first, deferred);
+    if (more < 0 || deferred != l->deferred) {
+      if (more >= 0)
+        ::close(more);
+      log::warning("SO_REUSEPORT listener for " + l->addr.to_string()
+                   + " failed; the loops share one socket");
+      for (size_t k = 1; k < l->fds.size(); ++k)
+        ::close(l->fds[k]);
+      l->fds.resize(1);
+      break;
+    }
+    l->fds.push_back(more);
+  }
   l->handler = std::move(h);
   auto result = l->addr;
   listeners_.push_back(std::move(l));
@@ -2090,12 +2139,8 @@ void reactor::stop_listening() {
   }
   for (auto& f : done)
     f.wait();
-  for (auto& l : listeners_) {
-    if (l->fd >= 0) {
-      ::close(l->fd);
-      l->fd = -1;
-    }
-  }
+  for (auto& l : listeners_)
+    l->close_all();
 }
 
 void reactor::close_all() {
