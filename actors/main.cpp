@@ -157,6 +157,7 @@ int run(const config::proxy_config& cfg) {
   auto initial = make_settings(cfg);
   // Admits clients on the reactor's threads under the acceptor's policy.
   auto desk = std::make_shared<admission_desk>(sys, deps);
+  desk->publish(admission_policy::make(initial, nullptr)); // before any client
   auto acc = sys.spawn(acceptor, initial, desk);
   caf::anon_send(reg, logins_sink{acc});
   auto set = sys.spawn(settings, initial, acc);

@@ -398,8 +398,10 @@ net::admission admission_desk::on_accepted(net::conn_id id,
   net::admission out;
   out.what = net::admission::verdict::refuse;
   auto policy = std::atomic_load(&policy_);
-  if (!policy)
-    return out; // not published yet: the acceptor is not running
+  if (!policy) {
+    log::error("admission before any policy was published: client refused");
+    return out;
+  }
   if (!policy->client_allowed(peer)) {
     caf::anon_send(deps_.metrics, metric_event{metric::rejected_client_rule, 0});
     log::info("refused client " + peer.to_string() + ": not in allow_client");
@@ -428,13 +430,19 @@ net::admission admission_desk::on_accepted(net::conn_id id,
   return out;
 }
 
-void acceptor_state::publish() {
+std::shared_ptr<const admission_policy>
+admission_policy::make(const session_settings& settings,
+                       std::shared_ptr<const verified_logins> logins) {
   auto p = std::make_shared<admission_policy>();
   p->plan = std::make_shared<const net::handshake_plan>(
     session_state::plan_for(settings));
   p->settings = std::make_shared<const session_settings>(settings);
-  p->logins = logins;
-  desk->publish(std::move(p));
+  p->logins = std::move(logins);
+  return p;
+}
+
+void acceptor_state::publish() {
+  desk->publish(admission_policy::make(settings, logins));
 }
 
 acceptor_actor::behavior_type

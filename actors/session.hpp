@@ -123,6 +123,11 @@ struct admission_policy {
 
   /// True when allow_client admits `peer` (empty list: everyone).
   bool client_allowed(const net::ip_endpoint& peer) const;
+
+  /// The policy for `settings` and `logins`.
+  static std::shared_ptr<const admission_policy>
+  make(const session_settings& settings,
+       std::shared_ptr<const verified_logins> logins);
 };
 
 /// The listeners' accept handler. Runs on the reactor's loop threads and
@@ -171,7 +176,9 @@ struct acceptor_state {
   void publish();
 };
 
-/// The acceptor actor: owns the admission policy.
+/// The acceptor actor: owns the admission policy. Its spawner publishes the
+/// initial policy itself (admission_policy::make) before clients can come:
+/// an actor's first run is asynchronous.
 acceptor_actor::behavior_type
 acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
          session_settings settings, std::shared_ptr<admission_desk> desk);

@@ -2078,7 +2078,33 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
   // first. Where that fails, the loops share one socket.
   auto l = std::make_unique<listener>();
   bool many = cfg_.threads > 1;
-  int fd = open_listener(addr, many, client_first, l->deferred);
+  auto at = addr;
+  if (many) {
+    // SO_REUSEPORT would let a second proxy started on the same port by
+    // mistake share it silently: a plain bind first proves the port free
+    // (and picks one for port 0).
+    int probe = ::socket(addr.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr.v6)
+      setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    sockaddr_storage ss;
+    auto len = addr.to_sockaddr(ss);
+    sockaddr_storage got{};
+    socklen_t glen = sizeof(got);
+    if (probe < 0 || ::bind(probe, reinterpret_cast<sockaddr*>(&ss), len) != 0
+        || getsockname(probe, reinterpret_cast<sockaddr*>(&got), &glen) != 0) {
+      auto err = errno;
+      if (probe >= 0)
+        ::close(probe);
+      errno = err;
+      return std::string{"cannot listen on "} + addr.to_string() + ": "
+             + std::strerror(errno);
+    }
+    at = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got)).value_or(addr);
+    ::close(probe);
+  }
+  int fd = open_listener(at, many, client_first, l->deferred);
   if (fd < 0 && many) {
     many = false;
     fd = open_listener(addr, false, client_first, l->deferred);

@@ -413,6 +413,23 @@ class LifecycleTest(unittest.TestCase):
         self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
 
+    def test_second_proxy_on_the_same_port_is_refused(self):
+        # Our listeners use SO_REUSEPORT (one per loop): a second proxy
+        # started on the same port by mistake must still fail, not share it.
+        p = Proxy(listen6=False)
+        try:
+            cfg = p.config + ".twin"
+            with open(cfg, "w") as f:
+                f.write(f"[socks]\nlisten = 127.0.0.1:{p.port}\nauth = none\n"
+                        "[server]\nthreads = 2\n"
+                        "[admin]\nspcp_listen = off\nmanager_listen = off\n")
+            r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"127.0.0.1:{p.port}: Address already in use", r.stderr)
+        finally:
+            p.cleanup()
+
     def test_no_auth_mode(self):
         echo, port = start_server(EchoHandler)
         p = Proxy(extra_socks="auth = none\n")

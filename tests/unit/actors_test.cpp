@@ -142,12 +142,7 @@ struct fixture : test_coordinator_fixture<> {
 
   /// Publishes `settings` and `logins` to the desk, as the acceptor does.
   void publish() {
-    auto p = std::make_shared<admission_policy>();
-    p->settings = std::make_shared<const session_settings>(settings);
-    p->plan = std::make_shared<const net::handshake_plan>(
-      session_state::plan_for(settings));
-    p->logins = logins;
-    desk->publish(std::move(p));
+    desk->publish(admission_policy::make(settings, logins));
   }
 
   /// A loop accepted client `id`: the desk's verdict (handlers of admitted
