@@ -2035,9 +2035,9 @@ reactor::~reactor() {
 
 namespace {
 
-/// A listening socket on `addr` (port 0: any); -1 with errno set on error.
-int open_listener(const ip_endpoint& addr, bool reuseport,
-                  std::chrono::seconds client_first, bool& deferred) {
+/// A TCP socket bound to `addr` (port 0: any), not listening yet; -1 with
+/// errno set on error.
+int bound_tcp_socket(const ip_endpoint& addr, bool reuseport) {
   int fd = ::socket(addr.v6 ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -2047,14 +2047,25 @@ int open_listener(const ip_endpoint& addr, bool reuseport,
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (addr.v6)
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-    ::close(fd);
-    return -1;
-  }
   sockaddr_storage ss;
   auto len = addr.to_sockaddr(ss);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0
-      || ::listen(fd, 1024) != 0) {
+  if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    auto err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+/// A listening socket on `addr` (port 0: any); -1 with errno set on error.
+int open_listener(const ip_endpoint& addr, bool reuseport,
+                  std::chrono::seconds client_first, bool& deferred) {
+  int fd = bound_tcp_socket(addr, reuseport);
+  if (fd < 0)
+    return -1;
+  if (::listen(fd, 1024) != 0) {
     auto err = errno;
     ::close(fd);
     errno = err;
@@ -2083,17 +2094,10 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
     // SO_REUSEPORT would let a second proxy started on the same port by
     // mistake share it silently: a plain bind first proves the port free
     // (and picks one for port 0).
-    int probe = ::socket(addr.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (addr.v6)
-      setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    sockaddr_storage ss;
-    auto len = addr.to_sockaddr(ss);
+    int probe = bound_tcp_socket(addr, false);
     sockaddr_storage got{};
     socklen_t glen = sizeof(got);
-    if (probe < 0 || ::bind(probe, reinterpret_cast<sockaddr*>(&ss), len) != 0
-        || getsockname(probe, reinterpret_cast<sockaddr*>(&got), &glen) != 0) {
+    if (probe < 0 || getsockname(probe, reinterpret_cast<sockaddr*>(&got), &glen) != 0) {
       auto err = errno;
       if (probe >= 0)
         ::close(probe);
