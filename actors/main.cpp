@@ -157,8 +157,12 @@ int run(const config::proxy_config& cfg) {
   auto initial = make_settings(cfg);
   // Admits clients on the reactor's threads under the acceptor's policy.
   auto desk = std::make_shared<admission_desk>(sys, deps);
-  desk->publish(admission_policy::make(initial, nullptr)); // before any client
   auto acc = sys.spawn(acceptor, initial, desk);
+  // The acceptor publishes on its first run, which is asynchronous: the
+  // same policy goes out now, before any client can come (and before the
+  // registry and the settings actor know the acceptor, so no newer policy
+  // can be overwritten).
+  desk->publish(admission_policy::make(initial, nullptr, acc));
   caf::anon_send(reg, logins_sink{acc});
   auto set = sys.spawn(settings, initial, acc);
 

@@ -129,6 +129,14 @@ struct metric_event {
   uint8_t arg = 0;
 };
 
+/// The admission desk turned a client away (to the acceptor, which logs and
+/// counts it: no log write on a reactor thread).
+struct client_refused {
+  net::ip_endpoint peer;
+  /// rejected_client_rule or rejected_max_clients.
+  metric reason = metric::rejected_client_rule;
+};
+
 /// All counters and gauges at one moment.
 struct metrics_snapshot {
   uint64_t accepted = 0;
@@ -288,6 +296,11 @@ typename Inspector::result_type inspect(Inspector& f, metric_event& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_refused& x) {
+  return f(caf::meta::type_name("client_refused"), x.peer, x.reason);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
            x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
@@ -394,6 +407,7 @@ using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
 /// the newest verified logins) and publishes it to the listeners' admission
 /// handler, which spawns sessions.
 using acceptor_actor = caf::typed_actor<
+  caf::reacts_to<client_refused>,
   caf::reacts_to<logins_update>,
   caf::reacts_to<session_settings>>;
 
@@ -427,6 +441,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::admin_msg))
   CAF_ADD_TYPE_ID(proxy, (px::session_settings))
   CAF_ADD_TYPE_ID(proxy, (px::metric_event))
+  CAF_ADD_TYPE_ID(proxy, (px::client_refused))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_snapshot))
   CAF_ADD_TYPE_ID(proxy, (px::access_record))
   CAF_ADD_TYPE_ID(proxy, (px::config::user_entry))

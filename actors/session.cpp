@@ -402,19 +402,19 @@ net::admission admission_desk::on_accepted(net::conn_id id,
     log::error("admission before any policy was published: client refused");
     return out;
   }
-  if (!policy->client_allowed(peer)) {
-    caf::anon_send(deps_.metrics, metric_event{metric::rejected_client_rule, 0});
-    log::info("refused client " + peer.to_string() + ": not in allow_client");
+  auto refuse = [&](metric reason) {
+    if (policy->acceptor)
+      caf::anon_send(policy->acceptor, client_refused{peer, reason});
     return out;
-  }
+  };
+  if (!policy->client_allowed(peer))
+    return refuse(metric::rejected_client_rule);
   // Counted first, so that loops admitting at once never overshoot.
   auto n = admitted_.fetch_add(1, std::memory_order_relaxed) + 1;
   auto closed = deps_.io->owned_closed();
   if (n > closed && n - closed > policy->settings->max_clients) {
     admitted_.fetch_sub(1, std::memory_order_relaxed);
-    caf::anon_send(deps_.metrics, metric_event{metric::rejected_max_clients, 0});
-    log::debug("refused client " + peer.to_string() + ": max_clients reached");
-    return out;
+    return refuse(metric::rejected_max_clients);
   }
   session_args args;
   args.id = id;
@@ -432,17 +432,15 @@ net::admission admission_desk::on_accepted(net::conn_id id,
 
 std::shared_ptr<const admission_policy>
 admission_policy::make(const session_settings& settings,
-                       std::shared_ptr<const verified_logins> logins) {
+                       std::shared_ptr<const verified_logins> logins,
+                       acceptor_actor acceptor) {
   auto p = std::make_shared<admission_policy>();
   p->plan = std::make_shared<const net::handshake_plan>(
     session_state::plan_for(settings));
   p->settings = std::make_shared<const session_settings>(settings);
   p->logins = std::move(logins);
+  p->acceptor = std::move(acceptor);
   return p;
-}
-
-void acceptor_state::publish() {
-  desk->publish(admission_policy::make(settings, logins));
 }
 
 acceptor_actor::behavior_type
@@ -451,17 +449,26 @@ acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
   auto& st = self->state;
   st.settings = std::move(settings);
   st.desk = std::move(desk);
-  st.publish();
+  auto publish = [self] {
+    auto& st = self->state;
+    st.desk->publish(admission_policy::make(st.settings, st.logins, self));
+  };
+  publish();
   return {
+    [=](client_refused& msg) {
+      self->send(self->state.desk->deps().metrics, metric_event{msg.reason, 0});
+      if (msg.reason == metric::rejected_client_rule)
+        log::info("refused client " + msg.peer.to_string() + ": not in allow_client");
+      else
+        log::debug("refused client " + msg.peer.to_string() + ": max_clients reached");
+    },
     [=](logins_update& msg) {
-      auto& st = self->state;
-      st.logins = std::move(msg.logins);
-      st.publish();
+      self->state.logins = std::move(msg.logins);
+      publish();
     },
     [=](session_settings& s) {
-      auto& st = self->state;
-      st.settings = std::move(s);
-      st.publish();
+      self->state.settings = std::move(s);
+      publish();
     },
   };
 }

@@ -120,14 +120,16 @@ struct admission_policy {
   std::shared_ptr<const net::handshake_plan> plan;
   /// The registry's newest verified logins (sessions get weak references).
   std::shared_ptr<const verified_logins> logins;
+  /// Who hears of refused clients (null: nobody).
+  acceptor_actor acceptor;
 
   /// True when allow_client admits `peer` (empty list: everyone).
   bool client_allowed(const net::ip_endpoint& peer) const;
 
-  /// The policy for `settings` and `logins`.
+  /// The policy for `settings` and `logins`, refusals told to `acceptor`.
   static std::shared_ptr<const admission_policy>
   make(const session_settings& settings,
-       std::shared_ptr<const verified_logins> logins);
+       std::shared_ptr<const verified_logins> logins, acceptor_actor acceptor);
 };
 
 /// The listeners' accept handler. Runs on the reactor's loop threads and
@@ -142,6 +144,10 @@ public:
   void publish(std::shared_ptr<const admission_policy> p);
 
   net::admission on_accepted(net::conn_id id, net::ip_endpoint peer) override;
+
+  const session_deps& deps() const {
+    return deps_;
+  }
 
   /// Sessions admitted so far.
   uint64_t admitted() const {
@@ -171,14 +177,12 @@ struct acceptor_state {
   session_settings settings;
   std::shared_ptr<const verified_logins> logins;
   std::shared_ptr<admission_desk> desk;
-
-  /// Publishes a new policy from `settings` and `logins` to the desk.
-  void publish();
 };
 
-/// The acceptor actor: owns the admission policy. Its spawner publishes the
-/// initial policy itself (admission_policy::make) before clients can come:
-/// an actor's first run is asynchronous.
+/// The acceptor actor: owns the admission policy, logs and counts refused
+/// clients. Its spawner publishes the initial policy itself
+/// (admission_policy::make) before clients can come: an actor's first run is
+/// asynchronous.
 acceptor_actor::behavior_type
 acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
          session_settings settings, std::shared_ptr<admission_desk> desk);

@@ -142,7 +142,7 @@ struct fixture : test_coordinator_fixture<> {
 
   /// Publishes `settings` and `logins` to the desk, as the acceptor does.
   void publish() {
-    desk->publish(admission_policy::make(settings, logins));
+    desk->publish(admission_policy::make(settings, logins, acceptor_actor{}));
   }
 
   /// A loop accepted client `id`: the desk's verdict (handlers of admitted
