@@ -183,24 +183,25 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       if (known && i->second.has_verified
           && CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0)
         return true;
-      auto rp = self->make_response_promise<bool>();
-      auto& waiters = st.checking[d];
-      waiters.push_back(registry_state::waiter{rp, known});
-      if (waiters.size() > 1)
-        return rp; // the same credentials are being checked: share the hash
       // An unknown name costs a hash as well (of a dummy), so that a wrong
       // name takes as long as a wrong password.
       auto hash = exists ? i->second.hash : st.dummy_hash;
+      auto key = std::make_pair(d, hash);
+      auto rp = self->make_response_promise<bool>();
+      auto& waiters = st.checking[key];
+      waiters.push_back(registry_state::waiter{rp, known});
+      if (waiters.size() > 1)
+        return rp; // the same credentials are being checked: share the hash
       auto finish = [=](bool ok) {
         auto& st = self->state;
-        auto j = st.users.find(user);
-        ok = ok && exists && j != st.users.end() && j->second.hash == hash;
-        bool cached = false;
-        auto w = st.checking.find(d);
+        auto w = st.checking.find(key);
         if (w == st.checking.end())
           return;
         auto all = std::move(w->second);
         st.checking.erase(w);
+        auto j = st.users.find(user);
+        ok = ok && exists && j != st.users.end() && j->second.hash == hash;
+        bool cached = false;
         for (auto& x : all) {
           x.rp.deliver(ok && x.known);
           cached = cached || (ok && x.known);

@@ -65,10 +65,12 @@ struct registry_state {
     caf::typed_response_promise<bool> rp;
     bool known = false;
   };
-  /// Checks in flight, keyed by digest(user, password): a burst of logins
-  /// with the same credentials (clients reconnecting after a restart) costs
-  /// one hash, not one each.
-  std::map<std::array<uint8_t, 32>, std::vector<waiter>> checking;
+  /// Checks in flight, keyed by digest(user, password) and the hash checked
+  /// against (a reload may change it meanwhile): a burst of logins with the
+  /// same credentials (clients reconnecting after a restart) costs one hash,
+  /// not one each.
+  std::map<std::pair<std::array<uint8_t, 32>, std::string>, std::vector<waiter>>
+    checking;
 
   /// Who gets verified_logins values (the acceptor), and whether a publish
   /// is scheduled.
