@@ -348,7 +348,7 @@ caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
 }
 
 std::optional<uint64_t> spcp_state::parse_decimal(const std::string& text) {
-  return config::parse_decimal(text);
+  return net::parse_decimal(text);
 }
 
 caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,

@@ -8,8 +8,6 @@
 
 namespace px::config {
 
-std::optional<uint64_t> parse_decimal(const std::string& text);
-
 namespace {
 
 std::string trim(const std::string& s) {
@@ -29,7 +27,7 @@ std::string strip_comment(const std::string& s) {
 }
 
 bool parse_uint(const std::string& text, unsigned long long& out) {
-  auto v = parse_decimal(text);
+  auto v = net::parse_decimal(text);
   out = v.value_or(0);
   return v.has_value();
 }
@@ -42,18 +40,6 @@ std::string dirname_of(const std::string& path) {
 }
 
 } // namespace
-
-std::optional<uint64_t> parse_decimal(const std::string& text) {
-  if (text.empty() || text.size() > 19)
-    return std::nullopt;
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
-}
 
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out) {
   size_t i = 0;

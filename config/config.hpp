@@ -94,9 +94,6 @@ std::variant<proxy_config, std::string> load(const std::string& path);
 std::variant<proxy_config, std::string> parse(const std::string& text,
                                               const std::string& path);
 
-/// Parses 1 to 19 decimal digits (nothing else); nullopt otherwise.
-std::optional<uint64_t> parse_decimal(const std::string& text);
-
 /// Parses "10s", "500ms", "2m", "1h" or a plain number of seconds.
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out);
 

@@ -39,20 +39,41 @@ std::optional<ip_endpoint> parse_host(const std::string& host) {
 }
 
 std::optional<uint16_t> parse_port(std::string_view text) {
-  if (text.empty() || text.size() > 5)
+  auto value = text.size() <= 5 ? parse_decimal(text) : std::nullopt;
+  if (!value || *value > 65535)
     return std::nullopt;
-  unsigned value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (value > 65535)
-    return std::nullopt;
-  return static_cast<uint16_t>(value);
+  return static_cast<uint16_t>(*value);
 }
 
 } // namespace
+
+std::optional<uint64_t> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 19)
+    return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+std::optional<ip_endpoint> ip_endpoint::local_of(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return std::nullopt;
+  return from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+std::optional<ip_endpoint> ip_endpoint::peer_of(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return std::nullopt;
+  return from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
 
 std::optional<ip_endpoint> ip_endpoint::parse(std::string_view text,
                                               int default_port) {

@@ -24,6 +24,11 @@ struct ip_endpoint {
   /// Builds an endpoint from a socket address (AF_INET or AF_INET6).
   static std::optional<ip_endpoint> from_sockaddr(const sockaddr* sa);
 
+  /// The local (getsockname) or remote (getpeername) address of socket
+  /// `fd`; nothing on error, with errno set by the call.
+  static std::optional<ip_endpoint> local_of(int fd);
+  static std::optional<ip_endpoint> peer_of(int fd);
+
   /// Parses "1.2.3.4:80", "[::1]:80" (port required) or, with
   /// `default_port`, a bare address.
   static std::optional<ip_endpoint> parse(std::string_view text,
@@ -66,5 +71,8 @@ struct cidr {
   /// an IPv4 block).
   bool contains(const ip_endpoint& ip) const;
 };
+
+/// Parses 1 to 19 decimal digits (nothing else); nullopt otherwise.
+std::optional<uint64_t> parse_decimal(std::string_view text);
 
 } // namespace px::net

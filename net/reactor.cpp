@@ -133,6 +133,11 @@ struct side {
   /// Sockets use send/recv and half-close; pipes use read/write and close.
   bool sock = true;
   watcher w{wkind::down, nullptr};
+
+  /// A new socket: nothing reported yet.
+  void reset_readiness() {
+    rd = wr = hup = err = false;
+  }
 };
 
 /// A pipe used by the splice relay.
@@ -380,11 +385,10 @@ public:
     auto c = find(id);
     if (!c) {
       ++owned_;
-      ++owned_closed_batch_;
-      owned_closed_.fetch_add(1, std::memory_order_relaxed);
       close_stats stats;
       stats.reason = close_reason::requested;
-      h->on_closed(id, stats);
+      stats.closed_at = now_;
+      report_closed(std::move(h), id, std::move(stats));
       return;
     }
     if (c->state != cstate::accepted)
@@ -485,10 +489,7 @@ public:
 
   /// Opens the BIND listener on the address the client reached us at.
   void bind_listen(conn& c) {
-    sockaddr_storage ls{};
-    socklen_t llen = sizeof(ls);
-    getsockname(c.down.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
-    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
+    auto local = ip_endpoint::local_of(c.down.fd);
     if (!local) {
       connect_failed(c, connect_error::other);
       return;
@@ -506,17 +507,14 @@ public:
       connect_failed(c, err);
       return;
     }
-    sockaddr_storage bs{};
-    socklen_t blen = sizeof(bs);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bs), &blen);
+    auto bound = ip_endpoint::local_of(fd);
     c.up.fd = fd;
     c.up.rd = false;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
     ev.data.ptr = &c.up.w;
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-    c.handler->on_bound(c.id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bs))
-                                .value_or(*local));
+    c.handler->on_bound(c.id, bound.value_or(*local));
   }
 
   static bool same_host(const ip_endpoint& a, const ip_endpoint& b) {
@@ -560,19 +558,15 @@ public:
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       c.up.fd = fd;
-      c.up.rd = c.up.wr = c.up.hup = c.up.err = false;
+      c.up.reset_readiness();
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c.up.w;
       epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
       ++c.op_gen; // cancels the deadline
       c.state = cstate::connected;
-      sockaddr_storage ls{};
-      socklen_t llen = sizeof(ls);
-      getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &llen);
-      c.handler->on_connected(
-        c.id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls)).value_or(ip_endpoint{}),
-        *peer);
+      c.handler->on_connected(c.id, ip_endpoint::local_of(fd).value_or(ip_endpoint{}),
+                              *peer);
       return;
     }
   }
@@ -605,12 +599,8 @@ public:
     auto c = find(id);
     if (!c || c->state != cstate::handshake)
       return;
-    sockaddr_storage ls{}, ps{};
-    socklen_t llen = sizeof(ls), plen = sizeof(ps);
-    getsockname(c->down.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
-    getpeername(c->down.fd, reinterpret_cast<sockaddr*>(&ps), &plen);
-    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
-    auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ps));
+    auto local = ip_endpoint::local_of(c->down.fd);
+    auto peer = ip_endpoint::peer_of(c->down.fd);
     if (!local || !peer) {
       connect_failed(*c, connect_error::other);
       return;
@@ -634,13 +624,9 @@ public:
       return;
     }
     open_udp(u.out6, any6, wkind::udp_v6, *c); // optional: no IPv6 is fine
-    sockaddr_storage bs{};
-    socklen_t blen = sizeof(bs);
-    getsockname(u.client.fd, reinterpret_cast<sockaddr*>(&bs), &blen);
     c->state = cstate::connected;
     c->handler->on_connected(
-      id, ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bs)).value_or(*local),
-      u.expect);
+      id, ip_endpoint::local_of(u.client.fd).value_or(*local), u.expect);
   }
 
   /// The TCP control connection of a UDP association: bytes are discarded;
@@ -1409,7 +1395,7 @@ private:
         continue;
       }
       c.up.fd = fd;
-      c.up.rd = c.up.wr = c.up.hup = c.up.err = false;
+      c.up.reset_readiness();
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.ptr = &c.up.w;
@@ -1440,20 +1426,15 @@ private:
         return; // readable without error or writability: keep waiting
       // An error event with SO_ERROR 0: only a peer address proves the
       // connection (gVisor has reported refused connects this way).
-      sockaddr_storage rs{};
-      socklen_t rlen = sizeof(rs);
-      if (getpeername(c.up.fd, reinterpret_cast<sockaddr*>(&rs), &rlen) != 0) {
+      remote = ip_endpoint::peer_of(c.up.fd);
+      if (!remote) {
         retry_connect(c, errno == ENOTCONN ? ECONNREFUSED : errno);
         return;
       }
-      remote = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rs));
     }
-    sockaddr_storage ls{};
-    socklen_t llen = sizeof(ls);
-    getsockname(c.up.fd, reinterpret_cast<sockaddr*>(&ls), &llen);
+    auto local = ip_endpoint::local_of(c.up.fd);
     ++c.op_gen; // cancels the deadline
     c.state = cstate::connected;
-    auto local = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ls));
     if (c.plan) {
       // A CONNECT under the plan: the success reply names our address
       // towards the target, and the relay starts at once.
@@ -1476,7 +1457,6 @@ private:
     c.last_err = from_errno(err);
     ::close(c.up.fd);
     c.up.fd = -1;
-    c.up.err = c.up.hup = false;
     try_next(c);
   }
 
@@ -1556,9 +1536,8 @@ private:
 
   enum class io_result { progress, blocked, error };
 
-  /// Moves as much as possible. `last`: every other direction is done, so
-  /// when this one ends the connection closes (and close sends the FIN).
-  io_result pump_step(pump& p, bool last) {
+  /// Moves as much as possible.
+  io_result pump_step(pump& p) {
     bool progress = false;
     for (;;) {
       bool moved = false;
@@ -1690,17 +1669,18 @@ private:
       release_pipe(p);
     // 4. half-close once src is exhausted and everything is delivered
     if (p.eof && p.held == 0 && p.prefix.empty() && !p.shut) {
+      auto& owner = *static_cast<conn*>(p.dst->w.obj);
       if (p.dst->sock) {
         // The last direction needs no shutdown: the connection closes now,
         // and close sends the FIN (nothing is unread on dst: the other
         // direction read it to its end).
-        if (!last)
+        if (!others_done(owner, p))
           ::shutdown(p.dst->fd, SHUT_WR);
       } else {
         ::close(p.dst->fd); // EOF for the program's stdin
         p.dst->fd = -1;
-        draining_.push_back(static_cast<conn*>(p.dst->w.obj)->id);
-        static_cast<conn*>(p.dst->w.obj)->tin_closed = now_;
+        draining_.push_back(owner.id);
+        owner.tin_closed = now_;
       }
       p.shut = true;
       if (p.use_splice)
@@ -1708,6 +1688,14 @@ private:
       progress = true;
     }
     return progress ? io_result::progress : io_result::blocked;
+  }
+
+  /// Every direction of `c` but `p` is done.
+  static bool others_done(const conn& c, const pump& p) {
+    for (size_t i = 0; i < c.npumps; ++i)
+      if (&c.pumps[i] != &p && !c.pumps[i].done())
+        return false;
+    return true;
   }
 
   static ssize_t write_some(side& s, const uint8_t* data, size_t n) {
@@ -1801,10 +1789,7 @@ private:
       auto* p = &c.pumps[i];
       if (p->done())
         continue;
-      bool last = true;
-      for (size_t j = 0; j < c.npumps; ++j)
-        last = last && (j == i || c.pumps[j].done());
-      auto r = pump_step(*p, last);
+      auto r = pump_step(*p);
       if (r == io_result::error) {
         close_conn(c, c.npumps == 3 && i > 0 ? close_reason::transform_failed
                       : i == 0              ? close_reason::upstream_error
@@ -1938,20 +1923,24 @@ private:
     stats.closed_at = now_;
     // Only an owner names a handler: a connection with one is owned.
     auto handler = std::move(c.handler);
-    if (handler) {
-      ++owned_closed_batch_;
-      owned_closed_.fetch_add(1, std::memory_order_relaxed);
-    }
     auto i = conns_.find(c.id);
     auto id = c.id;
     graveyard_.push_back(std::move(i->second));
     conns_.erase(i);
     count_.fetch_sub(1, std::memory_order_relaxed);
-    if (handler) {
-      if (closing_.empty())
-        closing_since_ = now_;
-      closing_.push_back(pending_close{std::move(handler), id, stats});
-    }
+    if (handler)
+      report_closed(std::move(handler), id, std::move(stats));
+  }
+
+  /// Counts an owned connection as closed and queues its on_closed for the
+  /// next batch (see reactor_config::close_delay).
+  void report_closed(std::shared_ptr<conn_handler> h, conn_id id,
+                     close_stats stats) {
+    ++owned_closed_batch_;
+    owned_closed_.fetch_add(1, std::memory_order_relaxed);
+    if (closing_.empty())
+      closing_since_ = now_;
+    closing_.push_back(pending_close{std::move(h), id, std::move(stats)});
   }
 
   /// Reports the closes waiting in `closing_`.
@@ -2037,6 +2026,14 @@ namespace {
 
 /// A TCP socket bound to `addr` (port 0: any), not listening yet; -1 with
 /// errno set on error.
+/// Closes `fd` and returns -1, leaving errno as it was.
+int close_keep_errno(int fd) {
+  auto err = errno;
+  ::close(fd);
+  errno = err;
+  return -1;
+}
+
 int bound_tcp_socket(const ip_endpoint& addr, bool reuseport) {
   int fd = ::socket(addr.v6 ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -2050,12 +2047,8 @@ int bound_tcp_socket(const ip_endpoint& addr, bool reuseport) {
   sockaddr_storage ss;
   auto len = addr.to_sockaddr(ss);
   if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-      || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    auto err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return close_keep_errno(fd);
   return fd;
 }
 
@@ -2065,12 +2058,8 @@ int open_listener(const ip_endpoint& addr, bool reuseport,
   int fd = bound_tcp_socket(addr, reuseport);
   if (fd < 0)
     return -1;
-  if (::listen(fd, 1024) != 0) {
-    auto err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
+  if (::listen(fd, 1024) != 0)
+    return close_keep_errno(fd);
   deferred = false;
   if (client_first.count() > 0) {
     int secs = static_cast<int>(std::min<long>(client_first.count(), 3600));
@@ -2087,6 +2076,10 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
   // One socket per loop (SO_REUSEPORT): the kernel spreads clients over the
   // loops, where one shared socket hands a burst to whichever loop wakes
   // first. Where that fails, the loops share one socket.
+  auto fail = [&] {
+    return std::string{"cannot listen on "} + addr.to_string() + ": "
+           + std::strerror(errno);
+  };
   auto l = std::make_unique<listener>();
   bool many = cfg_.threads > 1;
   auto at = addr;
@@ -2095,17 +2088,9 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
     // mistake share it silently: a plain bind first proves the port free
     // (and picks one for port 0).
     int probe = bound_tcp_socket(addr, false);
-    sockaddr_storage got{};
-    socklen_t glen = sizeof(got);
-    if (probe < 0 || getsockname(probe, reinterpret_cast<sockaddr*>(&got), &glen) != 0) {
-      auto err = errno;
-      if (probe >= 0)
-        ::close(probe);
-      errno = err;
-      return std::string{"cannot listen on "} + addr.to_string() + ": "
-             + std::strerror(errno);
-    }
-    at = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got)).value_or(addr);
+    if (probe < 0)
+      return fail();
+    at = ip_endpoint::local_of(probe).value_or(addr);
     ::close(probe);
   }
   int fd = open_listener(at, many, client_first, l->deferred);
@@ -2114,13 +2099,8 @@ reactor::listen(const ip_endpoint& addr, std::shared_ptr<accept_handler> h,
     fd = open_listener(addr, false, client_first, l->deferred);
   }
   if (fd < 0)
-    return std::string{"cannot listen on "} + addr.to_string() + ": "
-           + std::strerror(errno);
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  l->addr = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound))
-              .value_or(addr);
+    return fail();
+  l->addr = ip_endpoint::local_of(fd).value_or(addr);
   l->fds.push_back(fd);
   for (size_t i = 1; many && i < cfg_.threads; ++i) {
     bool deferred = false;

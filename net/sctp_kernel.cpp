@@ -60,15 +60,13 @@ public:
       ::close(fd);
       return err;
     }
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof(bound);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+    auto bound = ip_endpoint::local_of(fd).value_or(addr);
     listeners_[fd] = std::move(events);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = tag_listener | static_cast<uint64_t>(fd);
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-    return ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound)).value_or(addr);
+    return bound;
   }
 
   void start() override {
