@@ -59,20 +59,25 @@ std::optional<uint64_t> parse_decimal(std::string_view text) {
   return v;
 }
 
-std::optional<ip_endpoint> ip_endpoint::local_of(int fd) {
+namespace {
+
+/// The address `name` (getsockname or getpeername) reports for `fd`.
+std::optional<ip_endpoint> address_of(int fd, int (*name)(int, sockaddr*, socklen_t*)) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+  if (name(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
     return std::nullopt;
-  return from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+} // namespace
+
+std::optional<ip_endpoint> ip_endpoint::local_of(int fd) {
+  return address_of(fd, ::getsockname);
 }
 
 std::optional<ip_endpoint> ip_endpoint::peer_of(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    return std::nullopt;
-  return from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+  return address_of(fd, ::getpeername);
 }
 
 std::optional<ip_endpoint> ip_endpoint::parse(std::string_view text,
