@@ -17,7 +17,7 @@
 
 #include "config/config.hpp"
 #include "config/users.hpp"
-#include "net/reactor.hpp"
+#include "net/conn_control.hpp"
 
 namespace px {
 

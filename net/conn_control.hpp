@@ -1,0 +1,293 @@
+// The reactor's contract: what the actors see of the data plane. Actors
+// include this header, never the reactor itself (net/reactor.hpp is for the
+// program's wiring and the reactor's own tests).
+//
+// The reactor runs event-loop threads (epoll) that own every socket of the SOCKS
+// data plane. It reports events to handlers and executes commands; it never
+// decides. Each connection is pinned to one loop for its whole life.
+//
+// Life of a client connection:
+//   accepted  -> accept_handler::on_accepted (nothing is read yet) returns
+//                the owner's admission: refuse, own (a handler and its
+//                handshake plan), or defer (a `handshake` command follows)
+//   handshake -> under the owner's plan (which methods it accepts, its
+//                deadline, how a CONNECT is to be run) the loop parses with
+//                the pure SOCKS5 codec and asks the owner only what needs a
+//                decision:
+//                  on_credentials   -> granted at once, or authenticated(ok?)
+//                  on_request       (BIND, UDP ASSOCIATE) -> bind / udp_associate
+//                  on_handshake_failed (malformed input)  -> send(reply, close)
+//                A CONNECT runs under the plan: DNS (c-ares, inside the loop),
+//                a non-blocking connect to each address in turn within the
+//                deadline, the success reply and the relay; a failure is
+//                reported (on_connect_failed) for the owner to answer.
+//   relay     -> bytes move inside the loop (splice or copy) with half-close,
+//                per-direction caps and an idle timeout
+//   closed    -> conn_handler::on_closed with byte counts, the request's
+//                target and the upstream peer, exactly once
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/address.hpp"
+#include "net/socks5_codec.hpp"
+
+namespace px::net {
+
+/// Identifies a connection across threads: the loop index is in the top 8
+/// bits, a per-loop sequence number below.
+using conn_id = uint64_t;
+
+/// Why a connect command failed.
+enum class connect_error : uint8_t {
+  /// No error.
+  none,
+  /// The target answered with RST (ECONNREFUSED).
+  refused,
+  /// No route to the network (ENETUNREACH).
+  network_unreachable,
+  /// No route to the host (EHOSTUNREACH).
+  host_unreachable,
+  /// The name does not resolve (NXDOMAIN or no address).
+  name_not_found,
+  /// The deadline passed (DNS or TCP).
+  timeout,
+  /// Every address was excluded by the destination rules.
+  denied,
+  /// The resolver failed for another reason.
+  resolver_failure,
+  /// Any other socket error.
+  other,
+};
+
+/// Name of a connect error, for logs.
+const char* to_string(connect_error x);
+
+/// Why a connection ended.
+enum class close_reason : uint8_t {
+  /// Both directions finished (EOF each way).
+  done,
+  /// The owner asked to close.
+  requested,
+  /// The client closed or reset the connection.
+  client_gone,
+  /// The target reset the connection or a socket error occurred.
+  upstream_error,
+  /// No byte moved for the idle timeout.
+  idle_timeout,
+  /// The proxy is shutting down.
+  shutdown,
+  /// The transformation program failed (issue 3).
+  transform_failed,
+  /// The handshake did not finish within the plan's deadline.
+  handshake_timeout,
+};
+
+/// Name of a close reason, for logs.
+const char* to_string(close_reason x);
+
+/// What is reported when a connection closes.
+struct close_stats {
+  /// Bytes relayed from the client to the target.
+  uint64_t bytes_up = 0;
+  /// Bytes relayed from the target to the client.
+  uint64_t bytes_down = 0;
+  close_reason reason = close_reason::done;
+  /// The relay ran (CONNECT, BIND or UDP ASSOCIATE reached its data phase).
+  bool relayed = false;
+  /// A request was parsed: `target` is its DST.ADDR/DST.PORT.
+  bool has_target = false;
+  socks5::address target;
+  /// The upstream peer a CONNECT reached (unset otherwise).
+  ip_endpoint remote;
+  /// When the connection closed (on_closed may come up to
+  /// reactor_config::close_delay later).
+  std::chrono::steady_clock::time_point closed_at;
+};
+
+/// Parameters of a connect command.
+struct connect_request {
+  /// Where to connect: an IP endpoint or a domain name with a port.
+  socks5::address target;
+  /// Deadline for DNS and every TCP attempt together.
+  std::chrono::milliseconds timeout{10000};
+  /// Destinations the owner forbids: resolved addresses inside any of these
+  /// blocks are skipped; if none remains, the connect fails with `denied`.
+  std::vector<cidr> deny;
+};
+
+/// Parameters of a relay.
+struct relay_options {
+  /// Bytes a connection may hold per direction.
+  size_t buffer_size = 64 * 1024;
+  /// Closes the tunnel after this long without traffic (0: never).
+  std::chrono::milliseconds idle_timeout{300000};
+  /// Zero-copy relay through pipes (falls back to copy when unavailable).
+  bool splice = true;
+  /// When not empty, target-to-client bytes go through `/bin/sh -c transform`
+  /// (one process per connection) before they reach the client.
+  std::string transform;
+};
+
+/// Parameters of a BIND command.
+struct bind_request {
+  /// The host allowed to connect (DST.ADDR of the request; a domain is
+  /// resolved first). 0.0.0.0 or :: accepts any host.
+  socks5::address peer;
+  /// How long to wait for that host.
+  std::chrono::milliseconds timeout{60000};
+};
+
+/// Parameters of a UDP ASSOCIATE command.
+struct udp_request {
+  /// DST.ADDR/DST.PORT of the request: where the client will send from
+  /// (zeros: the control connection's address, any port).
+  ip_endpoint client_hint;
+  /// Destinations refused (datagrams to them are dropped).
+  std::vector<cidr> deny;
+  /// Resolution deadline for domain destinations.
+  std::chrono::milliseconds dns_timeout{10000};
+};
+
+/// What the loop runs on the owner's behalf from the first handshake byte to
+/// the relay. The owner decides it once (from its settings); the loop applies
+/// it with the pure codec, so that a client costs the owner three messages
+/// (credentials, the authentication verdict, the close) instead of one per
+/// handshake step.
+struct handshake_plan {
+  /// Methods the owner accepts (username/password preferred when a client
+  /// offers both).
+  bool userpass = true;
+  bool no_auth = false;
+  /// The connection is closed (close_reason::handshake_timeout) when its
+  /// request has not been read by then.
+  std::chrono::milliseconds deadline{10000};
+  /// How a CONNECT is run: deadline for DNS and every TCP attempt, and the
+  /// destinations the owner forbids (see connect_request).
+  std::chrono::milliseconds connect_timeout{10000};
+  std::vector<cidr> deny;
+  /// The relay a CONNECT starts.
+  relay_options relay;
+};
+
+/// Where a handshake went wrong (on_handshake_failed).
+enum class handshake_stage : uint8_t {
+  /// The greeting is malformed (`error` says how).
+  greeting,
+  /// The greeting offers no method the plan accepts (`error` is none).
+  method,
+  /// The RFC 1929 request is malformed.
+  credentials,
+  /// The SOCKS5 request is malformed (bad command, address type...).
+  request,
+};
+
+/// What happens after a `send` has been written.
+enum class after : uint8_t { hold, close };
+
+/// Receives events of one connection, on its loop's thread. Must not block.
+class conn_handler {
+public:
+  virtual ~conn_handler() = default;
+  /// The client sent username/password. Returns true to grant at once (a
+  /// login the owner verified before, checked against a value it
+  /// published); otherwise the owner answers with `authenticated`.
+  virtual bool on_credentials(conn_id id, socks5::credentials creds) = 0;
+  /// A BIND or UDP ASSOCIATE request (a CONNECT runs under the plan).
+  virtual void on_request(conn_id id, socks5::request req) = 0;
+  /// The handshake cannot go on; the owner sends its reply and closes.
+  virtual void on_handshake_failed(conn_id id, handshake_stage stage,
+                                   socks5::codec_error error) = 0;
+  /// The upstream connect succeeded; `local` is the proxy's address on it.
+  virtual void on_connected(conn_id id, ip_endpoint local, ip_endpoint remote) = 0;
+  /// BIND: the proxy listens on `local` for the expected peer.
+  virtual void on_bound(conn_id id, ip_endpoint local) = 0;
+  /// The upstream connect failed; the owner sends the reply and closes.
+  virtual void on_connect_failed(conn_id id, connect_error err) = 0;
+  /// The connection is gone (sent exactly once, also when never attached;
+  /// batched, see reactor_config::close_delay).
+  virtual void on_closed(conn_id id, close_stats stats) = 0;
+};
+
+/// What the owner of a listener decides for a client it accepted.
+struct admission {
+  enum class verdict : uint8_t {
+    /// Closed at once; nobody owns the connection (no on_closed).
+    refuse,
+    /// `handler` owns it, and the handshake starts now under `plan`.
+    own,
+    /// Decided later, with a `handshake` or a `close` command.
+    defer,
+  };
+  verdict what = verdict::defer;
+  std::shared_ptr<conn_handler> handler;
+  std::shared_ptr<const handshake_plan> plan;
+};
+
+/// Receives accepted connections of a listener, on a loop thread. Must not
+/// block: an owner decides from values it published beforehand (or defers).
+class accept_handler {
+public:
+  virtual ~accept_handler() = default;
+  virtual admission on_accepted(conn_id id, ip_endpoint peer) = 0;
+};
+
+/// Counters a loop batches to its traffic sink.
+struct traffic_counts {
+  /// Bytes relayed each way.
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  /// Datagrams dropped (fragments, foreign sources, denied or unresolvable
+  /// destinations, full queues).
+  uint64_t udp_dropped = 0;
+  /// CONNECT success replies the loop sent under a handshake plan.
+  uint64_t connects_ok = 0;
+  /// Connections handed to an owner (`handshake`), and those of them closed.
+  uint64_t owned = 0;
+  uint64_t owned_closed = 0;
+};
+
+/// Receives counters, batched per loop (on a loop thread).
+using traffic_sink = std::function<void(const traffic_counts&)>;
+
+/// Commands on connections. Callable from any thread; every command is
+/// executed later on the connection's loop. Commands on a closed connection
+/// are ignored.
+class conn_control {
+public:
+  virtual ~conn_control() = default;
+  /// Names the handler and runs the handshake under `plan`.
+  virtual void handshake(conn_id id, std::shared_ptr<conn_handler> h,
+                         handshake_plan plan) = 0;
+  /// The owner's verdict on on_credentials: writes the RFC 1929 status; on
+  /// success the handshake goes on, otherwise the connection closes.
+  virtual void authenticated(conn_id id, bool ok) = 0;
+  /// Writes bytes to the client, then does `next`.
+  virtual void send(conn_id id, std::vector<uint8_t> bytes, after next) = 0;
+  /// Listens for the peer of a BIND request: on_bound, then on_connected
+  /// (remote = the peer) or on_connect_failed (timeout).
+  virtual void bind(conn_id id, bind_request req) = 0;
+  /// Opens a UDP relay: on_connected (local = the relay's address), then
+  /// `start_relay` writes the reply and datagrams flow until the control
+  /// connection closes.
+  virtual void udp_associate(conn_id id, udp_request req) = 0;
+  /// Writes `to_client` (the reply) and `to_upstream` (bytes the client sent
+  /// after its request: the loop prepends those it read itself), then
+  /// relays in both directions.
+  virtual void start_relay(conn_id id, std::vector<uint8_t> to_client,
+                           std::vector<uint8_t> to_upstream,
+                           relay_options opts) = 0;
+  /// Closes at once.
+  virtual void close(conn_id id) = 0;
+  /// Connections closed after a `handshake` command named their owner
+  /// (monotonic; callable from any thread). An owner that counts its
+  /// `handshake` commands knows how many of its connections are open.
+  virtual uint64_t owned_closed() const = 0;
+};
+
+} // namespace px::net
