@@ -1637,8 +1637,12 @@ private:
         if (n > 0) {
           // A short read from a socket drained it: edge-triggered epoll
           // reports the next arrival, so skip the read that would only
-          // say EAGAIN (as nginx does).
-          if (p.src->sock && static_cast<size_t>(n) < room && !p.src->hup)
+          // say EAGAIN (as nginx does). A short splice proves nothing: the
+          // pipe may have run out of slots (one per socket buffer fragment,
+          // however small) with bytes still queued on the socket, and no
+          // new edge comes for bytes that are already there.
+          if (p.src->sock && !p.use_splice && static_cast<size_t>(n) < room
+              && !p.src->hup)
             p.src->rd = false;
           p.held += static_cast<size_t>(n);
           if (!p.use_splice)
