@@ -177,23 +177,41 @@ std::optional<cidr> cidr::parse(std::string_view text) {
   return result;
 }
 
-bool cidr::contains(const ip_endpoint& ip) const {
-  const uint8_t* a = ip.bytes.data();
-  bool v6 = ip.v6;
+namespace {
+
+/// The IPv4 address of an IPv4-mapped IPv6 address; other addresses as
+/// they are. The port is kept.
+ip_endpoint unmapped(const ip_endpoint& x) {
   static constexpr uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-  if (v6 && !base.v6 && std::memcmp(a, mapped, 12) == 0) {
-    a += 12; // IPv4-mapped IPv6 address against an IPv4 block
-    v6 = false;
-  }
-  if (v6 != base.v6)
+  if (!x.v6 || std::memcmp(x.bytes.data(), mapped, 12) != 0)
+    return x;
+  ip_endpoint y;
+  y.port = x.port;
+  std::memcpy(y.bytes.data(), x.bytes.data() + 12, 4);
+  return y;
+}
+
+} // namespace
+
+bool cidr::contains(const ip_endpoint& ip) const {
+  // An IPv4-mapped IPv6 address matches an IPv4 block.
+  auto x = base.v6 ? ip : unmapped(ip);
+  if (x.v6 != base.v6)
     return false;
   int bits = prefix;
-  for (int i = 0; bits > 0; ++i, bits -= 8) {
+  for (size_t i = 0; bits > 0; ++i, bits -= 8) {
     uint8_t mask = bits >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - bits));
-    if ((a[i] & mask) != (base.bytes[static_cast<size_t>(i)] & mask))
+    if ((x.bytes[i] & mask) != (base.bytes[i] & mask))
       return false;
   }
   return true;
+}
+
+bool same_host(const ip_endpoint& a, const ip_endpoint& b) {
+  auto x = unmapped(a);
+  auto y = unmapped(b);
+  x.port = y.port = 0;
+  return x == y;
 }
 
 } // namespace px::net

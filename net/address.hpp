@@ -72,6 +72,10 @@ struct cidr {
   bool contains(const ip_endpoint& ip) const;
 };
 
+/// True when `a` and `b` name the same host, ports aside (an IPv4-mapped
+/// IPv6 address is its IPv4 address).
+bool same_host(const ip_endpoint& a, const ip_endpoint& b);
+
 /// Parses 1 to 19 decimal digits (nothing else); nullopt otherwise.
 std::optional<uint64_t> parse_decimal(std::string_view text);
 

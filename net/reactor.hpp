@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -31,6 +32,12 @@ struct reactor_config {
   /// a batch wakes it once).
   std::chrono::milliseconds close_delay{10};
   size_t close_batch = 64;
+  /// Bytes a relay direction copies before it switches to splice (0: splice
+  /// at once; small exchanges cost fewer system calls copied).
+  uint64_t splice_after = 64 * 1024;
+  /// The loops' clock (tests inject one to drive deadlines and the idle
+  /// timeout; empty: std::chrono::steady_clock::now).
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class loop;

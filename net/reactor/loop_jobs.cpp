@@ -1,0 +1,345 @@
+// The loop core's sequencing of a connection's jobs: each module returns an
+// outcome, and these functions decide what follows (handshake -> request ->
+// DNS -> connect -> relay; BIND; UDP ASSOCIATE). Part of class loop.
+#include <cstring>
+
+#include <sys/epoll.h>
+
+#include "net/log.hpp"
+#include "net/reactor/errors.hpp"
+#include "net/reactor/loop.hpp"
+
+namespace px::net {
+
+// -- handshake ----------------------------------------------------------------
+
+/// Writes pending output; false once the connection is closed (a write
+/// failed, or the output was written with after::close).
+bool loop::flush_out(conn& c) {
+  switch (flush(c.down, c.out)) {
+    case flush_status::pending:
+    case flush_status::flushed:
+      return true;
+    case flush_status::close:
+      close_conn(c, c.out.why);
+      return false;
+    case flush_status::error:
+      close_conn(c, close_reason::client_gone);
+      return false;
+  }
+  return true;
+}
+
+/// Runs the handshake engine under the plan until the owner must decide or
+/// the client must send more.
+void loop::drive_handshake(conn& c) {
+  if (!flush_out(c) || c.state != cstate::handshake || !c.plan)
+    return;
+  for (;;) {
+    auto a = c.engine.advance(c.in.data(), c.in.size(), c.out.bytes);
+    c.in.erase(c.in.begin(), c.in.begin() + static_cast<long>(a.consumed));
+    if (!flush_out(c))
+      return;
+    switch (a.kind) {
+      case hs_action::need_more:
+        switch (read_more(c.down, c.in, ctx_.settings.chunk_size)) {
+          case read_status::got:
+            continue;
+          case read_status::eof:
+          case read_status::gone:
+            close_conn(c, close_reason::client_gone);
+            return;
+          case read_status::none:
+            return;
+        }
+        return;
+      case hs_action::credentials:
+        if (!c.handler->on_credentials(c.id, std::move(a.creds)))
+          return; // the owner answers with `authenticated`
+        c.engine.authenticated(true, c.out.bytes);
+        continue;
+      case hs_action::request:
+        on_request(c, std::move(a.req));
+        return;
+      case hs_action::failed:
+        c.handler->on_handshake_failed(c.id, a.stage, a.error);
+        return;
+      case hs_action::idle:
+        return;
+    }
+  }
+}
+
+void loop::do_authenticated(conn_id id, bool ok) {
+  auto c = find(id);
+  if (!c || c->state != cstate::handshake || c->engine.step() != hs_step::authenticating)
+    return;
+  if (!c->engine.authenticated(ok, c->out.bytes))
+    c->out.then = after::close;
+  process(*c);
+}
+
+void loop::do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
+  auto c = find(id);
+  if (!c || c->state == cstate::relaying || c->state == cstate::connecting
+      || c->state == cstate::udp_relaying)
+    return;
+  c->out.add(bytes);
+  c->out.then = next;
+  process(*c);
+}
+
+void loop::on_request(conn& c, socks5::request req) {
+  c.has_target = true;
+  c.target = req.dst;
+  if (req.cmd == socks5::command::connect)
+    start_connect(c, req.dst);
+  else
+    c.handler->on_request(c.id, std::move(req));
+}
+
+// -- CONNECT ------------------------------------------------------------------
+
+/// A CONNECT under the plan: DNS when needed, then each address in turn,
+/// all within the plan's connect timeout.
+void loop::start_connect(conn& c, const socks5::address& target) {
+  c.state = cstate::connecting;
+  c.deny = c.plan->deny;
+  auto gen = ++c.op_gen;
+  ctx_.timers.arm(ctx_.now + c.plan->connect_timeout, c.id, gen,
+                  deadline_kind::operation);
+  if (target.type == socks5::atyp::domain) {
+    resolve_for(c, target.domain);
+    return;
+  }
+  on_connect(c, c.connect_op.start({target.ip}, c.deny, c.up, ctx_));
+}
+
+void loop::resolve_for(conn& c, const std::string& name) {
+  auto id = c.id;
+  auto gen = c.op_gen;
+  ctx_.dns.resolve(name, true, [this, id, gen](resolve_result res) {
+    on_resolved(id, gen, std::move(res));
+  });
+}
+
+void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
+  auto c = find(id);
+  if (!c || (c->state != cstate::connecting && c->state != cstate::binding)
+      || c->op_gen != gen)
+    return;
+  if (res.err != connect_error::none) {
+    connect_failed(*c, res.err);
+    return;
+  }
+  if (c->state == cstate::binding) {
+    c->bind.expect(std::move(res.addrs));
+    on_bind(*c, c->bind.listen(c->down.fd, c->up, ctx_));
+    return;
+  }
+  for (auto& a : res.addrs)
+    a.port = c->target.port();
+  on_connect(*c, c->connect_op.start(std::move(res.addrs), c->deny, c->up, ctx_));
+}
+
+void loop::on_connect(conn& c, const connect_outcome& out) {
+  switch (out.status) {
+    case connect_status::pending:
+      return;
+    case connect_status::failed:
+      connect_failed(c, out.err);
+      return;
+    case connect_status::connected:
+      break;
+  }
+  ++c.op_gen; // cancels the deadline
+  c.state = cstate::connected;
+  c.remote = out.remote;
+  ++ctx_.traffic.connects_ok;
+  // The success reply names our address towards the target, and the relay
+  // starts at once.
+  auto plan = c.plan; // begin_relay drops the connection's reference
+  begin_relay(c,
+              socks5::encode_reply(socks5::reply::succeeded,
+                                   socks5::address::from(out.local)),
+              {}, plan->relay, true);
+}
+
+void loop::connect_failed(conn& c, connect_error err) {
+  ++c.op_gen;
+  c.up.close();
+  c.state = cstate::handshake; // the owner now sends a reply and closes
+  c.handler->on_connect_failed(c.id, err);
+}
+
+// -- BIND and UDP ASSOCIATE ---------------------------------------------------
+
+void loop::do_bind(conn_id id, bind_request req) {
+  auto c = find(id);
+  if (!c || c->state != cstate::handshake)
+    return;
+  c->state = cstate::binding;
+  auto gen = ++c->op_gen;
+  ctx_.timers.arm(ctx_.now + req.timeout, id, gen, deadline_kind::operation);
+  if (req.peer.type == socks5::atyp::domain) {
+    resolve_for(*c, req.peer.domain);
+    return;
+  }
+  std::vector<ip_endpoint> hosts;
+  if (!req.peer.ip.is_unspecified())
+    hosts.push_back(req.peer.ip);
+  c->bind.expect(std::move(hosts));
+  on_bind(*c, c->bind.listen(c->down.fd, c->up, ctx_));
+}
+
+void loop::on_bind(conn& c, const bind_outcome& out) {
+  switch (out.status) {
+    case bind_status::pending:
+      return;
+    case bind_status::failed:
+      connect_failed(c, out.err);
+      return;
+    case bind_status::bound:
+      c.handler->on_bound(c.id, out.local);
+      return;
+    case bind_status::accepted:
+      ++c.op_gen; // cancels the deadline
+      c.state = cstate::connected;
+      c.handler->on_connected(c.id, out.local, out.peer);
+      return;
+  }
+}
+
+void loop::do_udp_associate(conn_id id, udp_request req) {
+  auto c = find(id);
+  if (!c || c->state != cstate::handshake)
+    return;
+  auto local = ip_endpoint::local_of(c->down.fd);
+  auto peer = ip_endpoint::peer_of(c->down.fd);
+  if (!local || !peer) {
+    connect_failed(*c, connect_error::other);
+    return;
+  }
+  // Zeros in the request: the client sends from the control connection's
+  // address (any port, unless it named one).
+  auto expect = req.client_hint;
+  if (expect.is_unspecified()) {
+    auto port = expect.port;
+    expect = *peer;
+    expect.port = port;
+  }
+  c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, std::move(req.deny));
+  auto bound = c->udp->open(*local);
+  if (!bound) {
+    connect_failed(*c, from_errno(errno));
+    return;
+  }
+  c->state = cstate::connected;
+  c->handler->on_connected(id, *bound, expect);
+}
+
+/// The TCP control connection of a UDP association: bytes are discarded;
+/// its end ends the association.
+void loop::udp_control(conn& c) {
+  if (!flush_out(c))
+    return;
+  switch (discard(c.down)) {
+    case read_status::eof:
+      close_conn(c, close_reason::done);
+      return;
+    case read_status::gone:
+      close_conn(c, close_reason::client_gone);
+      return;
+    case read_status::got:
+    case read_status::none:
+      return;
+  }
+}
+
+// -- relay --------------------------------------------------------------------
+
+void loop::do_start_relay(conn_id id, std::vector<uint8_t> to_client,
+                          std::vector<uint8_t> to_upstream, relay_options opts) {
+  auto c = find(id);
+  if (!c || c->state != cstate::connected)
+    return;
+  begin_relay(*c, std::move(to_client), std::move(to_upstream), opts, false);
+}
+
+/// `flags_exact`: the readiness flags of both sockets are known (a CONNECT
+/// under a plan); otherwise the first pass tries every socket once.
+void loop::begin_relay(conn& c, std::vector<uint8_t> to_client,
+                       std::vector<uint8_t> to_upstream, const relay_options& opts,
+                       bool flags_exact) {
+  // What the client sent right after its request goes first.
+  if (!c.in.empty() && !c.udp)
+    to_upstream.insert(to_upstream.begin(), c.in.begin(), c.in.end());
+  std::vector<uint8_t>{}.swap(c.in);
+  c.plan.reset();
+  ctx_.timers.idle_start(c.idle, ctx_.now, opts.idle_timeout);
+  if (c.udp) {
+    c.state = cstate::udp_relaying;
+    c.out.add(to_client);
+    c.out.then = after::hold;
+    c.down.rd = c.down.wr = true;
+    process(c);
+    if (!c.closed)
+      c.udp->start();
+    return;
+  }
+  if (!opts.transform.empty() && !start_program(c, opts.transform)) {
+    // The client is told: a general failure instead of the success reply.
+    log::warning("transformation program could not start: "
+                 + std::string{std::strerror(errno)});
+    ctx_.timers.idle_stop(c.idle);
+    c.state = cstate::handshake;
+    c.out.add(socks5::encode_reply(socks5::reply::general_failure, socks5::address{}));
+    c.out.then = after::close;
+    c.out.why = close_reason::transform_failed;
+    process(c);
+    return;
+  }
+  c.state = cstate::relaying;
+  c.rel.start(c.down, c.up, c.program.get(), opts, ctx_);
+  // Pending handshake output goes out before the reply.
+  auto first = c.out.take();
+  first.insert(first.end(), to_client.begin(), to_client.end());
+  c.rel.set_prefixes(std::move(first), std::move(to_upstream));
+  if (!flags_exact)
+    c.down.rd = c.down.wr = c.up.rd = c.up.wr = true;
+  process(c);
+}
+
+/// Starts the transformation program of `c`; false with errno set.
+bool loop::start_program(conn& c, const std::string& cmd) {
+  auto p = std::make_unique<transform_proc>();
+  if (!p->spawn(cmd, &c))
+    return false;
+  ctx_.watch(p->input.fd, EPOLLOUT | EPOLLET, p->input);
+  ctx_.watch(p->output.fd, EPOLLIN | EPOLLET, p->output);
+  p->input.wr = true;
+  p->output.rd = true;
+  c.program = std::move(p);
+  return true;
+}
+
+void loop::relay_step(conn& c) {
+  auto out = c.rel.step(ctx_);
+  switch (out.status) {
+    case relay_status::failed:
+      close_conn(c, out.reason);
+      return;
+    case relay_status::done:
+      close_conn(c, close_reason::done);
+      return;
+    case relay_status::active:
+      ctx_.timers.idle_touch(c.idle, ctx_.now);
+      break;
+    case relay_status::idle:
+      break;
+  }
+  if (out.input_closed)
+    ctx_.timers.arm(ctx_.now + transform_drain_timeout, c.id, 0, deadline_kind::drain);
+}
+
+} // namespace px::net

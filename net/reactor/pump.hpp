@@ -1,0 +1,153 @@
+// One direction of a relay: bytes from a source descriptor to a destination
+// descriptor, through a pipe (splice) or a buffer (copy). Like Envoy's
+// SplicePump, it borrows both descriptors and owns only what sits between
+// them. It knows nothing of connections, epoll or the loop: the relay steps
+// it when either side is ready, and it returns what happened.
+//
+//   prefix  bytes written first (a reply, or data the client sent early)
+//   copy    recv into a buffer of `cap` bytes, send from it; a short recv
+//           proves the socket drained (the next arrival is a new edge)
+//   splice  socket -> pipe -> socket without copying; a short splice proves
+//           nothing (the pipe may be out of slots), only EAGAIN with an
+//           empty pipe does
+//   switch  a direction starts by copying (small exchanges cost fewer
+//           system calls) and splices once it has moved `splice_after`
+//           bytes and its buffer is empty, so no byte overtakes another
+//   cap     never more than `cap` bytes held: a full pipe or buffer stops
+//           reading the source until the destination takes them
+//           (back-pressure)
+//   end     once the source said EOF and everything is delivered, the
+//           caller half-closes (shutdown(SHUT_WR)) or not
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "net/reactor/pipe_pool.hpp"
+#include "net/reactor/side.hpp"
+
+namespace px::net {
+
+/// How a direction relays.
+struct pump_config {
+  /// Bytes this direction may hold (pipe or buffer).
+  size_t cap = 64 * 1024;
+  /// Splice once the direction carries bulk data (else copy only).
+  bool splice = true;
+  /// Bytes copied before the switch to splice (0: splice from the start).
+  uint64_t splice_after = 64 * 1024;
+};
+
+/// What a step did.
+enum class pump_status : uint8_t {
+  /// Nothing could move (both sides would block, or the direction ended).
+  blocked,
+  /// Bytes moved, or the source reached its end.
+  progress,
+  /// A system call failed on `failed`.
+  error,
+};
+
+struct pump_result {
+  pump_status status = pump_status::blocked;
+  /// Bytes delivered to the destination in this step that count as relayed
+  /// data (a reply in the prefix does not).
+  uint64_t delivered = 0;
+  /// The side whose system call failed (on error).
+  const side* failed = nullptr;
+};
+
+class pump {
+public:
+  pump() = default;
+  ~pump();
+
+  pump(const pump&) = delete;
+  pump& operator=(const pump&) = delete;
+
+  /// Relays from `src` to `dst` (borrowed; they must outlive the pump or
+  /// its `release`), with pipes from `pool`.
+  void start(side& src, side& dst, const pump_config& cfg, pipe_pool& pool);
+
+  /// Bytes to write before anything relayed; `is_data`: they count as
+  /// relayed (the client's early data), else not (a reply).
+  void set_prefix(std::vector<uint8_t> bytes, bool is_data);
+
+  /// Moves as much as possible without blocking.
+  pump_result step();
+
+  /// The source reached EOF and every byte is delivered: the caller ends
+  /// the direction with `half_close`.
+  bool ended() const {
+    return eof_ && held_ == 0 && prefix_.empty() && !shut_;
+  }
+
+  /// Ends the direction: shutdown(SHUT_WR) on a socket destination when
+  /// `shutdown_socket` (a pipe destination is the caller's to close).
+  void half_close(bool shutdown_socket);
+
+  /// The direction is over.
+  bool done() const {
+    return shut_;
+  }
+
+  /// Bytes delivered so far (a reply excluded).
+  uint64_t moved() const {
+    return moved_;
+  }
+
+  /// Bytes held between source and destination.
+  size_t held() const {
+    return held_;
+  }
+
+  /// The direction splices (else copies).
+  bool splicing() const {
+    return splice_;
+  }
+
+  /// The destination is `s`.
+  bool writes_to(const side& s) const {
+    return dst_ == &s;
+  }
+
+  /// Gives the pipe back to the pool (closed if bytes are in it) and frees
+  /// the buffer. Idempotent.
+  void release();
+
+private:
+  /// Writes the prefix; false on error.
+  bool write_prefix(pump_result& r, bool& moved);
+  /// Writes held bytes to the destination; false on error.
+  bool deliver(pump_result& r, bool& moved);
+  /// Reads from the source into the pipe or buffer; false on error.
+  bool fill(bool& moved);
+  /// Drops the pipe or buffer of an empty direction, and switches to
+  /// splice once the direction carries bulk data.
+  void on_empty();
+
+  side* src_ = nullptr;
+  side* dst_ = nullptr;
+  pipe_pool* pool_ = nullptr;
+  std::vector<uint8_t> prefix_;
+  size_t prefix_off_ = 0;
+  bool prefix_is_data_ = false;
+  /// Splice mode: bytes sit in `pipe_`.
+  pipe_pair pipe_;
+  /// Copy mode: bytes sit in buf_[head_, tail_).
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t head_ = 0;
+  size_t tail_ = 0;
+  size_t held_ = 0;
+  size_t cap_ = 0;
+  bool splice_ = false;
+  bool splice_later_ = false;
+  uint64_t splice_after_ = 0;
+  bool eof_ = false;
+  bool shut_ = false;
+  uint64_t moved_ = 0;
+};
+
+} // namespace px::net
