@@ -30,7 +30,7 @@ public:
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = 0;
-    epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    epoll_ctl(ep_, EPOLL_CTL_ADD, tasks_.fd(), &ev);
   }
 
   ~kernel_transport() override {
@@ -102,8 +102,7 @@ private:
       for (int i = 0; i < n; ++i) {
         auto tag = events[i].data.u64;
         if (tag == 0) {
-          drain_wake();
-          run_tasks();
+          tasks_.run();
         } else if (tag & tag_listener) {
           accept_all(static_cast<int>(tag & ~tag_listener));
         } else if (tag & tag_assoc) {

@@ -1,51 +1,17 @@
 #include "net/sctp_loop.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 namespace px::net::detail {
 
 sctp_loop::sctp_loop(size_t max_message) : max_message_(max_message) {
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-sctp_loop::~sctp_loop() {
-  ::close(wake_fd_);
-}
+sctp_loop::~sctp_loop() = default;
 
 void sctp_loop::stop() {
   if (!thread_.joinable())
     return;
   post([this] { running_ = false; });
   thread_.join();
-}
-
-void sctp_loop::wake() {
-  uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
-}
-
-void sctp_loop::drain_wake() {
-  uint64_t v;
-  [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof(v));
-}
-
-void sctp_loop::post(std::function<void()> f) {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    tasks_.push_back(std::move(f));
-  }
-  wake();
-}
-
-void sctp_loop::run_tasks() {
-  std::vector<std::function<void()>> tasks;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    tasks.swap(tasks_);
-  }
-  for (auto& f : tasks)
-    f();
 }
 
 void sctp_loop::send(assoc_id id, std::vector<uint8_t> msg) {

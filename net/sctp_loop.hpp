@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "net/task_queue.hpp"
+
 #include "net/sctp.hpp"
 
 namespace px::net::detail {
@@ -34,10 +36,9 @@ protected:
   };
 
   /// Runs `f` on the I/O thread.
-  void post(std::function<void()> f);
-
-  /// Runs queued commands; call from the I/O thread.
-  void run_tasks();
+  void post(std::function<void()> f) {
+    tasks_.post(std::move(f));
+  }
 
   /// Adds received bytes; delivers when `eor`.
   void on_bytes(assoc& a, const uint8_t* data, size_t n, bool eor);
@@ -53,19 +54,12 @@ protected:
   /// Tries to write queued messages; closes when asked and drained.
   virtual void flush(assoc& a) = 0;
 
-  /// Wakes the I/O thread (writes `wake_fd_`).
-  void wake();
-
-  /// Drains `wake_fd_` after a wake-up.
-  void drain_wake();
-
   size_t max_message_;
-  /// eventfd the I/O thread waits on besides its sockets.
-  int wake_fd_ = -1;
+  /// Commands for the I/O thread, which waits on its descriptor besides
+  /// its sockets.
+  task_queue tasks_;
   std::map<assoc_id, assoc> assocs_;
   assoc_id next_id_ = 1;
-  std::mutex mtx_;
-  std::vector<std::function<void()>> tasks_;
   std::thread thread_;
   bool running_ = true;
 };

@@ -158,15 +158,14 @@ private:
       std::lock_guard<std::mutex> guard{ready_mtx_};
       ready_.insert(s);
     }
-    wake();
+    tasks_.wake();
   }
 
   void run() {
     while (running_) {
-      pollfd p{wake_fd_, POLLIN, 0};
+      pollfd p{tasks_.fd(), POLLIN, 0};
       ::poll(&p, 1, 200);
-      drain_wake();
-      run_tasks();
+      tasks_.run();
       std::set<struct socket*> ready;
       {
         std::lock_guard<std::mutex> guard{ready_mtx_};
