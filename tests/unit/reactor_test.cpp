@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -184,8 +185,12 @@ bytes concat(std::initializer_list<bytes> parts) {
 const bytes greeting{0x05, 0x01, 0x02};
 const bytes auth_demo{0x01, 0x04, 'd', 'e', 'm', 'o', 0x02, 'p', 'w'};
 
+/// The loops' clock in these tests: the real one plus an offset a test can
+/// move forward (reset by every fixture).
+std::atomic<int64_t> clock_offset_ms{0};
+
 struct fixture {
-  fixture() : io(config()) {
+  fixture() : io((clock_offset_ms = 0, config())) {
     rec = std::make_shared<recorder>();
     auto res = io.listen(*net::ip_endpoint::parse("127.0.0.1", 0), rec);
     if (auto err = std::get_if<std::string>(&res))
@@ -221,6 +226,9 @@ struct fixture {
   static net::reactor_config config() {
     net::reactor_config cfg;
     cfg.threads = 1;
+    cfg.clock = [] {
+      return std::chrono::steady_clock::now() + std::chrono::milliseconds{clock_offset_ms};
+    };
     return cfg;
   }
 
@@ -240,6 +248,21 @@ struct fixture {
     CAF_REQUIRE(e && e->kind == event::accepted);
     io.handshake(e->id, rec, std::move(p));
     return {fd, e->id};
+  }
+
+  /// A client through the handshake and the CONNECT to the echo target.
+  std::pair<int, net::conn_id> relayed_client(net::handshake_plan p) {
+    auto [fd, id] = client(std::move(p));
+    write_all(fd, concat({greeting, auth_demo}));
+    CAF_REQUIRE(read_n(fd, 2) == (bytes{0x05, 0x02}));
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::credentials);
+    io.authenticated(id, true);
+    CAF_REQUIRE(read_n(fd, 2) == (bytes{0x01, 0x00}));
+    write_all(fd, connect_request(target_port));
+    auto reply = read_n(fd, 10);
+    CAF_REQUIRE(reply.size() == 10 && reply[1] == 0);
+    return {fd, id};
   }
 
   /// The kind of the next event (-1: none within 5 s).
@@ -475,6 +498,52 @@ CAF_TEST(a refused admission closes the client at once) {
   CAF_CHECK_EQUAL(other.owned_closed(), 0u);
   ::close(fd);
   other.stop();
+}
+
+CAF_TEST(the idle timeout closes a quiet tunnel on the clock of the loop) {
+  auto p = plan();
+  p.relay.idle_timeout = 60000ms;
+  auto [fd, id] = relayed_client(p);
+  write_all(fd, bytes{'p', 'i', 'n', 'g'});
+  CAF_CHECK(read_n(fd, 4) == (bytes{'p', 'i', 'n', 'g'}));
+  // Real time passes, the loop's clock says seconds: nothing closes.
+  CAF_CHECK(!rec->next(600ms));
+  clock_offset_ms += 58000;
+  CAF_CHECK(!rec->next(600ms));
+  // A minute without traffic on the loop's clock: closed as idle.
+  clock_offset_ms += 3000;
+  auto e = rec->next(3000ms);
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK_EQUAL(e->id, id);
+  CAF_CHECK(e->stats.reason == net::close_reason::idle_timeout);
+  CAF_CHECK_EQUAL(e->stats.bytes_up, 4u);
+  CAF_CHECK(read_n(fd, 1).empty()); // EOF
+  ::close(fd);
+}
+
+CAF_TEST(copy and splice relays move bulk data intact both ways) {
+  for (bool splice : {false, true}) {
+    auto p = plan();
+    p.relay.splice = splice;
+    auto [fd, id] = relayed_client(p);
+    bytes data(8 << 20);
+    for (size_t i = 0; i < data.size(); ++i)
+      data[i] = static_cast<uint8_t>(i * 31 + i / 4093);
+    std::thread writer([&, fd = fd] {
+      write_all(fd, data);
+      ::shutdown(fd, SHUT_WR);
+    });
+    auto got = read_n(fd, data.size());
+    writer.join();
+    CAF_CHECK_EQUAL(got.size(), data.size());
+    CAF_CHECK(got == data);
+    ::close(fd);
+    auto e = rec->next();
+    CAF_REQUIRE(e && e->kind == event::closed);
+    CAF_CHECK_EQUAL(e->id, id);
+    CAF_CHECK_EQUAL(e->stats.bytes_up, data.size());
+    CAF_CHECK_EQUAL(e->stats.bytes_down, data.size());
+  }
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
