@@ -25,64 +25,74 @@ hs_action handshake_engine::advance(const uint8_t* data, size_t size,
                                     std::vector<uint8_t>& out) {
   size_t used = 0;
   for (;;) {
-    auto at = data + used;
-    auto left = size - used;
-    socks5::parse_result r;
-    switch (step_) {
-      case hs_step::greeting: {
-        socks5::greeting g;
-        r = socks5::parse_greeting(at, left, g);
-        if (r.status == parse_status::error)
-          return fail(handshake_stage::greeting, r.error, used);
-        if (r.status == parse_status::need_more)
-          break;
-        used += r.consumed;
-        auto m = socks5::choose_method(g, userpass_, no_auth_);
-        if (m == socks5::method::none_acceptable)
-          return fail(handshake_stage::method, socks5::codec_error::none, used);
-        auto bytes = socks5::encode_method_choice(m);
-        out.insert(out.end(), bytes.begin(), bytes.end());
-        step_ = m == socks5::method::userpass ? hs_step::credentials : hs_step::request;
-        continue;
-      }
-      case hs_step::credentials: {
-        hs_action a;
-        r = socks5::parse_credentials(at, left, a.creds);
-        if (r.status == parse_status::error)
-          return fail(handshake_stage::credentials, r.error, used);
-        if (r.status == parse_status::need_more)
-          break;
-        step_ = hs_step::authenticating;
-        a.kind = hs_action::credentials;
-        a.consumed = used + r.consumed;
-        return a;
-      }
-      case hs_step::request: {
-        hs_action a;
-        r = socks5::parse_request(at, left, a.req);
-        if (r.status == parse_status::error)
-          return fail(handshake_stage::request, r.error, used);
-        if (r.status == parse_status::need_more)
-          break;
-        step_ = hs_step::done;
-        a.kind = hs_action::request;
-        a.consumed = used + r.consumed;
-        return a;
-      }
-      case hs_step::authenticating:
-      case hs_step::done: {
-        hs_action a;
-        a.kind = hs_action::idle;
-        a.consumed = used;
-        return a;
-      }
-    }
-    // need more: every complete message so far is consumed
     hs_action a;
-    a.kind = hs_action::need_more;
+    switch (step_) {
+      case hs_step::greeting:
+        a = on_greeting(data + used, size - used, out);
+        break;
+      case hs_step::credentials:
+        a = on_credentials(data + used, size - used);
+        break;
+      case hs_step::request:
+        a = on_request(data + used, size - used);
+        break;
+      case hs_step::authenticating:
+      case hs_step::done:
+        a.kind = hs_action::idle;
+        break;
+    }
+    auto now = a.consumed;
+    used += now;
     a.consumed = used;
-    return a;
+    // A greeting consumed: the next message may be there already.
+    if (a.kind != hs_action::need_more || now == 0)
+      return a;
   }
+}
+
+hs_action handshake_engine::on_greeting(const uint8_t* data, size_t size,
+                                        std::vector<uint8_t>& out) {
+  hs_action a;
+  socks5::greeting g;
+  auto r = socks5::parse_greeting(data, size, g);
+  if (r.status == parse_status::error)
+    return fail(handshake_stage::greeting, r.error, 0);
+  if (r.status == parse_status::need_more)
+    return a;
+  auto m = socks5::choose_method(g, userpass_, no_auth_);
+  if (m == socks5::method::none_acceptable)
+    return fail(handshake_stage::method, socks5::codec_error::none, r.consumed);
+  auto bytes = socks5::encode_method_choice(m);
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  step_ = m == socks5::method::userpass ? hs_step::credentials : hs_step::request;
+  a.consumed = r.consumed; // need_more with bytes consumed: go on
+  return a;
+}
+
+hs_action handshake_engine::on_credentials(const uint8_t* data, size_t size) {
+  hs_action a;
+  auto r = socks5::parse_credentials(data, size, a.creds);
+  if (r.status == parse_status::error)
+    return fail(handshake_stage::credentials, r.error, 0);
+  if (r.status == parse_status::done) {
+    step_ = hs_step::authenticating;
+    a.kind = hs_action::credentials;
+    a.consumed = r.consumed;
+  }
+  return a;
+}
+
+hs_action handshake_engine::on_request(const uint8_t* data, size_t size) {
+  hs_action a;
+  auto r = socks5::parse_request(data, size, a.req);
+  if (r.status == parse_status::error)
+    return fail(handshake_stage::request, r.error, 0);
+  if (r.status == parse_status::done) {
+    step_ = hs_step::done;
+    a.kind = hs_action::request;
+    a.consumed = r.consumed;
+  }
+  return a;
 }
 
 bool handshake_engine::authenticated(bool ok, std::vector<uint8_t>& out) {

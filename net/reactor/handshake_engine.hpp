@@ -75,6 +75,11 @@ public:
   }
 
 private:
+  /// One message each; `consumed` relative to `data`. A greeting answers
+  /// need_more with its bytes consumed (the next message may follow).
+  hs_action on_greeting(const uint8_t* data, size_t size, std::vector<uint8_t>& out);
+  hs_action on_credentials(const uint8_t* data, size_t size);
+  hs_action on_request(const uint8_t* data, size_t size);
   hs_action fail(handshake_stage stage, socks5::codec_error err, size_t consumed);
 
   hs_step step_ = hs_step::greeting;
