@@ -1,7 +1,7 @@
 // Load generator: runs every scenario direct (no proxy) and through each
 // SOCKS5 server given, in one run, and prints results as ratios to direct.
 //
-//   bench [--seconds S] [--idle N] [--mib M] [--only PREFIX]
+//   bench [--seconds S] [--idle N] [--mib M] [--only PREFIX] [--stall-rounds R]
 //         [--echo-port P] [--udp-port P] NAME=HOST:PORT[:USER:PASS[:PID]] ...
 //
 // The echo targets listen on the given ports (0: any; a fixed port avoids
@@ -13,8 +13,10 @@
 // 64-byte echo, close) with p50/p99 latency, idle connections held open and
 // verified alive with the proxy's memory per connection, slow readers (the
 // proxy's memory per stalled connection, every byte checked afterwards), UDP
-// ASSOCIATE datagram rate and loss, and the proxy's CPU time (from
-// /proc/PID/stat).
+// ASSOCIATE datagram rate and loss, the stall case (tunnels that carry bulk
+// data both ways at once, then a final small write each way: every byte
+// must come back, promptly; a stall shows as an error after 10 s), and the
+// proxy's CPU time (from /proc/PID/stat).
 #include <algorithm>
 #include <csignal>
 #include <atomic>
@@ -535,6 +537,62 @@ result slow_reader(const target& t, uint16_t echo_port, int count) {
   return res;
 }
 
+/// The stall case: `tunnels` streams at once each send `mib` MiB to the
+/// echo target while reading the echo (bulk both ways), then, once every
+/// byte came back, one more byte each way. Rounds of that; counts the
+/// tunnels that got every byte back intact (value) and those that did not
+/// (extra1: stalled, lost or wrong bytes).
+result stall(const target& t, uint16_t echo_port, int tunnels, size_t mib, int rounds) {
+  result res;
+  size_t bytes = mib << 20;
+  double cpu0 = cpu_seconds(t.pid);
+  auto pattern = [](size_t tunnel, size_t off, char* out, size_t n) {
+    for (size_t k = 0; k < n; ++k)
+      out[k] = static_cast<char>((off + k) * 7 + tunnel + (off + k) / 4093);
+  };
+  for (int round = 0; round < rounds; ++round) {
+    auto fds = open_streams(t, echo_port, tunnels);
+    std::atomic<int> intact{0};
+    std::vector<std::thread> ths;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      int fd = fds[i];
+      ths.emplace_back([fd, i, bytes, &pattern] {
+        std::vector<char> buf(256 * 1024);
+        for (size_t off = 0; off < bytes;) {
+          auto n = std::min(buf.size(), bytes - off);
+          pattern(i, off, buf.data(), n);
+          if (!write_full(fd, buf.data(), n))
+            return;
+          off += n;
+        }
+      });
+      ths.emplace_back([fd, i, bytes, &pattern, &intact] {
+        std::vector<char> got(256 * 1024), want(256 * 1024);
+        for (size_t off = 0; off < bytes;) {
+          auto n = std::min(got.size(), bytes - off);
+          pattern(i, off, want.data(), n);
+          if (!read_full(fd, got.data(), n) || std::memcmp(got.data(), want.data(), n) != 0)
+            return;
+          off += n;
+        }
+        char z = 'Z', back = 0;
+        if (write_full(fd, &z, 1) && read_full(fd, &back, 1) && back == 'Z')
+          ++intact;
+      });
+    }
+    for (auto& th : ths)
+      th.join();
+    for (int fd : fds)
+      ::close(fd);
+    res.value += intact;
+    res.extra1 += static_cast<double>(tunnels - intact);
+  }
+  res.cpu = cpu_seconds(t.pid) - cpu0;
+  res.units = 2.0 * static_cast<double>(bytes) * tunnels * rounds / (1 << 30);
+  res.ok = res.extra1 == 0;
+  return res;
+}
+
 result udp_rate(const target& t, uint16_t udp_port, double seconds) {
   result res;
   int ctl = -1;
@@ -634,6 +692,7 @@ int main(int argc, char** argv) {
   std::string only;
   uint16_t echo_port = 0;
   uint16_t udp_port = 0;
+  int stall_rounds = 3;
   std::vector<target> targets{target{}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -649,6 +708,8 @@ int main(int argc, char** argv) {
       echo_port = static_cast<uint16_t>(std::stoi(argv[++i]));
     else if (a == "--udp-port" && i + 1 < argc)
       udp_port = static_cast<uint16_t>(std::stoi(argv[++i]));
+    else if (a == "--stall-rounds" && i + 1 < argc)
+      stall_rounds = std::stoi(argv[++i]);
     else
       targets.push_back(parse_target(a));
   }
@@ -677,6 +738,8 @@ int main(int argc, char** argv) {
       r["slow reader"] = slow_reader(t, echo.port(), 50);
     if (step("udp"))
       r["udp"] = udp_rate(t, uecho.port(), seconds);
+    if (step("stall both-ways"))
+      r["stall both-ways"] = stall(t, echo.port(), 8, 32, stall_rounds);
   };
   for (auto& t : targets)
     run_all(t);
@@ -691,13 +754,14 @@ int main(int argc, char** argv) {
                          : kv.first.rfind("conn", 0) == 0     ? "conn/s"
                          : kv.first == "udp"                  ? "dgram/s"
                          : kv.first == "idle"                 ? "alive"
+                         : kv.first.rfind("stall", 0) == 0    ? "tunnels"
                                                               : "intact";
       char ratio[32] = "-";
-      if (d.value > 0 && kv.first != "idle")
+      if (d.value > 0 && kv.first != "idle" && kv.first.rfind("stall", 0) != 0)
         snprintf(ratio, sizeof(ratio), "%.2fx", r.value / d.value);
       char cpu[48] = "-";
       if (t.pid > 0 && r.units > 0) {
-        if (kv.first.rfind("throughput", 0) == 0)
+        if (kv.first.rfind("throughput", 0) == 0 || kv.first.rfind("stall", 0) == 0)
           snprintf(cpu, sizeof(cpu), "%.2f s/GiB", r.cpu / r.units);
         else if (kv.first.rfind("conn", 0) == 0)
           snprintf(cpu, sizeof(cpu), "%.0f us/conn", r.cpu / r.units * 1e6);
@@ -712,6 +776,8 @@ int main(int argc, char** argv) {
         snprintf(e1, sizeof(e1), "%.1f%%", r.extra1);
       } else if (kv.first == "idle") {
         snprintf(e1, sizeof(e1), "%.0f B/conn", r.extra1);
+      } else if (kv.first.rfind("stall", 0) == 0) {
+        snprintf(e1, sizeof(e1), "%.0f stalled", r.extra1);
       } else if (kv.first == "slow reader") {
         snprintf(e1, sizeof(e1), "%.0f B/conn", r.extra1);
         snprintf(e2, sizeof(e2), "%.0fK sent", r.extra2 / 1024);
