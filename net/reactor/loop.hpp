@@ -13,10 +13,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "net/reactor.hpp"
 #include "net/reactor/accept.hpp"
 #include "net/reactor/conn.hpp"
 #include "net/reactor/loop_context.hpp"
+#include "net/reactor/reactor_config.hpp"
 #include "net/reactor/reporter.hpp"
 #include "net/task_queue.hpp"
 

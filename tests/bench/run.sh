@@ -4,16 +4,22 @@
 # runs every scenario direct and through each server in one run; results are
 # printed as ratios to direct.
 #
-#   bash tests/bench/run.sh [--compare] [--copy] [--seconds S] [--idle N] [--mib M] [--only PREFIX]
+#   bash tests/bench/run.sh [--compare] [--copy] [--before=PROXY_BINARY] [--seconds S]
+#                           [--idle N] [--mib M] [--only PREFIX] [--stall-rounds R]
+#
+# --before=BIN also runs another build of our proxy (e.g. an older commit's
+# build/actors/proxy) as "before", with the same config, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 compare=0
 splice=true
+before_bin=
 args=()
 for a in "$@"; do
   case "$a" in
     --compare) compare=1 ;;
     --copy) splice=false ;; # our relay copies through memory instead of splice
+    --before=*) before_bin=${a#--before=} ;;
     *) args+=("$a") ;;
   esac
 done
@@ -69,12 +75,21 @@ splice = $splice
 spcp_listen = off
 manager_listen = off
 INI
-./build/actors/proxy --config "$tmp/proxy.ini" 2> "$tmp/proxy.log" &
-pids+=($!)
-ours_pid=$!
-for _ in $(seq 100); do grep -q "ready:" "$tmp/proxy.log" && break; sleep 0.05; done
-ours_port=$(sed -n 's/.*SOCKS5 listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/proxy.log")
-targets=("ours=127.0.0.1:$ours_port:bench:bench:$ours_pid")
+# start_ours NAME BINARY PORT: our proxy on the bench config, as a target.
+targets=()
+start_ours() {
+  sed "s/^listen = .*/listen = 127.0.0.1:$3/" "$tmp/proxy.ini" > "$tmp/$1.ini"
+  "$2" --config "$tmp/$1.ini" 2> "$tmp/$1.log" &
+  pids+=($!)
+  local pid=$!
+  for _ in $(seq 100); do grep -q "ready:" "$tmp/$1.log" && break; sleep 0.05; done
+  targets+=("$1=127.0.0.1:$3:bench:bench:$pid")
+}
+start_ours ours ./build/actors/proxy "$ours_listen"
+if [ -n "$before_bin" ]; then
+  p=$(next_port); used+=("$p")
+  start_ours before "$before_bin" "$p"
+fi
 if [ "$compare" = 1 ]; then
   if command -v microsocks >/dev/null; then
     p=$(next_port); used+=("$p")
