@@ -114,6 +114,7 @@ void loop::run() {
       on_tick();
     }
     graveyard_.clear();
+    ctx_.dns.end_batch();
   }
   do_close_all();
   reporter_.deliver_all();

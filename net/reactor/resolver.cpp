@@ -64,6 +64,7 @@ void resolver::on_sock_state(void* data, int fd, int readable, int writable) {
   if (!readable && !writable) {
     if (i != self->sockets_.end()) {
       epoll_ctl(self->epfd_, EPOLL_CTL_DEL, fd, nullptr);
+      self->retired_.push_back(std::move(i->second));
       self->sockets_.erase(i);
     }
     return;
@@ -124,6 +125,11 @@ std::optional<std::chrono::milliseconds> resolver::next_timeout() const {
   if (!tvp)
     return std::nullopt;
   return std::chrono::milliseconds(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+}
+
+void resolver::end_batch() {
+  if (!retired_.empty())
+    retired_.clear();
 }
 
 void resolver::process_timeouts() {

@@ -56,6 +56,10 @@ public:
   /// Runs due timeouts (after every epoll_wait while lookups are pending).
   void process_timeouts();
 
+  /// Frees the handlers of DNS sockets closed during this batch of events
+  /// (an event fetched in the same batch may still point at one).
+  void end_batch();
+
 private:
   struct dns_socket;
 
@@ -65,6 +69,7 @@ private:
   int epfd_;
   ares_channeldata* channel_ = nullptr;
   std::unordered_map<int, std::unique_ptr<dns_socket>> sockets_;
+  std::vector<std::unique_ptr<dns_socket>> retired_;
 };
 
 } // namespace px::net
