@@ -49,6 +49,25 @@ std::string timestamp() {
   return buf;
 }
 
+std::string escape(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 void line(level lvl, std::string_view text) {
   if (!enabled(lvl))
     return;
@@ -58,7 +77,7 @@ void line(level lvl, std::string_view text) {
   out += ' ';
   out += name(lvl);
   out += ' ';
-  out += text;
+  out += escape(text);
   out += '\n';
   const char* p = out.data();
   size_t left = out.size();

@@ -1,6 +1,9 @@
 // Minimal line logger shared by every folder: one write(2) per line to
 // stderr, so lines from several threads never interleave. Never pass
-// credentials to it.
+// credentials to it. Text often carries strings from the network (user
+// names, domains): every control byte in it is written as `\xNN` and a
+// backslash as `\\`, so that no input can start a line of its own or send
+// terminal escapes.
 #pragma once
 
 #include <string>
@@ -17,7 +20,11 @@ void set_level(level lvl);
 /// True when lines of `lvl` are printed.
 bool enabled(level lvl);
 
-/// Writes "<UTC time> <LEVEL> <text>\n" to stderr.
+/// `text` with control bytes (0x00-0x1F, 0x7F) as `\xNN` and `\` as `\\`:
+/// one line, safe on a terminal, and the original bytes recoverable.
+std::string escape(std::string_view text);
+
+/// Writes "<UTC time> <LEVEL> <escaped text>\n" to stderr.
 void line(level lvl, std::string_view text);
 
 inline void error(std::string_view text) { line(level::error, text); }
