@@ -207,6 +207,16 @@ bool cidr::contains(const ip_endpoint& ip) const {
   return true;
 }
 
+ip_endpoint canonical_destination(const ip_endpoint& ip) {
+  auto x = unmapped(ip);
+  if (x.is_unspecified()) {
+    auto port = x.port;
+    x = x.v6 ? *ip_endpoint::parse("::1", 0) : *ip_endpoint::parse("127.0.0.1", 0);
+    x.port = port;
+  }
+  return x;
+}
+
 bool same_host(const ip_endpoint& a, const ip_endpoint& b) {
   auto x = unmapped(a);
   auto y = unmapped(b);

@@ -76,6 +76,12 @@ struct cidr {
 /// IPv6 address is its IPv4 address).
 bool same_host(const ip_endpoint& a, const ip_endpoint& b);
 
+/// The address a connection to `ip` really reaches, for rules and for the
+/// connect itself: an IPv4-mapped IPv6 address becomes its IPv4 address,
+/// and the unspecified addresses (0.0.0.0, ::), which Linux connects to
+/// the local host, become 127.0.0.1 and ::1. The port is kept.
+ip_endpoint canonical_destination(const ip_endpoint& ip);
+
 /// Parses 1 to 19 decimal digits (nothing else); nullopt otherwise.
 std::optional<uint64_t> parse_decimal(std::string_view text);
 

@@ -18,6 +18,10 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
                                  const std::vector<cidr>& deny, side& up,
                                  loop_context& ctx) {
   addrs_ = std::move(addrs);
+  // Rules see (and the connect uses) the address really reached: 0.0.0.0
+  // or a mapped ::ffff:127.0.0.1 must not get around a deny of 127.0.0.0/8.
+  for (auto& a : addrs_)
+    a = canonical_destination(a);
   next_ = 0;
   last_ = connect_error::none;
   if (!deny.empty()) {

@@ -181,7 +181,8 @@ void udp_relay::on_resolved(const std::string& domain, const resolve_result& res
   queue_.swap(rest);
 }
 
-void udp_relay::send_to(const ip_endpoint& dst, const uint8_t* data, size_t n) {
+void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n) {
+  auto dst = canonical_destination(to); // what rules must see (0.0.0.0 is local)
   bool denied = std::any_of(deny_.begin(), deny_.end(),
                             [&](const cidr& b) { return b.contains(dst); });
   auto& out = dst.v6 ? out6_ : out4_;

@@ -79,7 +79,7 @@ private:
   void from_client();
   void from_targets(udp_socket& out);
   bool from_expected_client(const ip_endpoint& src) const;
-  void send_to(const ip_endpoint& dst, const uint8_t* data, size_t n);
+  void send_to(const ip_endpoint& to, const uint8_t* data, size_t n);
   void to_name(const std::string& domain, uint16_t port, const uint8_t* data,
                size_t n);
   void on_resolved(const std::string& domain, const resolve_result& res);

@@ -2,10 +2,12 @@
 test reproduces an attack on loopback against the real binary."""
 
 import socket
+import struct
 import time
 import unittest
 
 import harness
+from test_udp_bind import UdpEcho, udp_header
 
 
 class LogForgingTest(unittest.TestCase):
@@ -35,6 +37,68 @@ class LogForgingTest(unittest.TestCase):
         self.assertNotIn("\r", text)
         # The bytes are still there, escaped.
         self.assertIn("x\\x0a" + forged + "\\x1b[31m\\x0d", text)
+
+
+class DenyBypassTest(unittest.TestCase):
+    """deny_destination = 127.0.0.0/8 and ::1/128 must hold against every
+    spelling of the local host that Linux connects to it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = harness.Proxy(extra_socks="deny_destination = 127.0.0.0/8\n"
+                                              "deny_destination = ::1/128\n")
+        cls.echo4, cls.port4 = harness.start_server(harness.EchoHandler)
+        cls.echo6, cls.port6 = harness.start_server(harness.EchoHandler, v6=True)
+        cls.udp = UdpEcho()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.cleanup()
+        harness.stop_server(cls.echo4)
+        harness.stop_server(cls.echo6)
+        cls.udp.stop()
+
+    def assert_denied(self, host, port):
+        s, rep = harness.socks_connect(self.proxy.port, host, port)
+        s.close()
+        self.assertEqual(rep, 0x02, host)
+
+    def test_unspecified_and_mapped_addresses_are_local(self):
+        self.assert_denied("0.0.0.0", self.port4)
+        self.assert_denied("::", self.port6)
+        self.assert_denied("::ffff:127.0.0.1", self.port4)
+        self.assert_denied("::ffff:0.0.0.0", self.port4)
+
+    def test_a_name_for_the_unspecified_address_is_local(self):
+        # As a domain (ATYP 3): resolved, then checked.
+        ctl = socket.create_connection(("127.0.0.1", self.proxy.port), 5)
+        name = b"0.0.0.0"
+        ctl.sendall(harness.greeting() + harness.auth() + b"\x05\x01\x00\x03"
+                    + bytes([len(name)]) + name + struct.pack(">H", self.port4))
+        self.assertEqual(harness.recv_exact(ctl, 4), b"\x05\x02\x01\x00")
+        rep = harness.read_reply(ctl)
+        ctl.close()
+        self.assertEqual(rep[0], 0x02)
+
+    def test_udp_to_the_unspecified_address_is_dropped(self):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.settimeout(1)
+        ctl = socket.create_connection(("127.0.0.1", self.proxy.port), 5)
+        ctl.sendall(harness.greeting() + harness.auth() + b"\x05\x03\x00\x01\x7f\x00\x00\x01"
+                    + struct.pack(">H", u.getsockname()[1]))
+        self.assertEqual(harness.recv_exact(ctl, 4), b"\x05\x02\x01\x00")
+        rep = harness.read_reply(ctl)
+        self.assertEqual(rep[0], 0)
+        relay = (socket.inet_ntop(socket.AF_INET, rep[1][:4]),
+                 struct.unpack(">H", rep[1][4:])[0])
+        before = self.udp.count
+        for host in ("0.0.0.0", "127.0.0.1", "::ffff:127.0.0.1"):
+            u.sendto(udp_header(host, self.udp.port) + b"x", relay)
+        time.sleep(0.5)
+        self.assertEqual(self.udp.count, before)
+        u.close()
+        ctl.close()
 
 
 if __name__ == "__main__":
