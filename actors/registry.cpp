@@ -1,47 +1,17 @@
-#include "actors/services.hpp"
+#include "actors/registry.hpp"
 
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <ctime>
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include <caf/all.hpp>
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <unistd.h>
 
 #include "config/users.hpp"
 #include "net/log.hpp"
 
 namespace px {
-
-// -- hasher -------------------------------------------------------------------
-
-hasher_actor::behavior_type hasher(hasher_actor::pointer) {
-  return {
-    [](verify_atom, const std::string& password, const std::string& hash) {
-      return config::verify_password(password, hash);
-    },
-    [](hash_atom, const std::string& password) {
-      return config::hash_password(password).value_or(std::string{});
-    },
-  };
-}
-
-// -- persister ----------------------------------------------------------------
-
-persister_actor::behavior_type persister(persister_actor::pointer) {
-  return {
-    [](write_atom, const std::string& path, const std::string& contents) {
-      return config::write_file_atomically(path, contents).value_or(std::string{});
-    },
-  };
-}
-
-// -- registry -----------------------------------------------------------------
 
 const char* to_string(add_result x) {
   switch (x) {
@@ -293,191 +263,6 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       return names;
     },
   };
-}
-
-// -- metrics ------------------------------------------------------------------
-
-void metrics_state::apply(const metric_event& ev) {
-  auto& c = counters;
-  switch (ev.kind) {
-    case metric::rejected_max_clients:
-      ++c.rejected_max_clients;
-      break;
-    case metric::rejected_client_rule:
-      ++c.rejected_client_rule;
-      break;
-    case metric::auth_failure:
-      ++c.auth_failures;
-      break;
-    case metric::handshake_timeout:
-      ++c.handshake_timeouts;
-      break;
-    case metric::protocol_error:
-      ++c.protocol_errors;
-      break;
-    case metric::reply:
-      if (ev.arg < c.replies.size())
-        ++c.replies[ev.arg];
-      break;
-    case metric::unexpected_message:
-      ++c.unexpected_messages;
-      break;
-    case metric::admin_auth_failure:
-      ++c.admin_auth_failures;
-      break;
-  }
-}
-
-metrics_actor::behavior_type
-metrics(metrics_actor::stateful_pointer<metrics_state> self) {
-  return {
-    [=](traffic& msg) {
-      auto& t = msg.counts;
-      // Batched by the reactor: per-connection events cost no message.
-      auto& c = self->state.counters;
-      c.bytes_up += t.bytes_up;
-      c.bytes_down += t.bytes_down;
-      c.udp_dropped += t.udp_dropped;
-      c.replies[0] += t.connects_ok;
-      c.accepted += t.owned;
-      c.active += t.owned;
-      c.active -= std::min(c.active, t.owned_closed);
-    },
-    [=](metric_event& ev) { self->state.apply(ev); },
-    [=](get_atom) { return self->state.counters; },
-  };
-}
-
-// -- settings -----------------------------------------------------------------
-
-settings_actor::behavior_type
-settings(settings_actor::stateful_pointer<settings_state> self,
-         session_settings initial, acceptor_actor subscriber) {
-  self->state.current = std::move(initial);
-  self->state.subscriber = std::move(subscriber);
-  auto publish = [self] {
-    if (self->state.subscriber)
-      self->send(self->state.subscriber, self->state.current);
-  };
-  return {
-    [=](get_atom) { return self->state.current; },
-    [=](buffer_atom, uint64_t size) {
-      if (size < min_buffer_size || size > max_buffer_size)
-        return false;
-      self->state.current.buffer_size = size;
-      log::info("buffer size set to " + std::to_string(size));
-      publish();
-      return true;
-    },
-    [=](maxcli_atom, uint64_t n) {
-      if (n < 1 || n > max_max_clients)
-        return false;
-      self->state.current.max_clients = n;
-      log::info("max clients set to " + std::to_string(n));
-      publish();
-      return true;
-    },
-    [=](transform_atom, std::string& cmd) {
-      if (cmd.size() > 255 || cmd.find('\0') != std::string::npos)
-        return false;
-      self->state.current.transform = std::move(cmd);
-      log::info(self->state.current.transform.empty()
-                  ? std::string{"transformation off"}
-                  : "transformation set to: " + self->state.current.transform);
-      publish();
-      return true;
-    },
-  };
-}
-
-// -- access log ---------------------------------------------------------------
-
-access_log_state::~access_log_state() {
-  if (owns_fd && fd >= 0)
-    ::close(fd);
-}
-
-std::string format_access_record(const access_record& rec) {
-  auto secs = static_cast<time_t>(rec.start_unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char ts[40];
-  auto n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(ts + n, sizeof(ts) - n, ".%03dZ",
-           static_cast<int>(rec.start_unix_ms % 1000));
-  std::string out = ts;
-  out += " client=" + rec.client;
-  out += " user=" + rec.user;
-  out += " dest=" + rec.destination;
-  out += " result=" + rec.result;
-  out += " up=" + std::to_string(rec.bytes_up);
-  out += " down=" + std::to_string(rec.bytes_down);
-  out += " ms=" + std::to_string(rec.duration_ms);
-  // Names come from the network: never let them break the line format.
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
-      c = '?';
-  return out;
-}
-
-std::string open_access_log(const std::string& target, int& fd) {
-  if (target == "off") {
-    fd = -1;
-    return {};
-  }
-  if (target == "-") {
-    fd = STDOUT_FILENO;
-    return {};
-  }
-  fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0)
-    return target + ": cannot open access log: " + std::strerror(errno);
-  return {};
-}
-
-access_log_actor::behavior_type
-access_log(access_log_actor::stateful_pointer<access_log_state> self, int fd,
-           bool owns_fd) {
-  self->state.fd = fd;
-  self->state.owns_fd = owns_fd;
-  return {
-    [=](access_record& rec) {
-      if (self->state.fd < 0)
-        return;
-      auto line = format_access_record(rec);
-      line += '\n';
-      const char* p = line.data();
-      size_t left = line.size();
-      while (left > 0) {
-        auto n = ::write(self->state.fd, p, left);
-        if (n < 0 && errno == EINTR)
-          continue;
-        if (n <= 0)
-          return;
-        p += n;
-        left -= static_cast<size_t>(n);
-      }
-    },
-  };
-}
-
-} // namespace px
-
-namespace px {
-
-session_settings make_settings(const config::proxy_config& cfg) {
-  session_settings s;
-  s.auth = cfg.auth;
-  s.buffer_size = cfg.buffer_size;
-  s.max_clients = cfg.max_clients;
-  s.handshake_timeout_ms = cfg.handshake_timeout.count();
-  s.connect_timeout_ms = cfg.connect_timeout.count();
-  s.bind_timeout_ms = cfg.bind_timeout.count();
-  s.idle_timeout_ms = cfg.idle_timeout.count();
-  s.splice = cfg.splice;
-  s.allow_clients = cfg.allow_clients;
-  s.deny_destinations = cfg.deny_destinations;
-  return s;
 }
 
 } // namespace px
