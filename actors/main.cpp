@@ -16,9 +16,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "actors/acceptor.hpp"
+#include "actors/admission.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
-#include "actors/session.hpp"
 #include "admin/admin_session.hpp"
 #include "admin/codec.hpp"
 #include "config/config.hpp"

@@ -41,31 +41,6 @@ std::string registry_state::file_contents() const {
   return config::format_users(all);
 }
 
-std::array<uint8_t, 32> login_digest(const std::array<uint8_t, 32>& key,
-                                     const std::string& user,
-                                     const std::string& password) {
-  std::array<uint8_t, 32> out{};
-  auto ctx = EVP_MD_CTX_new();
-  unsigned len = 0;
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, key.data(), key.size());
-  EVP_DigestUpdate(ctx, user.data(), user.size());
-  EVP_DigestUpdate(ctx, "\0", 1);
-  EVP_DigestUpdate(ctx, password.data(), password.size());
-  EVP_DigestFinal_ex(ctx, out.data(), &len);
-  EVP_MD_CTX_free(ctx);
-  return out;
-}
-
-bool verified_logins::check(const std::string& user, const std::string& password,
-                            uint8_t role) const {
-  auto i = users.find(user);
-  if (i == users.end() || (i->second.roles & role) == 0)
-    return false;
-  auto d = login_digest(key, user, password);
-  return CRYPTO_memcmp(d.data(), i->second.digest.data(), d.size()) == 0;
-}
-
 std::array<uint8_t, 32> registry_state::digest(const std::string& user,
                                                const std::string& password) const {
   return login_digest(key, user, password);

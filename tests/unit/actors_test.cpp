@@ -13,9 +13,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include "actors/acceptor.hpp"
+#include "actors/access_log.hpp"
+#include "actors/admission.hpp"
+#include "actors/hasher.hpp"
 #include "actors/messages.hpp"
-#include "actors/services.hpp"
+#include "actors/metrics.hpp"
+#include "actors/persister.hpp"
+#include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/settings.hpp"
 #include "config/users.hpp"
 
 using namespace px;

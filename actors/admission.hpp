@@ -1,0 +1,100 @@
+// Admission: the code in actors/ that runs on the reactor's loop threads,
+// not inside an actor. Everything here is called from an event loop (or
+// from any thread, where a function says so) and MUST NEVER BLOCK: no
+// waiting on a lock held across work, no file or socket I/O, no request to
+// an actor that waits for the answer. It decides from immutable values the
+// actors published beforehand and tells actors what happened with
+// asynchronous sends only.
+//
+//   admission_desk    the listeners' accept handler: applies the acceptor's
+//                     newest admission_policy (allow_client, max_clients),
+//                     spawns the session lazily and hands the reactor the
+//                     session's handler and the handshake plan
+//   session handler   (start_session) turns one connection's reactor events
+//                     into messages to its session; grants a returning
+//                     user's login itself from the registry's published
+//                     verified_logins (keyed SHA-256, microseconds)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/session.hpp"
+#include "net/conn_control.hpp"
+
+namespace px {
+
+/// Spawns a session (lazily) and returns the handler that turns the
+/// reactor's events for its connection into messages to it. The handler
+/// grants a login found in `logins` at once, on the loop thread.
+std::shared_ptr<net::conn_handler>
+start_session(caf::actor_system& sys, session_args args,
+              std::weak_ptr<const verified_logins> logins);
+
+/// What the acceptor publishes for admissions: an immutable value.
+struct admission_policy {
+  /// The settings new sessions get.
+  std::shared_ptr<const session_settings> settings;
+  /// The handshake plan derived from `settings`.
+  std::shared_ptr<const net::handshake_plan> plan;
+  /// The registry's newest verified logins (sessions get weak references).
+  std::shared_ptr<const verified_logins> logins;
+  /// Who hears of refused clients (null: nobody).
+  acceptor_actor acceptor;
+
+  /// True when allow_client admits `peer` (empty list: everyone).
+  bool client_allowed(const net::ip_endpoint& peer) const;
+
+  /// The policy for `settings` and `logins`, refusals told to `acceptor`.
+  static std::shared_ptr<const admission_policy>
+  make(const session_settings& settings,
+       std::shared_ptr<const verified_logins> logins, acceptor_actor acceptor);
+};
+
+/// The listeners' accept handler. Runs on the reactor's loop threads and
+/// never blocks: it applies the acceptor's newest policy (allow_client,
+/// max_clients), spawns the session and hands the reactor its handler and
+/// plan, without a message to any actor.
+class admission_desk : public net::accept_handler {
+public:
+  /// A desk whose sessions talk to `deps`.
+  admission_desk(caf::actor_system& sys, session_deps deps);
+
+  /// Replaces the policy (the acceptor, on every change; any thread).
+  void publish(std::shared_ptr<const admission_policy> p);
+
+  /// Admits or refuses a client a loop accepted (on that loop's thread).
+  net::admission on_accepted(net::conn_id id, net::ip_endpoint peer) override;
+
+  /// What the desk's sessions talk to.
+  const session_deps& deps() const {
+    return deps_;
+  }
+
+  /// Sessions admitted so far.
+  uint64_t admitted() const {
+    return admitted_.load(std::memory_order_relaxed);
+  }
+
+  /// Client connections of admitted sessions still open. Every admitted
+  /// session's connection is owned, so the reactor's closed-owned counter
+  /// tells how many ended: no monitor, no message per session end.
+  uint64_t active() const {
+    auto closed = deps_.io->owned_closed();
+    auto n = admitted();
+    return n > closed ? n - closed : 0;
+  }
+
+private:
+  caf::actor_system& sys_;
+  session_deps deps_;
+  /// Read and replaced with std::atomic_load / std::atomic_store.
+  std::shared_ptr<const admission_policy> policy_;
+  std::atomic<uint64_t> admitted_{0};
+};
+
+} // namespace px
