@@ -66,12 +66,12 @@ struct registry_state {
     caf::typed_response_promise<bool> rp;
     bool known = false;
   };
-  /// Checks in flight, keyed by digest(user, password) and the hash checked
-  /// against (a reload may change it meanwhile): a burst of logins with the
-  /// same credentials (clients reconnecting after a restart) costs one hash,
-  /// not one each.
-  std::map<std::pair<std::array<uint8_t, 32>, std::string>, std::vector<waiter>>
-    checking;
+  /// A check in flight: digest(user, password) and the hash checked against
+  /// (a reload may change it meanwhile).
+  using check_key = std::pair<std::array<uint8_t, 32>, std::string>;
+  /// Checks in flight: a burst of logins with the same credentials (clients
+  /// reconnecting after a restart) costs one hash, not one each.
+  std::map<check_key, std::vector<waiter>> checking;
 
   /// Who gets verified_logins values (the acceptor).
   logins_sink sink;
@@ -84,6 +84,11 @@ struct registry_state {
 
   /// The verified logins as a value.
   std::shared_ptr<const verified_logins> logins() const;
+
+  /// Whether `user` may be added with `password` and `roles` now: `ok`, or
+  /// why not (`invalid`, `exists`, `full`). The first step of an add.
+  add_result validate_add(const std::string& user, const std::string& password,
+                          uint8_t roles) const;
 
   /// Replaces all users.
   void load(const std::vector<config::user_entry>& entries);

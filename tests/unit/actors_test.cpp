@@ -619,6 +619,52 @@ CAF_TEST(adding users ok duplicate invalid limit in memory) {
   CAF_CHECK(st.pending.empty());
 }
 
+CAF_TEST(the first step of an add validates without side effects) {
+  auto& st = deref<registry_actor::stateful_base<registry_state>>(reg).state;
+  uint8_t socks = config::role_socks;
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::ok);
+  CAF_CHECK(st.validate_add("carol", "pw", 0) == add_result::invalid);
+  CAF_CHECK(st.validate_add("carol", "pw", 0x80) == add_result::invalid);
+  CAF_CHECK(st.validate_add("bad name", "pw", socks) == add_result::invalid);
+  CAF_CHECK(st.validate_add("demo", "pw", socks) == add_result::exists);
+  st.pending["carol"] = config::user_entry{"carol", socks, {}};
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::exists);
+  st.pending.clear();
+  st.cfg.max_users = 2; // boss, demo
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::full);
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK_EQUAL(st.users.size(), 2u);
+}
+
+CAF_TEST(a failed hash step answers and frees the name) {
+  // A hasher that cannot hash (crypt failed): the add is invalid.
+  auto broken = sys.spawn([]() -> hasher_actor::behavior_type {
+    return {
+      [](verify_atom, const std::string&, const std::string&) { return false; },
+      [](hash_atom, const std::string&) { return std::string{}; },
+    };
+  });
+  auto r = sys.spawn(registry, std::vector<config::user_entry>{},
+                     std::vector<hasher_actor>{broken}, registry_config{},
+                     persister_actor{});
+  consume_all();
+  CAF_CHECK(request<add_result>(r, add_atom_v, std::string{"carol"},
+                                std::string{"pw"}, uint8_t{config::role_socks})
+            == add_result::invalid);
+  auto& st = deref<registry_actor::stateful_base<registry_state>>(r).state;
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK(st.users.empty());
+  // A hasher that is gone: the request fails, the add is an I/O error.
+  caf::anon_send_exit(broken, caf::exit_reason::user_shutdown);
+  consume_all();
+  CAF_CHECK(request<add_result>(r, add_atom_v, std::string{"carol"},
+                                std::string{"pw"}, uint8_t{config::role_socks})
+            == add_result::io_error);
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK(st.users.empty());
+  caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(added users are written atomically and acknowledged after the write) {
   char dir[] = "/tmp/proxy-reg-XXXXXX";
   CAF_REQUIRE(mkdtemp(dir) != nullptr);
