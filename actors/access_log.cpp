@@ -32,6 +32,7 @@ bool access_log_state::write(const access_record& rec) {
     p += n;
     left -= static_cast<size_t>(n);
   }
+  ++written;
   return true;
 }
 
@@ -80,6 +81,9 @@ access_log(access_log_actor::stateful_pointer<access_log_state> self, int fd,
   self->state.owns_fd = owns_fd;
   return {
     [=](access_record& rec) { self->state.write(rec); },
+    // Messages are handled in order: every record that arrived before this
+    // request has been written when it is answered.
+    [=](flush_atom) { return self->state.written; },
   };
 }
 

@@ -1,6 +1,7 @@
 // The access log actor: writes one line per finished connection (sessions
 // send an access_record when their connection closes). Writes block, so
-// production spawns it detached.
+// production spawns it detached. A flush request is answered once every
+// record that arrived before it is written: the shutdown waits for it.
 #pragma once
 
 #include <string>
@@ -20,6 +21,9 @@ struct access_log_state {
 
   /// Whether the destructor closes `fd` (false for standard output).
   bool owns_fd = false;
+
+  /// Lines written so far.
+  uint64_t written = 0;
 
   ~access_log_state();
 

@@ -104,14 +104,46 @@ private:
 
 } // namespace
 
+// -- session census (loop threads count, CAF threads end, main waits) --------
+
+void session_census::spawned() {
+  spawned_.fetch_add(1);
+}
+
+void session_census::ended() {
+  ended_.fetch_add(1);
+  // The waiter tests live() under the mutex: taking it once here, after
+  // the increment, means a waiter either sees the new count or is already
+  // waiting and gets the notification.
+  { std::lock_guard<std::mutex> guard{mtx_}; }
+  cv_.notify_all();
+}
+
+uint64_t session_census::live() const {
+  auto ended = ended_.load();
+  auto spawned = spawned_.load();
+  return spawned > ended ? spawned - ended : 0;
+}
+
+bool session_census::wait_until_none(
+  std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  return cv_.wait_until(guard, deadline, [this] { return live() == 0; });
+}
+
 std::shared_ptr<net::conn_handler>
 start_session(caf::actor_system& sys, session_args args,
-              std::weak_ptr<const verified_logins> logins) {
+              std::weak_ptr<const verified_logins> logins,
+              std::shared_ptr<session_census> census) {
+  if (census)
+    census->spawned();
   // Lazy: the session first runs when the reactor reports something it
   // must decide (or the close), not once more right now. The handshake
   // deadline is the reactor's (handshake_plan::deadline): no timer of CAF's
   // clock.
   auto s = sys.spawn<caf::lazy_init>(session, std::move(args));
+  if (census)
+    s->attach_functor([census] { census->ended(); });
   return std::make_shared<session_handler>(std::move(s), std::move(logins));
 }
 
@@ -179,7 +211,7 @@ net::admission admission_desk::on_accepted(net::conn_id id,
   args.started_unix_ms
     = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   out.what = net::admission::verdict::own;
-  out.handler = start_session(sys_, std::move(args), policy->logins);
+  out.handler = start_session(sys_, std::move(args), policy->logins, census_);
   out.plan = policy->plan;
   return out;
 }

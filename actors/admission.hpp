@@ -14,11 +14,16 @@
 //                     into messages to its session; grants a returning
 //                     user's login itself from the registry's published
 //                     verified_logins (keyed SHA-256, microseconds)
+//   session_census    counts live sessions; the shutdown (main thread, the
+//                     only place that may wait) waits on it
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include <caf/fwd.hpp>
 
@@ -28,12 +33,41 @@
 
 namespace px {
 
+/// Counts session actors from their spawn to their termination, so that the
+/// shutdown can wait until every session has ended instead of sleeping. A
+/// session sends its access record before it quits, so once none is live
+/// every record is in the access log's mailbox.
+class session_census {
+public:
+  /// A session is being spawned (a loop thread; an atomic increment).
+  void spawned();
+
+  /// A session terminated (a CAF thread; locks only to wake a waiter).
+  void ended();
+
+  /// Sessions spawned and not terminated yet (any thread).
+  uint64_t live() const;
+
+  /// Blocks until no session is live or `deadline` passes; true when none
+  /// is live. Only for the thread that shuts down: never on a loop thread
+  /// or in an actor.
+  bool wait_until_none(std::chrono::steady_clock::time_point deadline);
+
+private:
+  std::atomic<uint64_t> spawned_{0};
+  std::atomic<uint64_t> ended_{0};
+  std::mutex mtx_;
+  std::condition_variable cv_;
+};
+
 /// Spawns a session (lazily) and returns the handler that turns the
 /// reactor's events for its connection into messages to it. The handler
-/// grants a login found in `logins` at once, on the loop thread.
+/// grants a login found in `logins` at once, on the loop thread. The
+/// session is counted in `census` until it terminates (null: not counted).
 std::shared_ptr<net::conn_handler>
 start_session(caf::actor_system& sys, session_args args,
-              std::weak_ptr<const verified_logins> logins);
+              std::weak_ptr<const verified_logins> logins,
+              std::shared_ptr<session_census> census = nullptr);
 
 /// What the acceptor publishes for admissions: an immutable value.
 struct admission_policy {
@@ -75,6 +109,11 @@ public:
     return deps_;
   }
 
+  /// Counts the desk's sessions until they terminate.
+  session_census& census() const {
+    return *census_;
+  }
+
   /// Sessions admitted so far.
   uint64_t admitted() const {
     return admitted_.load(std::memory_order_relaxed);
@@ -95,6 +134,8 @@ private:
   /// Read and replaced with std::atomic_load / std::atomic_store.
   std::shared_ptr<const admission_policy> policy_;
   std::atomic<uint64_t> admitted_{0};
+  /// Shared with every session's termination hook.
+  std::shared_ptr<session_census> census_ = std::make_shared<session_census>();
 };
 
 } // namespace px

@@ -357,6 +357,8 @@ CAF_ADD_ATOM(proxy, px, exists_atom, "exists")
 CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
 /// Publishes a value now.
 CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
+/// Asks the access log to answer once every record it received is written.
+CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
 
 
 namespace px {
@@ -401,7 +403,11 @@ using metrics_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<metrics_snapshot>>;
 
 /// Writes the access log.
-using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
+using access_log_actor = caf::typed_actor<
+  caf::reacts_to<access_record>,
+  /// Answered after every record received before it is written: the
+  /// number of lines written so far.
+  caf::replies_to<flush_atom>::with<uint64_t>>;
 
 /// Owns the admission policy (allow_client, max_clients, the handshake plan,
 /// the newest verified logins) and publishes it to the listeners' admission

@@ -220,6 +220,8 @@ void on_closed(session_ptr self, conn_closed& msg) {
     st.user = std::move(msg.user);
   if (msg.stats.reason == net::close_reason::handshake_timeout)
     count(self, metric::handshake_timeout);
+  // The record goes out before the session quits: once the session_census
+  // sees the session gone, the record is in the access log's mailbox.
   if (st.deps.access_log)
     self->send(st.deps.access_log, make_record(self, msg.stats));
   self->quit();

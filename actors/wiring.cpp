@@ -37,6 +37,10 @@ namespace {
 /// Hasher actors (each a thread: crypt(3) blocks).
 constexpr int hasher_count = 2;
 
+/// After the reactor stopped: how long sessions may take to handle their
+/// last close, and the access log to write what they sent (each).
+constexpr auto drain_bound = std::chrono::seconds{1};
+
 log::level level_of(const std::string& name) {
   if (name == "error")
     return log::level::error;
@@ -120,6 +124,10 @@ public:
 
   /// Stops accepting, waits for connections, closes the rest, stops.
   void shut_down();
+
+  /// Waits until every session has ended and the access log has written
+  /// every record they sent (each wait at most drain_bound).
+  void drain_access_records();
 
   /// Stops the admin transport.
   void stop_admin();
@@ -341,19 +349,47 @@ void proxy_program::wait_for_stop_signal() {
   }
 }
 
+// The shutdown waits for events, never for a guessed time. Every owned
+// connection has a session, a session ends only after its conn_closed
+// (sending its access record first), and the reactor reports every close,
+// also those of close_all and stop. So:
+//   1. grace: wait on the session census (a condition variable the last
+//      session's end wakes) until no session is live or shutdown_grace has
+//      passed, instead of polling the connection count;
+//   2. close what is left and stop the reactor (its loops deliver the last
+//      closes before they exit);
+//   3. drain: wait on the census again, at most drain_bound, for the
+//      sessions to handle those closes; then every record is in the access
+//      log's mailbox, and a flush request (answered in mailbox order, at
+//      most drain_bound) returns once all of them are written.
+// The whole shutdown is bounded by shutdown_grace + 2 * drain_bound and
+// exits 0 either way; a bound that runs out is logged as a warning.
 void proxy_program::shut_down() {
   stop_admin();
   io_->stop_listening();
-  auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
-  while (io_->connection_count() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  auto& census = desk_->census();
+  census.wait_until_none(std::chrono::steady_clock::now() + cfg_.shutdown_grace);
   if (auto n = io_->connection_count(); n > 0)
     log::info("closing " + std::to_string(n) + " connections still open");
   io_->close_all();
   io_->stop();
-  // Let sessions see their conn_closed and write their access log lines.
-  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  drain_access_records();
   stop_actors();
+}
+
+void proxy_program::drain_access_records() {
+  auto& census = desk_->census();
+  if (!census.wait_until_none(std::chrono::steady_clock::now() + drain_bound))
+    log::warning(std::to_string(census.live())
+                 + " sessions did not end: their access log lines are lost");
+  if (log_fd_ < 0)
+    return;
+  caf::scoped_actor self{*sys_};
+  self->request(access_log_, drain_bound, flush_atom_v)
+    .receive([](uint64_t) {},
+             [](const caf::error& err) {
+               log::warning("access log not flushed: " + caf::to_string(err));
+             });
 }
 
 void proxy_program::stop_admin() {
