@@ -15,6 +15,7 @@ namespace px {
 
 /// State of the acceptor.
 struct acceptor_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "socks5.acceptor";
 
   /// The settings new sessions get.

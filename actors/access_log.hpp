@@ -14,6 +14,7 @@ namespace px {
 
 /// State of the access log actor.
 struct access_log_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "access-log";
 
   /// File descriptor written to (-1: off).
@@ -25,6 +26,7 @@ struct access_log_state {
   /// Lines written so far.
   uint64_t written = 0;
 
+  /// Closes `fd` if owned.
   ~access_log_state();
 
   /// Writes one record as a line; false when the write failed.

@@ -31,6 +31,7 @@ constexpr const char* usage_text
     "                  standard input\n"
     "  --roles R       roles of that user (default: socks)\n";
 
+/// --hash-user: prints a users-file line; returns the exit code.
 int hash_user(const std::string& name, const std::string& roles_text) {
   if (!config::valid_username(name)) {
     std::cerr << "proxy: invalid user name (1-255 printable characters, no ':' or spaces)\n";

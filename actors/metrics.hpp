@@ -11,6 +11,7 @@ namespace px {
 
 /// State of the metrics actor.
 struct metrics_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "metrics";
 
   /// Every counter and gauge.

@@ -22,11 +22,14 @@ namespace px {
 
 /// A user as the registry keeps it.
 struct registry_user {
+  /// config::role_socks and/or config::role_admin.
   uint8_t roles = 0;
+  /// The password hash (yescrypt), as in the users file.
   std::string hash;
   /// Keyed SHA-256 of the last password that verified against `hash`; lets
   /// repeated logins skip the slow hash. Memory only, never persisted.
   std::array<uint8_t, 32> verified{};
+  /// Whether `verified` holds a digest.
   bool has_verified = false;
 };
 
@@ -40,6 +43,7 @@ struct registry_config {
 
 /// State of the registry actor.
 struct registry_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "registry";
 
   /// The users in force.
@@ -63,7 +67,9 @@ struct registry_state {
   /// A password check waiting for the hasher: who asked, and whether the
   /// user has the role each asked for.
   struct waiter {
+    /// Answers the asker.
     caf::typed_response_promise<bool> rp;
+    /// The user exists and has the role this asker asked for.
     bool known = false;
   };
   /// A check in flight: digest(user, password) and the hash checked against

@@ -17,6 +17,7 @@ using namespace std::chrono;
 
 using session_ptr = caf::stateful_actor<session_state>*;
 
+/// Tells the metrics actor about one event.
 void count(session_ptr self, metric kind, uint8_t arg = 0) {
   self->send(self->state.deps.metrics, metric_event{kind, arg});
 }
@@ -35,6 +36,7 @@ void fail_with(session_ptr self, std::vector<uint8_t> bytes,
   st.deps.io->send(st.id, std::move(bytes), net::after::close);
 }
 
+/// Answers the request with `rep` (no bound address) and closes.
 void fail_request(session_ptr self, socks5::reply rep, std::string result) {
   count_reply(self, rep);
   fail_with(self, socks5::encode_reply(rep, socks5::address{}),
@@ -43,6 +45,7 @@ void fail_request(session_ptr self, socks5::reply rep, std::string result) {
 
 // -- handlers, one per reactor event --------------------------------------------
 
+/// The registry's verdict on a login.
 void on_auth_result(session_ptr self, bool ok, const std::string& user) {
   auto& st = self->state;
   if (st.ph != phase::authenticating)
@@ -61,6 +64,7 @@ void on_auth_result(session_ptr self, bool ok, const std::string& user) {
   st.deps.io->authenticated(st.id, true);
 }
 
+/// A login the handler could not grant: the registry decides.
 void on_credentials(session_ptr self, conn_credentials& msg) {
   auto& st = self->state;
   if (st.ph != phase::handshake)
@@ -77,6 +81,7 @@ void on_credentials(session_ptr self, conn_credentials& msg) {
           [=](const caf::error&) { on_auth_result(self, false, user); });
 }
 
+/// Malformed input: the reply the stage calls for, then close.
 void on_handshake_failed(session_ptr self, const conn_handshake_failed& msg) {
   using stage = net::handshake_stage;
   auto ph = self->state.ph;
@@ -110,6 +115,7 @@ void on_handshake_failed(session_ptr self, const conn_handshake_failed& msg) {
   }
 }
 
+/// BIND or UDP ASSOCIATE: asks the reactor to set it up.
 void on_request(session_ptr self, conn_request& msg) {
   auto& st = self->state;
   if (st.ph != phase::handshake)
@@ -136,6 +142,7 @@ void on_request(session_ptr self, conn_request& msg) {
   st.deps.io->udp_associate(st.id, std::move(ureq));
 }
 
+/// BIND's listener is up: the first reply.
 void on_bound(session_ptr self, const conn_bound& msg) {
   auto& st = self->state;
   if (st.ph != phase::connecting || st.cmd != socks5::command::bind)
@@ -147,6 +154,7 @@ void on_bound(session_ptr self, const conn_bound& msg) {
                    net::after::hold);
 }
 
+/// BIND's peer connected or UDP's relay is up: the success reply, relay.
 void on_connected(session_ptr self, const conn_connected& msg) {
   auto& st = self->state;
   if (st.ph != phase::connecting)
@@ -164,6 +172,7 @@ void on_connected(session_ptr self, const conn_connected& msg) {
                           {}, session_state::relay_for(*st.settings));
 }
 
+/// The upstream failed: the matching reply, then close.
 void on_connect_failed(session_ptr self, const conn_failed& msg) {
   auto ph = self->state.ph;
   if (ph == phase::handshake || ph == phase::connecting)
@@ -214,6 +223,7 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   return rec;
 }
 
+/// The connection is gone: the access record, then quit.
 void on_closed(session_ptr self, conn_closed& msg) {
   auto& st = self->state;
   if (!msg.user.empty())

@@ -24,6 +24,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "net/conn_control.hpp"
 #include "net/socks5_codec.hpp"
 
 namespace px {
@@ -60,6 +61,7 @@ const char* to_string(phase x);
 
 /// State of one session.
 struct session_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "socks5.session";
 
   /// The client connection.

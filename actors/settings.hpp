@@ -22,6 +22,7 @@ constexpr uint64_t max_max_clients = 1000000;
 
 /// State of the settings actor.
 struct settings_state {
+  /// The actor's name (CAF uses it in logs and errors).
   static inline const char* name = "settings";
 
   /// The settings in force.

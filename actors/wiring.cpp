@@ -41,6 +41,7 @@ constexpr int hasher_count = 2;
 /// last close, and the access log to write what they sent (each).
 constexpr auto drain_bound = std::chrono::seconds{1};
 
+/// The log level named in the config (info when unknown).
 log::level level_of(const std::string& name) {
   if (name == "error")
     return log::level::error;
@@ -51,6 +52,7 @@ log::level level_of(const std::string& name) {
   return log::level::info;
 }
 
+/// Raises the open-file limit to the hard limit.
 void raise_fd_limit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
