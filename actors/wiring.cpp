@@ -85,6 +85,19 @@ std::string describe_transport(const config::proxy_config& cfg,
   return how;
 }
 
+/// The admin plane's events for `proto`: one `session_fn` actor per
+/// association.
+template <class SessionFn>
+std::shared_ptr<net::sctp_events> admin_events(const char* proto,
+                                               caf::actor_system& sys,
+                                               admin_deps deps,
+                                               SessionFn session_fn) {
+  return make_admin_events(proto, [&sys, deps, session_fn](net::assoc_id id,
+                                                          net::ip_endpoint peer) {
+    return sys.spawn(session_fn, id, peer, deps);
+  });
+}
+
 /// The running proxy: what it holds, and its life as a few steps. Members
 /// are destroyed in reverse order: the admin transport first, then the
 /// actor system (which waits for its actors), the reactor last (sessions
@@ -269,28 +282,17 @@ bool proxy_program::start_admin_plane() {
     return false;
   }
   admin_deps adeps{admin_tx_.get(), registry_, metrics_, settings_};
-  auto& sys = *sys_;
   auto how = describe_transport(cfg_, *admin_tx_);
   std::vector<std::string> lines;
-  bool ok = true;
-  if (cfg_.spcp_listen)
-    ok = listen_admin("SPCP", *cfg_.spcp_listen,
-                      make_admin_events("SPCP",
-                                        [&sys, adeps](net::assoc_id id,
-                                                      net::ip_endpoint peer) {
-                                          return sys.spawn(spcp_session, id,
-                                                           peer, adeps);
-                                        }),
-                      how, lines);
-  if (ok && cfg_.manager_listen)
-    ok = listen_admin("Manager", *cfg_.manager_listen,
-                      make_admin_events("Manager",
-                                        [&sys, adeps](net::assoc_id id,
-                                                      net::ip_endpoint peer) {
-                                          return sys.spawn(manager_session, id,
-                                                           peer, adeps);
-                                        }),
-                      how, lines);
+  bool ok = !cfg_.spcp_listen
+            || listen_admin("SPCP", *cfg_.spcp_listen,
+                            admin_events("SPCP", *sys_, adeps, spcp_session),
+                            how, lines);
+  ok = ok
+       && (!cfg_.manager_listen
+           || listen_admin("Manager", *cfg_.manager_listen,
+                           admin_events("Manager", *sys_, adeps, manager_session),
+                           how, lines));
   if (!ok) {
     admin_tx_.reset();
     return false;
