@@ -162,7 +162,7 @@ private:
   const config::proxy_config& cfg_;
   std::vector<config::user_entry> users_;
   int log_fd_ = -1;
-  sigset_t signals_;
+  sigset_t signals_{};
   std::optional<net::reactor> io_;
   std::optional<caf::actor_system_config> sys_cfg_;
   std::optional<caf::actor_system> sys_;
