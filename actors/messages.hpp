@@ -25,14 +25,12 @@ namespace px {
 
 /// The client sent username/password (to its session).
 struct conn_credentials {
-  /// What the client sent (never logged).
-  socks5::credentials creds;
+  socks5::credentials creds; ///< What the client sent (never logged).
 };
 
 /// The client asked for BIND or UDP ASSOCIATE (to its session).
 struct conn_request {
-  /// The parsed request.
-  socks5::request req;
+  socks5::request req; ///< The parsed request.
 };
 
 /// The handshake cannot go on (to its session).
@@ -45,22 +43,18 @@ struct conn_handshake_failed {
 
 /// The upstream connect succeeded (to its session).
 struct conn_connected {
-  /// The proxy's address (UDP ASSOCIATE: the relay's).
-  net::ip_endpoint local;
-  /// The peer (BIND: the host that connected).
-  net::ip_endpoint remote;
+  net::ip_endpoint local; ///< The proxy's address (UDP ASSOCIATE: the relay's).
+  net::ip_endpoint remote; ///< The peer (BIND: the host that connected).
 };
 
 /// BIND: the proxy listens for the peer on `local` (to its session).
 struct conn_bound {
-  /// Where the peer must connect to.
-  net::ip_endpoint local;
+  net::ip_endpoint local; ///< Where the peer must connect to.
 };
 
 /// The upstream connect failed (to its session).
 struct conn_failed {
-  /// Why.
-  net::connect_error error = net::connect_error::none;
+  net::connect_error error = net::connect_error::none; ///< Why.
 };
 
 /// The connection is gone (to its session, exactly once).
@@ -74,8 +68,7 @@ struct conn_closed {
 
 /// One whole message on an admin association (to its admin session).
 struct admin_msg {
-  /// The message as received.
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes; ///< The message as received.
   /// The message exceeded the transport's cap; `bytes` is empty.
   bool oversized = false;
 };
@@ -84,8 +77,7 @@ struct admin_msg {
 /// drops, CONNECT successes, admitted connections (handed to a session) and
 /// those of them closed.
 struct traffic {
-  /// The counts of one batch.
-  net::traffic_counts counts;
+  net::traffic_counts counts; ///< The counts of one batch.
 };
 
 // -- settings -----------------------------------------------------------------
@@ -98,8 +90,7 @@ struct session_settings {
   config::auth_mode auth = config::auth_mode::userpass;
   /// Bytes a connection may hold per direction.
   uint64_t buffer_size = 64 * 1024;
-  /// Clients served at once; more are refused.
-  uint64_t max_clients = 1024;
+  uint64_t max_clients = 1024; ///< Clients served at once; more are refused.
   /// Greeting to request, in milliseconds.
   int64_t handshake_timeout_ms = 10000;
   /// DNS and every TCP attempt of a CONNECT, in milliseconds.
@@ -108,12 +99,9 @@ struct session_settings {
   int64_t bind_timeout_ms = 60000;
   /// A relay without traffic this long closes, in milliseconds.
   int64_t idle_timeout_ms = 300000;
-  /// Zero-copy relay through pipes.
-  bool splice = true;
-  /// Clients admitted (empty: everyone).
-  std::vector<net::cidr> allow_clients;
-  /// Destinations refused.
-  std::vector<net::cidr> deny_destinations;
+  bool splice = true; ///< Zero-copy relay through pipes.
+  std::vector<net::cidr> allow_clients; ///< Clients admitted (empty: everyone).
+  std::vector<net::cidr> deny_destinations; ///< Destinations refused.
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
 };
@@ -146,17 +134,14 @@ enum class metric : uint8_t {
 
 /// One counted event.
 struct metric_event {
-  /// What happened.
-  metric kind = metric::protocol_error;
-  /// The REP code for `metric::reply`, else 0.
-  uint8_t arg = 0;
+  metric kind = metric::protocol_error; ///< What happened.
+  uint8_t arg = 0; ///< The REP code for `metric::reply`, else 0.
 };
 
 /// The admission desk turned a client away (to the acceptor, which logs and
 /// counts it: no log write on a reactor thread).
 struct client_refused {
-  /// The client's address.
-  net::ip_endpoint peer;
+  net::ip_endpoint peer; ///< The client's address.
   /// rejected_client_rule or rejected_max_clients.
   metric reason = metric::rejected_client_rule;
 };
@@ -165,26 +150,16 @@ struct client_refused {
 struct metrics_snapshot {
   /// Clients admitted (handed to a session) since the start.
   uint64_t accepted = 0;
-  /// Clients connected now.
-  uint64_t active = 0;
-  /// Bytes relayed from clients to targets.
-  uint64_t bytes_up = 0;
-  /// Bytes relayed from targets to clients.
-  uint64_t bytes_down = 0;
-  /// Failed username/password checks.
-  uint64_t auth_failures = 0;
-  /// Clients refused at max_clients.
-  uint64_t rejected_max_clients = 0;
-  /// Clients refused by allow_client.
-  uint64_t rejected_client_rule = 0;
-  /// Handshakes that did not finish in time.
-  uint64_t handshake_timeouts = 0;
-  /// Malformed client messages.
-  uint64_t protocol_errors = 0;
-  /// Messages no handler expected.
-  uint64_t unexpected_messages = 0;
-  /// Failed logins on the admin protocols.
-  uint64_t admin_auth_failures = 0;
+  uint64_t active = 0; ///< Clients connected now.
+  uint64_t bytes_up = 0; ///< Bytes relayed from clients to targets.
+  uint64_t bytes_down = 0; ///< Bytes relayed from targets to clients.
+  uint64_t auth_failures = 0; ///< Failed username/password checks.
+  uint64_t rejected_max_clients = 0; ///< Clients refused at max_clients.
+  uint64_t rejected_client_rule = 0; ///< Clients refused by allow_client.
+  uint64_t handshake_timeouts = 0; ///< Handshakes that did not finish in time.
+  uint64_t protocol_errors = 0; ///< Malformed client messages.
+  uint64_t unexpected_messages = 0; ///< Messages no handler expected.
+  uint64_t admin_auth_failures = 0; ///< Failed logins on the admin protocols.
   /// UDP datagrams dropped (fragments, foreign sources, denied or
   /// unresolvable destinations, full buffers).
   uint64_t udp_dropped = 0;
@@ -198,20 +173,15 @@ struct metrics_snapshot {
 struct access_record {
   /// When the client was admitted (Unix time, milliseconds).
   int64_t start_unix_ms = 0;
-  /// From admission to the close.
-  int64_t duration_ms = 0;
-  /// The client's address.
-  std::string client;
-  /// The authenticated user ("-": none).
-  std::string user;
+  int64_t duration_ms = 0; ///< From admission to the close.
+  std::string client; ///< The client's address.
+  std::string user; ///< The authenticated user ("-": none).
   /// The request's destination (and the address it resolved to).
   std::string destination;
   /// How the connection ended ("ok", "auth-failed", "connect-refused"...).
   std::string result;
-  /// Bytes relayed from the client to the target.
-  uint64_t bytes_up = 0;
-  /// Bytes relayed from the target to the client.
-  uint64_t bytes_down = 0;
+  uint64_t bytes_up = 0; ///< Bytes relayed from the client to the target.
+  uint64_t bytes_down = 0; ///< Bytes relayed from the target to the client.
 };
 
 // -- registry -----------------------------------------------------------------
@@ -225,13 +195,11 @@ struct access_record {
 struct verified_logins {
   /// One verified login.
   struct entry {
-    /// The user's roles.
-    uint8_t roles = 0;
+    uint8_t roles = 0; ///< The user's roles.
     /// login_digest(key, user, password) of the password that verified.
     std::array<uint8_t, 32> digest{};
   };
-  /// Key of the digests (random per process).
-  std::array<uint8_t, 32> key{};
+  std::array<uint8_t, 32> key{}; ///< Key of the digests (random per process).
   /// Verified logins by user name.
   std::unordered_map<std::string, entry> users;
 
@@ -427,7 +395,6 @@ CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
 /// Asks the access log to answer once every record it received is written.
 CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
 
-
 namespace px {
 
 // -- typed interfaces ---------------------------------------------------------
@@ -498,7 +465,6 @@ using settings_actor = caf::typed_actor<
 
 // -- type IDs ------------------------------------------------------------------
 
-
 CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(proxy, (px::conn_credentials))
@@ -531,4 +497,3 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
 
 CAF_END_TYPE_ID_BLOCK(proxy)
-
