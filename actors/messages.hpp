@@ -25,38 +25,41 @@ namespace px {
 
 /// The client sent username/password (to its session).
 struct conn_credentials {
-  socks5::credentials creds;
+  socks5::credentials creds; ///< What the client sent (never logged).
 };
 
 /// The client asked for BIND or UDP ASSOCIATE (to its session).
 struct conn_request {
-  socks5::request req;
+  socks5::request req; ///< The parsed request.
 };
 
 /// The handshake cannot go on (to its session).
 struct conn_handshake_failed {
+  /// The message that could not be parsed or accepted.
   net::handshake_stage stage = net::handshake_stage::greeting;
+  /// How it was malformed (none: no acceptable method).
   socks5::codec_error error = socks5::codec_error::none;
 };
 
 /// The upstream connect succeeded (to its session).
 struct conn_connected {
-  net::ip_endpoint local;
-  net::ip_endpoint remote;
+  net::ip_endpoint local; ///< The proxy's address (UDP ASSOCIATE: the relay's).
+  net::ip_endpoint remote; ///< The peer (BIND: the host that connected).
 };
 
 /// BIND: the proxy listens for the peer on `local` (to its session).
 struct conn_bound {
-  net::ip_endpoint local;
+  net::ip_endpoint local; ///< Where the peer must connect to.
 };
 
 /// The upstream connect failed (to its session).
 struct conn_failed {
-  net::connect_error error = net::connect_error::none;
+  net::connect_error error = net::connect_error::none; ///< Why.
 };
 
 /// The connection is gone (to its session, exactly once).
 struct conn_closed {
+  /// Bytes, reason, target and upstream peer of the connection.
   net::close_stats stats;
   /// The login granted without asking the session (from the published
   /// verified logins); empty otherwise.
@@ -65,7 +68,7 @@ struct conn_closed {
 
 /// One whole message on an admin association (to its admin session).
 struct admin_msg {
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes; ///< The message as received.
   /// The message exceeded the transport's cap; `bytes` is empty.
   bool oversized = false;
 };
@@ -74,7 +77,7 @@ struct admin_msg {
 /// drops, CONNECT successes, admitted connections (handed to a session) and
 /// those of them closed.
 struct traffic {
-  net::traffic_counts counts;
+  net::traffic_counts counts; ///< The counts of one batch.
 };
 
 // -- settings -----------------------------------------------------------------
@@ -83,16 +86,22 @@ struct traffic {
 /// acceptor on every change and from there, in its admission policy, to each
 /// new session.
 struct session_settings {
+  /// Which methods clients may use.
   config::auth_mode auth = config::auth_mode::userpass;
+  /// Bytes a connection may hold per direction.
   uint64_t buffer_size = 64 * 1024;
-  uint64_t max_clients = 1024;
+  uint64_t max_clients = 1024; ///< Clients served at once; more are refused.
+  /// Greeting to request, in milliseconds.
   int64_t handshake_timeout_ms = 10000;
+  /// DNS and every TCP attempt of a CONNECT, in milliseconds.
   int64_t connect_timeout_ms = 10000;
+  /// How long a BIND waits for its peer, in milliseconds.
   int64_t bind_timeout_ms = 60000;
+  /// A relay without traffic this long closes, in milliseconds.
   int64_t idle_timeout_ms = 300000;
-  bool splice = true;
-  std::vector<net::cidr> allow_clients;
-  std::vector<net::cidr> deny_destinations;
+  bool splice = true; ///< Zero-copy relay through pipes.
+  std::vector<net::cidr> allow_clients; ///< Clients admitted (empty: everyone).
+  std::vector<net::cidr> deny_destinations; ///< Destinations refused.
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
 };
@@ -125,50 +134,54 @@ enum class metric : uint8_t {
 
 /// One counted event.
 struct metric_event {
-  metric kind = metric::protocol_error;
-  uint8_t arg = 0;
+  metric kind = metric::protocol_error; ///< What happened.
+  uint8_t arg = 0; ///< The REP code for `metric::reply`, else 0.
 };
 
 /// The admission desk turned a client away (to the acceptor, which logs and
 /// counts it: no log write on a reactor thread).
 struct client_refused {
-  net::ip_endpoint peer;
+  net::ip_endpoint peer; ///< The client's address.
   /// rejected_client_rule or rejected_max_clients.
   metric reason = metric::rejected_client_rule;
 };
 
 /// All counters and gauges at one moment.
 struct metrics_snapshot {
+  /// Clients admitted (handed to a session) since the start.
   uint64_t accepted = 0;
-  uint64_t active = 0;
-  uint64_t bytes_up = 0;
-  uint64_t bytes_down = 0;
-  uint64_t auth_failures = 0;
-  uint64_t rejected_max_clients = 0;
-  uint64_t rejected_client_rule = 0;
-  uint64_t handshake_timeouts = 0;
-  uint64_t protocol_errors = 0;
-  uint64_t unexpected_messages = 0;
-  uint64_t admin_auth_failures = 0;
+  uint64_t active = 0; ///< Clients connected now.
+  uint64_t bytes_up = 0; ///< Bytes relayed from clients to targets.
+  uint64_t bytes_down = 0; ///< Bytes relayed from targets to clients.
+  uint64_t auth_failures = 0; ///< Failed username/password checks.
+  uint64_t rejected_max_clients = 0; ///< Clients refused at max_clients.
+  uint64_t rejected_client_rule = 0; ///< Clients refused by allow_client.
+  uint64_t handshake_timeouts = 0; ///< Handshakes that did not finish in time.
+  uint64_t protocol_errors = 0; ///< Malformed client messages.
+  uint64_t unexpected_messages = 0; ///< Messages no handler expected.
+  uint64_t admin_auth_failures = 0; ///< Failed logins on the admin protocols.
   /// UDP datagrams dropped (fragments, foreign sources, denied or
   /// unresolvable destinations, full buffers).
   uint64_t udp_dropped = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
-  std::vector<uint64_t> replies = std::vector<uint64_t>(9, 0);
+  std::vector<uint64_t> replies = std::vector<uint64_t>(socks5::reply_count, 0);
 };
 
 // -- access log ---------------------------------------------------------------
 
 /// One line of the access log, written when a connection ends.
 struct access_record {
+  /// When the client was admitted (Unix time, milliseconds).
   int64_t start_unix_ms = 0;
-  int64_t duration_ms = 0;
-  std::string client;
-  std::string user;
+  int64_t duration_ms = 0; ///< From admission to the close.
+  std::string client; ///< The client's address.
+  std::string user; ///< The authenticated user ("-": none).
+  /// The request's destination (and the address it resolved to).
   std::string destination;
+  /// How the connection ended ("ok", "auth-failed", "connect-refused"...).
   std::string result;
-  uint64_t bytes_up = 0;
-  uint64_t bytes_down = 0;
+  uint64_t bytes_up = 0; ///< Bytes relayed from the client to the target.
+  uint64_t bytes_down = 0; ///< Bytes relayed from the target to the client.
 };
 
 // -- registry -----------------------------------------------------------------
@@ -180,12 +193,14 @@ struct access_record {
 /// hands handlers a weak reference, so a reload that drops a user takes
 /// effect for handshakes in flight too.
 struct verified_logins {
+  /// One verified login.
   struct entry {
-    uint8_t roles = 0;
+    uint8_t roles = 0; ///< The user's roles.
+    /// login_digest(key, user, password) of the password that verified.
     std::array<uint8_t, 32> digest{};
   };
-  /// Key of the digests (random per process).
-  std::array<uint8_t, 32> key{};
+  std::array<uint8_t, 32> key{}; ///< Key of the digests (random per process).
+  /// Verified logins by user name.
   std::unordered_map<std::string, entry> users;
 
   /// True when (user, password) verified before and the user has `role`.
@@ -200,6 +215,7 @@ std::array<uint8_t, 32> login_digest(const std::array<uint8_t, 32>& key,
 
 /// A new verified_logins value (registry to acceptor).
 struct logins_update {
+  /// The value (immutable, shared).
   std::shared_ptr<const verified_logins> logins;
 };
 
@@ -222,6 +238,10 @@ const char* to_string(add_result x);
 
 // -- inspect ------------------------------------------------------------------
 
+// One inspect() per message type: CAF's type system uses it to name, compare
+// and print messages.
+
+/// @relates conn_credentials
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_credentials& x) {
   // The password never reaches a log: CAF's logger is off and no handler
@@ -230,31 +250,37 @@ typename Inspector::result_type inspect(Inspector& f, conn_credentials& x) {
            x.creds.password);
 }
 
+/// @relates conn_request
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_request& x) {
   return f(caf::meta::type_name("conn_request"), x.req.cmd, x.req.dst);
 }
 
+/// @relates conn_handshake_failed
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_handshake_failed& x) {
   return f(caf::meta::type_name("conn_handshake_failed"), x.stage, x.error);
 }
 
+/// @relates conn_connected
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_connected& x) {
   return f(caf::meta::type_name("conn_connected"), x.local, x.remote);
 }
 
+/// @relates conn_bound
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_bound& x) {
   return f(caf::meta::type_name("conn_bound"), x.local);
 }
 
+/// @relates conn_failed
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_failed& x) {
   return f(caf::meta::type_name("conn_failed"), x.error);
 }
 
+/// @relates conn_closed
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
   return f(caf::meta::type_name("conn_closed"), x.stats.bytes_up,
@@ -262,6 +288,7 @@ typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
            x.stats.has_target, x.stats.target, x.stats.remote, x.user);
 }
 
+/// @relates logins_update
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
   // A process-local value (never serialized): shows its size only.
@@ -269,11 +296,13 @@ typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
   return f(caf::meta::type_name("logins_update"), n);
 }
 
+/// @relates admin_msg
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
   return f(caf::meta::type_name("admin_msg"), x.bytes, x.oversized);
 }
 
+/// @relates traffic
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
   auto& c = x.counts;
@@ -281,6 +310,7 @@ typename Inspector::result_type inspect(Inspector& f, traffic& x) {
            c.udp_dropped, c.connects_ok, c.owned, c.owned_closed);
 }
 
+/// @relates session_settings
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
@@ -290,16 +320,19 @@ typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
            x.transform);
 }
 
+/// @relates metric_event
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metric_event& x) {
   return f(caf::meta::type_name("metric_event"), x.kind, x.arg);
 }
 
+/// @relates client_refused
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_refused& x) {
   return f(caf::meta::type_name("client_refused"), x.peer, x.reason);
 }
 
+/// @relates metrics_snapshot
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
@@ -309,6 +342,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.replies);
 }
 
+/// @relates access_record
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, access_record& x) {
   return f(caf::meta::type_name("access_record"), x.start_unix_ms,
@@ -320,6 +354,7 @@ typename Inspector::result_type inspect(Inspector& f, access_record& x) {
 
 namespace px::net {
 
+/// @relates cidr
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cidr& x) {
   return f(x.base, x.prefix);
@@ -357,7 +392,8 @@ CAF_ADD_ATOM(proxy, px, exists_atom, "exists")
 CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
 /// Publishes a value now.
 CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
-
+/// Asks the access log to answer once every record it received is written.
+CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
 
 namespace px {
 
@@ -401,7 +437,11 @@ using metrics_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<metrics_snapshot>>;
 
 /// Writes the access log.
-using access_log_actor = caf::typed_actor<caf::reacts_to<access_record>>;
+using access_log_actor = caf::typed_actor<
+  caf::reacts_to<access_record>,
+  /// Answered after every record received before it is written: the
+  /// number of lines written so far.
+  caf::replies_to<flush_atom>::with<uint64_t>>;
 
 /// Owns the admission policy (allow_client, max_clients, the handshake plan,
 /// the newest verified logins) and publishes it to the listeners' admission
@@ -424,7 +464,6 @@ using settings_actor = caf::typed_actor<
 } // namespace px
 
 // -- type IDs ------------------------------------------------------------------
-
 
 CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
 
@@ -458,4 +497,3 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
 
 CAF_END_TYPE_ID_BLOCK(proxy)
-

@@ -1,6 +1,9 @@
 #include "actors/session.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -12,65 +15,16 @@ namespace {
 
 using namespace std::chrono;
 
-/// Sends reactor events for one connection to its session actor. Runs on
-/// the connection's loop thread only.
-class session_handler : public net::conn_handler {
-public:
-  session_handler(caf::actor dst, std::weak_ptr<const verified_logins> logins)
-    : dst_(std::move(dst)), logins_(std::move(logins)) {
-    // nop
-  }
-
-  bool on_credentials(net::conn_id, socks5::credentials creds) override {
-    // A returning user: checked against the registry's published value
-    // (keyed SHA-256, microseconds). The weak reference expires when a
-    // reload publishes a new value, so a removed user cannot slip through.
-    if (auto logins = logins_.lock();
-        logins && logins->check(creds.user, creds.password, config::role_socks)) {
-      user_ = std::move(creds.user);
-      return true;
-    }
-    caf::anon_send(dst_, conn_credentials{std::move(creds)});
-    return false;
-  }
-
-  void on_request(net::conn_id, socks5::request req) override {
-    caf::anon_send(dst_, conn_request{std::move(req)});
-  }
-
-  void on_handshake_failed(net::conn_id, net::handshake_stage stage,
-                           socks5::codec_error err) override {
-    caf::anon_send(dst_, conn_handshake_failed{stage, err});
-  }
-
-  void on_connected(net::conn_id, net::ip_endpoint local,
-                    net::ip_endpoint remote) override {
-    caf::anon_send(dst_, conn_connected{local, remote});
-  }
-
-  void on_bound(net::conn_id, net::ip_endpoint local) override {
-    caf::anon_send(dst_, conn_bound{local});
-  }
-
-  void on_connect_failed(net::conn_id, net::connect_error err) override {
-    caf::anon_send(dst_, conn_failed{err});
-  }
-
-  void on_closed(net::conn_id, net::close_stats stats) override {
-    caf::anon_send(dst_, conn_closed{std::move(stats), std::move(user_)});
-  }
-
-private:
-  caf::actor dst_;
-  std::weak_ptr<const verified_logins> logins_;
-  /// The login granted here (reported with the close).
-  std::string user_;
-};
-
 using session_ptr = caf::stateful_actor<session_state>*;
 
+/// Tells the metrics actor about one event.
 void count(session_ptr self, metric kind, uint8_t arg = 0) {
   self->send(self->state.deps.metrics, metric_event{kind, arg});
+}
+
+/// Counts a reply with code `rep`.
+void count_reply(session_ptr self, socks5::reply rep) {
+  count(self, metric::reply, static_cast<uint8_t>(rep));
 }
 
 /// Sends a reply that ends the session and closes after it is written.
@@ -82,12 +36,16 @@ void fail_with(session_ptr self, std::vector<uint8_t> bytes,
   st.deps.io->send(st.id, std::move(bytes), net::after::close);
 }
 
+/// Answers the request with `rep` (no bound address) and closes.
 void fail_request(session_ptr self, socks5::reply rep, std::string result) {
-  count(self, metric::reply, static_cast<uint8_t>(rep));
+  count_reply(self, rep);
   fail_with(self, socks5::encode_reply(rep, socks5::address{}),
             std::move(result));
 }
 
+// -- handlers, one per reactor event --------------------------------------------
+
+/// The registry's verdict on a login.
 void on_auth_result(session_ptr self, bool ok, const std::string& user) {
   auto& st = self->state;
   if (st.ph != phase::authenticating)
@@ -106,8 +64,29 @@ void on_auth_result(session_ptr self, bool ok, const std::string& user) {
   st.deps.io->authenticated(st.id, true);
 }
 
+/// A login the handler could not grant: the registry decides.
+void on_credentials(session_ptr self, conn_credentials& msg) {
+  auto& st = self->state;
+  if (st.ph != phase::handshake)
+    return;
+  st.ph = phase::authenticating;
+  auto user = msg.creds.user;
+  // The handler found no verified login: the registry decides. No CAF
+  // timeout: the reactor's handshake deadline bounds the wait.
+  self
+    ->request(st.deps.registry, caf::infinite, auth_atom_v,
+              std::move(msg.creds.user), std::move(msg.creds.password),
+              static_cast<uint8_t>(config::role_socks))
+    .then([=](bool ok) { on_auth_result(self, ok, user); },
+          [=](const caf::error&) { on_auth_result(self, false, user); });
+}
+
+/// Malformed input: the reply the stage calls for, then close.
 void on_handshake_failed(session_ptr self, const conn_handshake_failed& msg) {
   using stage = net::handshake_stage;
+  auto ph = self->state.ph;
+  if (ph != phase::handshake && ph != phase::authenticating)
+    return;
   auto err = std::string{to_string(msg.error)};
   switch (msg.stage) {
     case stage::greeting:
@@ -136,8 +115,12 @@ void on_handshake_failed(session_ptr self, const conn_handshake_failed& msg) {
   }
 }
 
-void on_request(session_ptr self, socks5::request& req) {
+/// BIND or UDP ASSOCIATE: asks the reactor to set it up.
+void on_request(session_ptr self, conn_request& msg) {
   auto& st = self->state;
+  if (st.ph != phase::handshake)
+    return;
+  auto& req = msg.req;
   st.cmd = req.cmd;
   st.destination = req.dst.to_string();
   st.ph = phase::connecting;
@@ -159,13 +142,59 @@ void on_request(session_ptr self, socks5::request& req) {
   st.deps.io->udp_associate(st.id, std::move(ureq));
 }
 
-net::relay_options relay_for(const session_settings& s) {
-  net::relay_options opts;
-  opts.buffer_size = s.buffer_size;
-  opts.idle_timeout = milliseconds{s.idle_timeout_ms};
-  opts.splice = s.splice;
-  opts.transform = s.transform;
-  return opts;
+/// BIND's listener is up: the first reply.
+void on_bound(session_ptr self, const conn_bound& msg) {
+  auto& st = self->state;
+  if (st.ph != phase::connecting || st.cmd != socks5::command::bind)
+    return;
+  // First BIND reply: where the peer must connect to.
+  st.deps.io->send(st.id,
+                   socks5::encode_reply(socks5::reply::succeeded,
+                                        socks5::address::from(msg.local)),
+                   net::after::hold);
+}
+
+/// BIND's peer connected or UDP's relay is up: the success reply, relay.
+void on_connected(session_ptr self, const conn_connected& msg) {
+  auto& st = self->state;
+  if (st.ph != phase::connecting)
+    return;
+  st.ph = phase::relaying;
+  if (st.cmd == socks5::command::bind)
+    st.destination += " (peer " + msg.remote.to_string() + ")";
+  // BIND (second reply): the peer that connected; UDP ASSOCIATE: the
+  // relay's address.
+  auto bound = st.cmd == socks5::command::bind ? msg.remote : msg.local;
+  count_reply(self, socks5::reply::succeeded);
+  st.deps.io->start_relay(st.id,
+                          socks5::encode_reply(socks5::reply::succeeded,
+                                               socks5::address::from(bound)),
+                          {}, session_state::relay_for(*st.settings));
+}
+
+/// The upstream failed: the matching reply, then close.
+void on_connect_failed(session_ptr self, const conn_failed& msg) {
+  auto ph = self->state.ph;
+  if (ph == phase::handshake || ph == phase::connecting)
+    fail_request(self, session_state::reply_for(msg.error),
+                 std::string{"connect-"} + net::to_string(msg.error));
+}
+
+/// The result column of a session that ends with `stats`.
+std::string result_of(const session_state& st, const net::close_stats& stats) {
+  if (stats.relayed) {
+    if (stats.reason == net::close_reason::done)
+      return "ok";
+    return std::string{"ok/"} + net::to_string(stats.reason);
+  }
+  if (!st.result.empty())
+    return st.result;
+  if (stats.reason == net::close_reason::handshake_timeout
+      || stats.reason == net::close_reason::transform_failed)
+    return net::to_string(stats.reason);
+  return std::string{"closed-in-"}
+         + (stats.has_target && st.ph == phase::handshake ? "connecting"
+                                                          : to_string(st.ph));
 }
 
 /// The access-log record of a session that ends with `stats`.
@@ -188,24 +217,24 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
         && rec.destination.find(stats.remote.host_string()) == std::string::npos)
       rec.destination += " (" + stats.remote.to_string() + ")";
   }
-  if (stats.relayed) {
-    rec.result = "ok";
-    if (stats.reason != net::close_reason::done)
-      rec.result += std::string{"/"} + net::to_string(stats.reason);
-  } else if (!st.result.empty()) {
-    rec.result = st.result;
-  } else if (stats.reason == net::close_reason::handshake_timeout
-             || stats.reason == net::close_reason::transform_failed) {
-    rec.result = net::to_string(stats.reason);
-  } else {
-    rec.result = std::string{"closed-in-"}
-                 + (stats.has_target && st.ph == phase::handshake
-                      ? "connecting"
-                      : to_string(st.ph));
-  }
+  rec.result = result_of(st, stats);
   rec.bytes_up = stats.bytes_up;
   rec.bytes_down = stats.bytes_down;
   return rec;
+}
+
+/// The connection is gone: the access record, then quit.
+void on_closed(session_ptr self, conn_closed& msg) {
+  auto& st = self->state;
+  if (!msg.user.empty())
+    st.user = std::move(msg.user);
+  if (msg.stats.reason == net::close_reason::handshake_timeout)
+    count(self, metric::handshake_timeout);
+  // The record goes out before the session quits: once the session_census
+  // sees the session gone, the record is in the access log's mailbox.
+  if (st.deps.access_log)
+    self->send(st.deps.access_log, make_record(self, msg.stats));
+  self->quit();
 }
 
 } // namespace
@@ -235,6 +264,15 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.deny = s.deny_destinations;
   plan.relay = relay_for(s);
   return plan;
+}
+
+net::relay_options session_state::relay_for(const session_settings& s) {
+  net::relay_options opts;
+  opts.buffer_size = s.buffer_size;
+  opts.idle_timeout = milliseconds{s.idle_timeout_ms};
+  opts.splice = s.splice;
+  opts.transform = s.transform;
+  return opts;
 }
 
 socks5::reply session_state::reply_for(net::connect_error err) {
@@ -287,189 +325,19 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   st.started_unix_ms = args.started_unix_ms;
   auto metrics = st.deps.metrics;
   self->set_default_handler(
-    [metrics](caf::scheduled_actor* ptr, caf::message_view&) -> caf::result<caf::message> {
+    [metrics](caf::scheduled_actor*,
+              caf::message_view&) -> caf::result<caf::message> {
       caf::anon_send(metrics, metric_event{metric::unexpected_message, 0});
-      (void) ptr;
       return caf::none;
     });
   return {
-    [=](conn_credentials& msg) {
-      auto& st = self->state;
-      if (st.ph != phase::handshake)
-        return;
-      st.ph = phase::authenticating;
-      auto user = msg.creds.user;
-      // The handler found no verified login: the registry decides. No CAF
-      // timeout: the reactor's handshake deadline bounds the wait.
-      self
-        ->request(st.deps.registry, caf::infinite, auth_atom_v,
-                  std::move(msg.creds.user), std::move(msg.creds.password),
-                  static_cast<uint8_t>(config::role_socks))
-        .then([=](bool ok) { on_auth_result(self, ok, user); },
-              [=](const caf::error&) { on_auth_result(self, false, user); });
-    },
-    [=](conn_request& msg) {
-      if (self->state.ph == phase::handshake)
-        on_request(self, msg.req);
-    },
-    [=](conn_handshake_failed& msg) {
-      auto ph = self->state.ph;
-      if (ph == phase::handshake || ph == phase::authenticating)
-        on_handshake_failed(self, msg);
-    },
-    [=](conn_bound& msg) {
-      auto& st = self->state;
-      if (st.ph != phase::connecting || st.cmd != socks5::command::bind)
-        return;
-      // First BIND reply: where the peer must connect to.
-      st.deps.io->send(st.id,
-                       socks5::encode_reply(socks5::reply::succeeded,
-                                            socks5::address::from(msg.local)),
-                       net::after::hold);
-    },
-    [=](conn_connected& msg) {
-      auto& st = self->state;
-      if (st.ph != phase::connecting)
-        return;
-      st.ph = phase::relaying;
-      if (st.cmd == socks5::command::bind)
-        st.destination += " (peer " + msg.remote.to_string() + ")";
-      // BIND (second reply): the peer that connected; UDP ASSOCIATE: the
-      // relay's address.
-      auto bound = st.cmd == socks5::command::bind ? msg.remote : msg.local;
-      count(self, metric::reply, 0);
-      st.deps.io->start_relay(
-        st.id,
-        socks5::encode_reply(socks5::reply::succeeded,
-                             socks5::address::from(bound)),
-        {}, relay_for(*st.settings));
-    },
-    [=](conn_failed& msg) {
-      auto ph = self->state.ph;
-      if (ph == phase::handshake || ph == phase::connecting)
-        fail_request(self, session_state::reply_for(msg.error),
-                     std::string{"connect-"} + net::to_string(msg.error));
-    },
-    [=](conn_closed& msg) {
-      auto& st = self->state;
-      if (!msg.user.empty())
-        st.user = std::move(msg.user);
-      if (msg.stats.reason == net::close_reason::handshake_timeout)
-        count(self, metric::handshake_timeout);
-      if (st.deps.access_log)
-        self->send(st.deps.access_log, make_record(self, msg.stats));
-      self->quit();
-    },
-  };
-}
-
-// -- admission ----------------------------------------------------------------
-
-std::shared_ptr<net::conn_handler>
-start_session(caf::actor_system& sys, session_args args,
-              std::weak_ptr<const verified_logins> logins) {
-  // Lazy: the session first runs when the reactor reports something it
-  // must decide (or the close), not once more right now. The handshake
-  // deadline is the reactor's (handshake_plan::deadline): no timer of CAF's
-  // clock.
-  auto s = sys.spawn<caf::lazy_init>(session, std::move(args));
-  return std::make_shared<session_handler>(std::move(s), std::move(logins));
-}
-
-bool admission_policy::client_allowed(const net::ip_endpoint& peer) const {
-  if (settings->allow_clients.empty())
-    return true;
-  return std::any_of(settings->allow_clients.begin(),
-                     settings->allow_clients.end(),
-                     [&](const net::cidr& block) { return block.contains(peer); });
-}
-
-admission_desk::admission_desk(caf::actor_system& sys, session_deps deps)
-  : sys_(sys), deps_(std::move(deps)) {
-  // nop
-}
-
-void admission_desk::publish(std::shared_ptr<const admission_policy> p) {
-  std::atomic_store(&policy_, std::move(p));
-}
-
-net::admission admission_desk::on_accepted(net::conn_id id,
-                                           net::ip_endpoint peer) {
-  net::admission out;
-  out.what = net::admission::verdict::refuse;
-  auto policy = std::atomic_load(&policy_);
-  if (!policy) {
-    log::error("admission before any policy was published: client refused");
-    return out;
-  }
-  auto refuse = [&](metric reason) {
-    if (policy->acceptor)
-      caf::anon_send(policy->acceptor, client_refused{peer, reason});
-    return out;
-  };
-  if (!policy->client_allowed(peer))
-    return refuse(metric::rejected_client_rule);
-  // Counted first, so that loops admitting at once never overshoot.
-  auto n = admitted_.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto closed = deps_.io->owned_closed();
-  if (n > closed && n - closed > policy->settings->max_clients) {
-    admitted_.fetch_sub(1, std::memory_order_relaxed);
-    return refuse(metric::rejected_max_clients);
-  }
-  session_args args;
-  args.id = id;
-  args.peer = peer;
-  args.settings = policy->settings;
-  args.deps = deps_;
-  args.started = sys_.clock().now();
-  args.started_unix_ms
-    = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  out.what = net::admission::verdict::own;
-  out.handler = start_session(sys_, std::move(args), policy->logins);
-  out.plan = policy->plan;
-  return out;
-}
-
-std::shared_ptr<const admission_policy>
-admission_policy::make(const session_settings& settings,
-                       std::shared_ptr<const verified_logins> logins,
-                       acceptor_actor acceptor) {
-  auto p = std::make_shared<admission_policy>();
-  p->plan = std::make_shared<const net::handshake_plan>(
-    session_state::plan_for(settings));
-  p->settings = std::make_shared<const session_settings>(settings);
-  p->logins = std::move(logins);
-  p->acceptor = std::move(acceptor);
-  return p;
-}
-
-acceptor_actor::behavior_type
-acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
-         session_settings settings, std::shared_ptr<admission_desk> desk) {
-  auto& st = self->state;
-  st.settings = std::move(settings);
-  st.desk = std::move(desk);
-  auto publish = [self] {
-    auto& st = self->state;
-    st.desk->publish(admission_policy::make(st.settings, st.logins, self));
-  };
-  publish();
-  return {
-    [=](client_refused& msg) {
-      self->send(self->state.desk->deps().metrics, metric_event{msg.reason, 0});
-      if (msg.reason == metric::rejected_client_rule)
-        log::info("refused client " + msg.peer.to_string() + ": not in allow_client");
-      else
-        log::debug("refused client " + msg.peer.to_string() + ": max_clients reached");
-    },
-    [=](logins_update& msg) {
-      self->state.logins = std::move(msg.logins);
-      publish();
-    },
-    [=](session_settings& s) {
-      self->state.settings = std::move(s);
-      publish();
-    },
+    [=](conn_credentials& msg) { on_credentials(self, msg); },
+    [=](conn_request& msg) { on_request(self, msg); },
+    [=](conn_handshake_failed& msg) { on_handshake_failed(self, msg); },
+    [=](conn_bound& msg) { on_bound(self, msg); },
+    [=](conn_connected& msg) { on_connected(self, msg); },
+    [=](conn_failed& msg) { on_connect_failed(self, msg); },
+    [=](conn_closed& msg) { on_closed(self, msg); },
   };
 }
 

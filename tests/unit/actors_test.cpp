@@ -8,14 +8,25 @@
 #define FAIL(msg) CAF_FAIL(msg)
 #include <caf/test/dsl.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
+#include "actors/acceptor.hpp"
+#include "actors/access_log.hpp"
+#include "actors/admission.hpp"
+#include "actors/hasher.hpp"
 #include "actors/messages.hpp"
-#include "actors/services.hpp"
+#include "actors/metrics.hpp"
+#include "actors/persister.hpp"
+#include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/settings.hpp"
 #include "config/users.hpp"
 
 using namespace px;
@@ -93,6 +104,7 @@ access_log_actor::behavior_type
 access_sink(access_log_actor::stateful_pointer<access_sink_state> self) {
   return {
     [=](access_record& rec) { self->state.records.push_back(std::move(rec)); },
+    [=](flush_atom) { return uint64_t{self->state.records.size()}; },
   };
 }
 
@@ -107,6 +119,15 @@ logins_box(logins_sink::stateful_pointer<logins_box_state> self) {
   return {
     [=](logins_update& u) { self->state.got.push_back(std::move(u.logins)); },
   };
+}
+
+/// Lines in the file at `path`.
+size_t line_count(const std::string& path) {
+  std::ifstream in{path};
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);)
+    ++n;
+  return n;
 }
 
 socks5::credentials creds(std::string user, std::string password) {
@@ -612,6 +633,52 @@ CAF_TEST(adding users ok duplicate invalid limit in memory) {
   CAF_CHECK(st.pending.empty());
 }
 
+CAF_TEST(the first step of an add validates without side effects) {
+  auto& st = deref<registry_actor::stateful_base<registry_state>>(reg).state;
+  uint8_t socks = config::role_socks;
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::ok);
+  CAF_CHECK(st.validate_add("carol", "pw", 0) == add_result::invalid);
+  CAF_CHECK(st.validate_add("carol", "pw", 0x80) == add_result::invalid);
+  CAF_CHECK(st.validate_add("bad name", "pw", socks) == add_result::invalid);
+  CAF_CHECK(st.validate_add("demo", "pw", socks) == add_result::exists);
+  st.pending["carol"] = config::user_entry{"carol", socks, {}};
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::exists);
+  st.pending.clear();
+  st.cfg.max_users = 2; // boss, demo
+  CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::full);
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK_EQUAL(st.users.size(), 2u);
+}
+
+CAF_TEST(a failed hash step answers and frees the name) {
+  // A hasher that cannot hash (crypt failed): the add is invalid.
+  auto broken = sys.spawn([]() -> hasher_actor::behavior_type {
+    return {
+      [](verify_atom, const std::string&, const std::string&) { return false; },
+      [](hash_atom, const std::string&) { return std::string{}; },
+    };
+  });
+  auto r = sys.spawn(registry, std::vector<config::user_entry>{},
+                     std::vector<hasher_actor>{broken}, registry_config{},
+                     persister_actor{});
+  consume_all();
+  CAF_CHECK(request<add_result>(r, add_atom_v, std::string{"carol"},
+                                std::string{"pw"}, uint8_t{config::role_socks})
+            == add_result::invalid);
+  auto& st = deref<registry_actor::stateful_base<registry_state>>(r).state;
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK(st.users.empty());
+  // A hasher that is gone: the request fails, the add is an I/O error.
+  caf::anon_send_exit(broken, caf::exit_reason::user_shutdown);
+  consume_all();
+  CAF_CHECK(request<add_result>(r, add_atom_v, std::string{"carol"},
+                                std::string{"pw"}, uint8_t{config::role_socks})
+            == add_result::io_error);
+  CAF_CHECK(st.pending.empty());
+  CAF_CHECK(st.users.empty());
+  caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(added users are written atomically and acknowledged after the write) {
   char dir[] = "/tmp/proxy-reg-XXXXXX";
   CAF_REQUIRE(mkdtemp(dir) != nullptr);
@@ -721,6 +788,86 @@ CAF_TEST(the acceptor policy enforces max clients and the allow list) {
   CAF_CHECK_EQUAL(desk->active(), 0u);
   caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(set, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(the access log answers a flush after writing what came before) {
+  char path[] = "/tmp/proxy-access-XXXXXX";
+  int fd = mkstemp(path);
+  CAF_REQUIRE(fd >= 0);
+  auto alog = sys.spawn(access_log, fd, true);
+  access_record rec;
+  rec.client = "127.0.0.1:1";
+  rec.result = "ok";
+  self->send(alog, rec);
+  self->send(alog, rec);
+  CAF_CHECK_EQUAL(request<uint64_t>(alog, flush_atom_v), 2u);
+  CAF_CHECK_EQUAL(line_count(path), 2u);
+  // Off (no file): nothing is written, the flush is answered all the same.
+  auto off = sys.spawn(access_log, -1, false);
+  self->send(off, rec);
+  CAF_CHECK_EQUAL(request<uint64_t>(off, flush_atom_v), 0u);
+  caf::anon_send_exit(alog, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(off, caf::exit_reason::user_shutdown);
+  run();
+  std::remove(path);
+}
+
+CAF_TEST(once the census sees no session the access log holds every record) {
+  // What the shutdown relies on: a session sends its record before it
+  // quits, so a flush requested after the census reached zero is answered
+  // only once every record is written.
+  char path[] = "/tmp/proxy-access-XXXXXX";
+  int fd = mkstemp(path);
+  CAF_REQUIRE(fd >= 0);
+  auto alog = sys.spawn(access_log, fd, true);
+  auto desk2 = std::make_shared<admission_desk>(
+    sys, session_deps{&io, reg, met, alog});
+  desk2->publish(admission_policy::make(settings, nullptr, acceptor_actor{}));
+  auto& census = desk2->census();
+  auto peer = *net::ip_endpoint::parse("127.0.0.1:5555");
+  auto h1 = desk2->on_accepted(1, peer).handler;
+  auto h2 = desk2->on_accepted(2, peer).handler;
+  CAF_REQUIRE(h1 && h2);
+  consume_all();
+  CAF_CHECK_EQUAL(census.live(), 2u);
+  using clock = std::chrono::steady_clock;
+  CAF_CHECK(!census.wait_until_none(clock::now()));
+  h1->on_closed(1, stats(1, 2, net::close_reason::done));
+  consume_all();
+  CAF_CHECK_EQUAL(census.live(), 1u);
+  CAF_CHECK_EQUAL(line_count(path), 1u);
+  // Run only until the census sees the second session gone: its record is
+  // queued at the access log, not written yet.
+  h2->on_closed(2, stats(3, 4, net::close_reason::shutdown));
+  while (census.live() > 0)
+    CAF_REQUIRE(consume_message());
+  CAF_CHECK(census.wait_until_none(clock::now()));
+  CAF_CHECK_EQUAL(line_count(path), 1u);
+  CAF_CHECK_EQUAL(request<uint64_t>(alog, flush_atom_v), 2u);
+  CAF_CHECK_EQUAL(line_count(path), 2u);
+  caf::anon_send_exit(alog, caf::exit_reason::user_shutdown);
+  run();
+  std::remove(path);
+}
+
+CAF_TEST(the census wakes a waiting thread when the last session ends) {
+  using namespace std::chrono;
+  session_census census;
+  census.spawned();
+  census.spawned();
+  CAF_CHECK(!census.wait_until_none(steady_clock::now() + milliseconds{5}));
+  auto waited = std::make_shared<bool>(false);
+  auto t0 = steady_clock::now();
+  std::thread waiter{[&census, waited] {
+    *waited = census.wait_until_none(steady_clock::now() + seconds{30});
+  }};
+  census.ended();
+  census.ended();
+  waiter.join();
+  CAF_CHECK(*waited);
+  CAF_CHECK_EQUAL(census.live(), 0u);
+  // Woken by the last end, not by the deadline.
+  CAF_CHECK(steady_clock::now() - t0 < seconds{10});
 }
 
 CAF_TEST(access log lines never carry control characters) {

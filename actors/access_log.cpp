@@ -1,0 +1,90 @@
+#include "actors/access_log.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include <caf/all.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace px {
+
+access_log_state::~access_log_state() {
+  if (owns_fd && fd >= 0)
+    ::close(fd);
+}
+
+bool access_log_state::write(const access_record& rec) {
+  if (fd < 0)
+    return false;
+  auto line = format_access_record(rec);
+  line += '\n';
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    auto n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ++written;
+  return true;
+}
+
+std::string format_access_record(const access_record& rec) {
+  auto secs = static_cast<time_t>(rec.start_unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char ts[40];
+  auto n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(ts + n, sizeof(ts) - n, ".%03dZ",
+           static_cast<int>(rec.start_unix_ms % 1000));
+  std::string out = ts;
+  out += " client=" + rec.client;
+  out += " user=" + rec.user;
+  out += " dest=" + rec.destination;
+  out += " result=" + rec.result;
+  out += " up=" + std::to_string(rec.bytes_up);
+  out += " down=" + std::to_string(rec.bytes_down);
+  out += " ms=" + std::to_string(rec.duration_ms);
+  // Names come from the network: never let them break the line format.
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+      c = '?';
+  return out;
+}
+
+std::string open_access_log(const std::string& target, int& fd) {
+  if (target == "off") {
+    fd = -1;
+    return {};
+  }
+  if (target == "-") {
+    fd = STDOUT_FILENO;
+    return {};
+  }
+  fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return target + ": cannot open access log: " + std::strerror(errno);
+  return {};
+}
+
+access_log_actor::behavior_type
+access_log(access_log_actor::stateful_pointer<access_log_state> self, int fd,
+           bool owns_fd) {
+  self->state.fd = fd;
+  self->state.owns_fd = owns_fd;
+  return {
+    [=](access_record& rec) { self->state.write(rec); },
+    // Messages are handled in order: every record that arrived before this
+    // request has been written when it is answered.
+    [=](flush_atom) { return self->state.written; },
+  };
+}
+
+} // namespace px
