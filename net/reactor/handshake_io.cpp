@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <sys/socket.h>
+
 namespace px::net {
 
 std::vector<uint8_t> outbox::take() {
@@ -53,6 +55,18 @@ read_status read_more(side& s, std::vector<uint8_t>& in, size_t chunk) {
     return read_status::none;
   }
   return read_status::gone;
+}
+
+bool peer_gone(const side& s, bool buffered) {
+  if (!s.hup)
+    return false;
+  if (s.err)
+    return true;
+  if (buffered)
+    return false;
+  uint8_t b;
+  auto n = ::recv(s.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 read_status discard(side& s) {

@@ -62,6 +62,12 @@ enum class read_status : uint8_t {
 /// Appends at most `chunk` bytes read from `s` to `in`.
 read_status read_more(side& s, std::vector<uint8_t>& in, size_t chunk);
 
+/// While the owner checks credentials the loop reads nothing, so a client
+/// that left shows only as a hang-up: true when it is gone for good (a
+/// reset, or EOF with nothing unread) and not merely half-closed after
+/// sending its request too (`buffered`: unparsed bytes are waiting).
+bool peer_gone(const side& s, bool buffered);
+
 /// Reads and drops what `s` has (a UDP association's control connection).
 read_status discard(side& s);
 

@@ -65,6 +65,10 @@ void loop::drive_handshake(conn& c) {
         c.handler->on_handshake_failed(c.id, a.stage, a.error);
         return;
       case hs_action::idle:
+        // A client that leaves while its login is checked frees its slot
+        // and descriptor now, not when the check ends.
+        if (c.engine.step() == hs_step::authenticating && peer_gone(c.down, !c.in.empty()))
+          close_conn(c, close_reason::client_gone);
         return;
     }
   }

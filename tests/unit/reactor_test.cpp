@@ -338,6 +338,34 @@ CAF_TEST(greeting credentials request and data in one packet) {
   CAF_CHECK_EQUAL(e->stats.bytes_up, 5u);
 }
 
+CAF_TEST(a client that leaves during the login check is closed at once) {
+  auto [fd, id] = client(plan());
+  write_all(fd, concat({greeting, auth_demo}));
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  ::close(fd); // gone before the owner answers
+  e = rec->next(2000ms);
+  CAF_REQUIRE(e && e->kind == event::closed);
+  CAF_CHECK_EQUAL(e->id, id);
+  CAF_CHECK(e->stats.reason == net::close_reason::client_gone);
+  io.authenticated(id, true); // the late verdict finds nobody
+}
+
+CAF_TEST(a client that half-closes after a pipelined request is kept) {
+  auto [fd, id] = client(plan());
+  write_all(fd, concat({greeting, auth_demo, connect_request(target_port)}));
+  ::shutdown(fd, SHUT_WR);
+  auto e = rec->next();
+  CAF_REQUIRE(e && e->kind == event::credentials);
+  CAF_CHECK(!rec->next(300ms));
+  io.authenticated(id, true);
+  auto got = read_n(fd, 2 + 2 + 10);
+  CAF_REQUIRE_EQUAL(got.size(), 14u);
+  CAF_CHECK_EQUAL(got[5], 0x00); // connected
+  ::close(fd);
+  CAF_CHECK_EQUAL(next_kind(), event::closed);
+}
+
 CAF_TEST(a refused login closes after the status) {
   auto [fd, id] = client(plan());
   write_all(fd, concat({greeting, auth_demo}));
