@@ -39,15 +39,21 @@ bool transform_proc::spawn(const std::string& cmd, side_owner* owner) {
   posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  // The program gets fds 0-2 and nothing else of ours, whatever a library
+  // opened without close-on-exec (usrsctp's sockets, say).
+  posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
+  // Its own process group, so that what it forks dies with it.
+  posix_spawnattr_setpgroup(&attr, 0);
   sigset_t none, defaults;
   sigemptyset(&none);
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                    | POSIX_SPAWN_SETPGROUP);
   const char* argv[] = {"sh", "-c", cmd.c_str(), nullptr};
   int rc = posix_spawn(&pid_, "/bin/sh", &fa, &attr, const_cast<char**>(argv),
                        environ);
@@ -76,10 +82,12 @@ void transform_proc::stop(reaper& r) {
   input.close();
   output.close();
   if (pid_ > 0) {
-    if (waitpid(pid_, nullptr, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
+    // The whole group: `sleep 1000; cat` or `cat | sleep 1000` leave no
+    // orphan. Nobody reaps the shell before this, so its pid (the group's
+    // id) cannot have been reused yet.
+    ::kill(-pid_, SIGKILL);
+    if (waitpid(pid_, nullptr, WNOHANG) == 0)
       r.add(pid_); // reaped on a later tick
-    }
     pid_ = -1;
   }
 }

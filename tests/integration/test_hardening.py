@@ -1,8 +1,10 @@
 """What an attacker and a careless admin do to the proxy (issue 12): each
 test reproduces an attack on loopback against the real binary."""
 
+import os
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -99,6 +101,73 @@ class DenyBypassTest(unittest.TestCase):
         self.assertEqual(self.udp.count, before)
         u.close()
         ctl.close()
+
+
+def processes_running(marker):
+    """Pids of processes whose command line contains `marker`."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd and "python" not in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+class TransformFilterTest(unittest.TestCase):
+    """A transformation filter gets fds 0-2 only and dies whole, with
+    whatever it forked, when its connection ends."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.http, cls.http_port = harness.start_server(harness.HttpHandler)
+        cls.udp_port = harness.free_udp_port()
+        cls.spcp_port = harness.free_udp_port()  # any number: usrsctp's own space
+        cls.proxy = harness.Proxy(admin=f"transport = udp\nudp_port = {cls.udp_port}\n"
+                                        f"spcp_listen = 127.0.0.1:{cls.spcp_port}\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.cleanup()
+        harness.stop_server(cls.http)
+
+    def ctl(self, *args):
+        env = dict(os.environ, PROXYCTL_PASSWORD="admin")
+        return subprocess.run([os.environ.get("PROXYCTL_BIN", ""), "--udp-port",
+                               str(self.udp_port), "--port", str(self.spcp_port),
+                               "--user", "admin",
+                               *args], capture_output=True, text=True, env=env, timeout=30)
+
+    def test_filters_leave_no_orphans_and_no_descriptors(self):
+        marker = "sleep 98765"
+        for cmd in (marker + "; cat", "cat | " + marker, marker):
+            r = self.ctl("transform", "set", cmd)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            s, rep = harness.socks_connect(self.proxy.port, "127.0.0.1", self.http_port)
+            self.assertEqual(rep, 0)
+            s.sendall(b"GET /100 HTTP/1.0\r\n\r\n")
+            deadline = time.time() + 5
+            while time.time() < deadline and not processes_running(marker):
+                time.sleep(0.05)
+            pids = processes_running(marker)
+            self.assertTrue(pids, cmd)
+            for pid in pids:
+                fds = sorted(int(x) for x in os.listdir(f"/proc/{pid}/fd"))
+                self.assertEqual(fds, [0, 1, 2], cmd)
+            # A reset: the connection ends now (a plain close would leave
+            # the filter its drain time to finish the output).
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+            deadline = time.time() + 5
+            while time.time() < deadline and processes_running(marker):
+                time.sleep(0.05)
+            self.assertEqual(processes_running(marker), [], cmd)
+        self.assertEqual(self.ctl("transform", "off").returncode, 0)
 
 
 if __name__ == "__main__":
