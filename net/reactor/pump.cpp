@@ -77,13 +77,7 @@ bool pump::write_prefix(pump_result& r, bool& moved) {
         moved_ += k;
         r.delivered += k;
       }
-    } else if (n < 0 && would_block()) {
-      dst_->wr = false;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      r.status = pump_status::error;
-      r.failed = dst_;
+    } else if (!write_refused(n, r)) {
       return false;
     }
   }
@@ -113,17 +107,23 @@ bool pump::deliver(pump_result& r, bool& moved) {
         if (head_ == tail_)
           head_ = tail_ = 0;
       }
-    } else if (n < 0 && would_block()) {
-      dst_->wr = false;
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      r.status = pump_status::error;
-      r.failed = dst_;
+    } else if (!write_refused(n, r)) {
       return false;
     }
   }
   return true;
+}
+
+bool pump::write_refused(ssize_t n, pump_result& r) {
+  if (n < 0 && would_block()) {
+    dst_->wr = false; // the loop condition ends the writes
+    return true;
+  }
+  if (n < 0 && errno == EINTR)
+    return true; // write again
+  r.status = pump_status::error;
+  r.failed = dst_;
+  return false;
 }
 
 void pump::on_empty() {

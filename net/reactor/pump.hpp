@@ -122,6 +122,9 @@ private:
   bool write_prefix(pump_result& r, bool& moved);
   /// Writes held bytes to the destination; false on error.
   bool deliver(pump_result& r, bool& moved);
+  /// A write to the destination returned `n` <= 0: true when the caller
+  /// may go on (would block: `wr` cleared; interrupted), false on error.
+  bool write_refused(ssize_t n, pump_result& r);
   /// Reads from the source into the pipe or buffer; false on error.
   bool fill(bool& moved);
   /// Drops the pipe or buffer of an empty direction, and switches to

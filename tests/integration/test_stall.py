@@ -30,24 +30,26 @@ def stream(seed):
     return (unit * (CHUNK // len(unit) + 1))[:CHUNK]
 
 
-def expected_digest(seed, n):
-    h = hashlib.sha256()
+def blocks(seed, n):
+    """The n bytes a side sends, in blocks."""
     block = stream(seed)
     left = n
     while left:
         k = min(left, len(block))
-        h.update(block[:k])
+        yield block[:k]
         left -= k
+
+
+def expected_digest(seed, n):
+    h = hashlib.sha256()
+    for b in blocks(seed, n):
+        h.update(b)
     return h.hexdigest()
 
 
 def send_stream(s, seed, n):
-    block = stream(seed)
-    left = n
-    while left:
-        k = min(left, len(block))
-        s.sendall(block[:k])
-        left -= k
+    for b in blocks(seed, n):
+        s.sendall(b)
 
 
 def recv_digest(s, n):
