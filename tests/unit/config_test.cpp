@@ -9,6 +9,8 @@
 #include <variant>
 
 #include "config/config.hpp"
+#include "config/ini.hpp"
+#include "config/keys.hpp"
 #include "config/users.hpp"
 
 using namespace px::config;
@@ -78,6 +80,105 @@ CAF_TEST(errors name file line and key) {
   CAF_CHECK_EQUAL(error_of(std::string{minimal} + "idle_timeout = 5 minutes\n"),
                   "t.ini:4: key 'idle_timeout': '5 minutes' is not a duration "
                   "(e.g. 10s, 500ms, 5m)");
+}
+
+CAF_TEST(every value error keeps its wording) {
+  auto with = [](const std::string& lines) {
+    return error_of(std::string{minimal} + lines);
+  };
+  CAF_CHECK_EQUAL(with("max_clients = ten\n"),
+                  "t.ini:4: key 'max_clients': 'ten' is not a whole number");
+  CAF_CHECK_EQUAL(with("buffer_size = 512\n"),
+                  "t.ini:4: key 'buffer_size': must be between 1k and 16m");
+  CAF_CHECK_EQUAL(with("users_file =\n"), "t.ini:4: key 'users_file': given twice");
+  CAF_CHECK_EQUAL(error_of("[socks]\nusers_file =\n"),
+                  "t.ini:2: key 'users_file': empty path");
+  CAF_CHECK_EQUAL(with("allow_client = 10.0.0.0/33\n"),
+                  "t.ini:4: key 'allow_client': '10.0.0.0/33' is not an address "
+                  "block (e.g. 10.0.0.0/8)");
+  CAF_CHECK_EQUAL(with("dns_server = ns1\n"),
+                  "t.ini:4: key 'dns_server': 'ns1' is not an IP address with "
+                  "optional port");
+  CAF_CHECK_EQUAL(with("[server]\naccess_log =\n"),
+                  "t.ini:5: key 'access_log': empty value (use -, off or a path)");
+  CAF_CHECK_EQUAL(with("[server]\nlog_level = trace\n"),
+                  "t.ini:5: key 'log_level': 'trace' is not one of error, "
+                  "warning, info, debug");
+  CAF_CHECK_EQUAL(with("[server]\nthreads = 256\n"),
+                  "t.ini:5: key 'threads': 256 is out of range [0, 255]");
+  CAF_CHECK_EQUAL(with("[admin]\ntransport = tcp\n"),
+                  "t.ini:5: key 'transport': 'tcp' is not one of auto, kernel, udp");
+  CAF_CHECK_EQUAL(with("[admin]\nudp_port = 65536\n"),
+                  "t.ini:5: key 'udp_port': 65536 is out of range [1, 65535]");
+  CAF_CHECK_EQUAL(with("[admin]\nspcp_listen = on\n"),
+                  "t.ini:5: key 'spcp_listen': 'on' is not ADDRESS:PORT or off");
+}
+
+CAF_TEST(line errors keep their wording) {
+  CAF_CHECK_EQUAL(error_of("[socks\n"), "t.ini:1: malformed section header '[socks'");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "\n  # c\nlisten\n"),
+                  "t.ini:6: expected 'key = value', got 'listen'");
+  CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
+  CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
+  CAF_CHECK_EQUAL(error_of("[ ]\n"),
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin])");
+  // The first mistake wins, whether a bad value or a malformed line follows.
+  CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
+                  "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
+  CAF_CHECK_EQUAL(error_of("[socks]\nauth = none\nlisten\nauth = x\n"),
+                  "t.ini:3: expected 'key = value', got 'listen'");
+}
+
+CAF_TEST(settings apply in order and off disables a listener) {
+  auto res = parse(std::string{minimal}
+                     + "[admin]\nspcp_listen = off\nmanager_listen = [::1]:7\n"
+                       "udp_port = 1\n[server]\naccess_log = log/a.log\n"
+                       "splice = no\nlog_level = debug\n",
+                   "/etc/p/t.ini");
+  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
+  auto& cfg = std::get<proxy_config>(res);
+  CAF_CHECK(!cfg.spcp_listen);
+  CAF_REQUIRE(cfg.manager_listen);
+  CAF_CHECK_EQUAL(cfg.manager_listen->to_string(), "[::1]:7");
+  CAF_CHECK_EQUAL(cfg.udp_port, 1);
+  CAF_CHECK_EQUAL(cfg.access_log, "/etc/p/log/a.log");
+  CAF_CHECK_EQUAL(cfg.users_file, "/etc/p/u.txt");
+  CAF_CHECK(!cfg.splice);
+  CAF_CHECK_EQUAL(cfg.log_level, "debug");
+}
+
+CAF_TEST(the tokenizer numbers lines and stops at the first malformed one) {
+  auto file = tokenize("# c\n[socks] ; c\n  listen = a = b \r\n\nx\ny = 1\n");
+  CAF_REQUIRE_EQUAL(file.lines.size(), 2u);
+  CAF_CHECK(file.lines[0].header);
+  CAF_CHECK_EQUAL(file.lines[0].number, 2);
+  CAF_CHECK_EQUAL(file.lines[0].section, "socks");
+  CAF_CHECK(!file.lines[1].header);
+  CAF_CHECK_EQUAL(file.lines[1].number, 3);
+  CAF_CHECK_EQUAL(file.lines[1].section, "socks");
+  CAF_CHECK_EQUAL(file.lines[1].key, "listen");
+  CAF_CHECK_EQUAL(file.lines[1].value, "a = b");
+  CAF_REQUIRE(file.error);
+  CAF_CHECK_EQUAL(file.error->line, 5);
+  CAF_CHECK_EQUAL(to_string(*file.error, "f"), "f:5: expected 'key = value', got 'x'");
+  CAF_CHECK_EQUAL(to_string(line_error{0, {}, "whole"}, "f"), "f: whole");
+}
+
+CAF_TEST(the sample config parses and documents every key of the table) {
+  std::string sample = PROXY_SOURCE_DIR "/config/proxy.ini";
+  auto res = load(sample);
+  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
+  std::ifstream in{sample};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin]");
+  for (auto& key : key_table()) {
+    auto shown = std::string{key.name} + " = ";
+    CAF_MESSAGE("key " << shown);
+    CAF_CHECK(text.find(shown) != std::string::npos);
+    CAF_CHECK(find_key(key.section, key.name) == &key);
+  }
+  CAF_CHECK(find_key("server", "listen") == nullptr);
+  CAF_CHECK(!known_section("sox"));
 }
 
 CAF_TEST(a missing file is one clear line) {
