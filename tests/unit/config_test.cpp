@@ -213,6 +213,31 @@ CAF_TEST(users file parses and rejects bad lines) {
                   "u.txt:2: user 'a' appears twice");
 }
 
+CAF_TEST(a hash with bytes crypt_checksalt does not see is refused) {
+  // crypt_checksalt stops at a NUL, so "$y$x" followed by a NUL and anything
+  // passed; a hash ending in CR then lost it when the file was rewritten
+  // (found by tests/fuzz/users_file.cpp).
+  auto err = [](const std::string& text) {
+    auto res = parse_users(text, "u.txt");
+    return std::holds_alternative<std::string>(res) ? std::get<std::string>(res)
+                                                    : "OK";
+  };
+  const std::string refused = "u.txt:1: user 'a': password hash is not a supported "
+                              "crypt(5) hash (create entries with 'proxy --hash-user')";
+  CAF_CHECK_EQUAL(err(std::string{"a:socks:$y$x\0\r\r\n", 16}), refused);
+  CAF_CHECK_EQUAL(err(std::string{"a:socks:$y$x\0junk\n", 18}), refused);
+  auto hash = hash_password("pw");
+  CAF_REQUIRE(hash);
+  CAF_CHECK_EQUAL(err("a:socks:" + *hash + "\x01\n"), refused);
+  // What the proxy writes reads back the same.
+  auto ok = parse_users("a:socks:" + *hash + "\r\n", "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(ok));
+  auto& users = std::get<std::vector<user_entry>>(ok);
+  auto back = parse_users(format_users(users), "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(back));
+  CAF_CHECK_EQUAL(std::get<std::vector<user_entry>>(back)[0].hash, users[0].hash);
+}
+
 CAF_TEST(password hashes are salted and verify) {
   auto h1 = hash_password("secret");
   auto h2 = hash_password("secret");
