@@ -16,20 +16,21 @@ bool parse_duration(const std::string& text, std::chrono::milliseconds& out) {
   if (!n)
     return false;
   auto unit = text.substr(i);
-  unsigned long long ms;
+  unsigned long long unit_ms;
   if (unit == "ms")
-    ms = *n;
+    unit_ms = 1;
   else if (unit.empty() || unit == "s")
-    ms = *n * 1000;
+    unit_ms = 1000;
   else if (unit == "m")
-    ms = *n * 60000;
+    unit_ms = 60000;
   else if (unit == "h")
-    ms = *n * 3600000;
+    unit_ms = 3600000;
   else
     return false;
-  if (*n > 100ULL * 24 * 3600 * 1000)
+  constexpr unsigned long long max_ms = 100ULL * 24 * 3600 * 1000; // 100 days
+  if (*n > max_ms / unit_ms)
     return false;
-  out = std::chrono::milliseconds{ms};
+  out = std::chrono::milliseconds{*n * unit_ms};
   return true;
 }
 

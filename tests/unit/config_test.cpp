@@ -181,6 +181,28 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_CHECK(!known_section("sox"));
 }
 
+CAF_TEST(durations are at most 100 days in every unit) {
+  // The cap applied to the number before its unit: 10000001 (seconds) or
+  // 8640000000h passed, and steady_clock::now() + shutdown_grace overflowed
+  // (found by tests/fuzz/proxy_ini.cpp: the value written back in ms failed).
+  std::chrono::milliseconds d{0};
+  CAF_CHECK(parse_duration("2400h", d));
+  CAF_CHECK_EQUAL(d.count(), 8640000000);
+  CAF_CHECK(parse_duration("144000m", d));
+  CAF_CHECK(parse_duration("8640000", d));
+  CAF_CHECK(parse_duration("8640000000ms", d));
+  CAF_CHECK_EQUAL(d.count(), 8640000000);
+  CAF_CHECK(!parse_duration("2401h", d));
+  CAF_CHECK(!parse_duration("144001m", d));
+  CAF_CHECK(!parse_duration("8640001s", d));
+  CAF_CHECK(!parse_duration("8640000001ms", d));
+  CAF_CHECK(!parse_duration("8640000000h", d));
+  CAF_CHECK(!parse_duration("9999999999999999999h", d));
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[server]\nshutdown_grace = 10000001\n"),
+                  "t.ini:5: key 'shutdown_grace': '10000001' is not a duration "
+                  "(e.g. 10s, 500ms, 5m)");
+}
+
 CAF_TEST(a missing file is one clear line) {
   auto res = load("/nonexistent/proxy.ini");
   CAF_REQUIRE(std::holds_alternative<std::string>(res));
