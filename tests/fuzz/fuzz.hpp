@@ -25,6 +25,12 @@ namespace px::fuzz {
 
 using bytes = std::vector<uint8_t>;
 
+/// Runs every check on one input.
+template <class... Checks>
+void check_all(const uint8_t* data, size_t size, Checks... checks) {
+  (checks(data, size), ...);
+}
+
 // -- whole messages (SCTP: one message per parse) -----------------------------
 
 /// Checks that a parser of whole messages that accepted `data` rejects it one

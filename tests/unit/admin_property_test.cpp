@@ -9,9 +9,7 @@
 
 using namespace px;
 using namespace px::admin;
-using px::test::for_all;
-using px::test::hex;
-using px::test::property_rng;
+using namespace px::test;
 
 namespace {
 

@@ -26,12 +26,18 @@ std::string error_of(const std::string& text) {
 
 const char* minimal = "[socks]\nlisten = 127.0.0.1:1080\nusers_file = u.txt\n";
 
+/// The config `text` parses to; fails the test when it does not parse.
+proxy_config config_of(const std::string& text, const std::string& path = "t.ini") {
+  auto res = parse(text, path);
+  if (auto err = std::get_if<std::string>(&res))
+    CAF_FAIL("does not parse: " << *err);
+  return std::get<proxy_config>(res);
+}
+
 } // namespace
 
 CAF_TEST(a minimal config parses with defaults) {
-  auto res = parse(minimal, "dir/t.ini");
-  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
-  auto& cfg = std::get<proxy_config>(res);
+  auto cfg = config_of(minimal, "dir/t.ini");
   CAF_CHECK_EQUAL(cfg.listen.size(), 1u);
   CAF_CHECK_EQUAL(cfg.users_file, "dir/u.txt");
   CAF_CHECK_EQUAL(cfg.buffer_size, 65536u);
@@ -39,13 +45,10 @@ CAF_TEST(a minimal config parses with defaults) {
 }
 
 CAF_TEST(values with units) {
-  auto res = parse(std::string{minimal}
-                     + "buffer_size = 128k\nidle_timeout = 2m\n"
-                       "connect_timeout = 1500ms\nlisten = [::1]:1081 # v6\n"
-                       "deny_destination = 10.0.0.0/8\n",
-                   "t.ini");
-  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
-  auto& cfg = std::get<proxy_config>(res);
+  auto cfg = config_of(std::string{minimal}
+                       + "buffer_size = 128k\nidle_timeout = 2m\n"
+                         "connect_timeout = 1500ms\nlisten = [::1]:1081 # v6\n"
+                         "deny_destination = 10.0.0.0/8\n");
   CAF_CHECK_EQUAL(cfg.buffer_size, 131072u);
   CAF_CHECK_EQUAL(cfg.idle_timeout.count(), 120000);
   CAF_CHECK_EQUAL(cfg.connect_timeout.count(), 1500);
@@ -130,13 +133,11 @@ CAF_TEST(line errors keep their wording) {
 }
 
 CAF_TEST(settings apply in order and off disables a listener) {
-  auto res = parse(std::string{minimal}
-                     + "[admin]\nspcp_listen = off\nmanager_listen = [::1]:7\n"
-                       "udp_port = 1\n[server]\naccess_log = log/a.log\n"
-                       "splice = no\nlog_level = debug\n",
-                   "/etc/p/t.ini");
-  CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
-  auto& cfg = std::get<proxy_config>(res);
+  auto cfg = config_of(std::string{minimal}
+                         + "[admin]\nspcp_listen = off\nmanager_listen = [::1]:7\n"
+                           "udp_port = 1\n[server]\naccess_log = log/a.log\n"
+                           "splice = no\nlog_level = debug\n",
+                       "/etc/p/t.ini");
   CAF_CHECK(!cfg.spcp_listen);
   CAF_REQUIRE(cfg.manager_listen);
   CAF_CHECK_EQUAL(cfg.manager_listen->to_string(), "[::1]:7");

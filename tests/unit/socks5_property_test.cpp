@@ -11,9 +11,7 @@
 
 using namespace px;
 using namespace px::socks5;
-using px::test::for_all;
-using px::test::hex;
-using px::test::property_rng;
+using namespace px::test;
 using bytes = std::vector<uint8_t>;
 
 namespace {
