@@ -65,7 +65,6 @@ inline socks5::address stale_address() {
 
 // -- checks -------------------------------------------------------------------
 
-
 /// Checks what a parsed address must look like.
 inline void check_address(const socks5::address& a) {
   using socks5::atyp;
