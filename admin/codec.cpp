@@ -185,8 +185,8 @@ bool decode_number(const uint8_t* buf, size_t n, size_t& pos, uint64_t& out) {
     return false;
   out = 0;
   for (size_t i = 0; i < len; ++i) {
-    if (i >= 8 && buf[pos + i] != 0)
-      return false; // does not fit in 64 bits... unless leading zeros
+    if (i + 8 < len && buf[pos + i] != 0)
+      return false; // more than 64 bits: only leading zero bytes may exceed 8
     out = (out << 8) | buf[pos + i];
   }
   pos += len;

@@ -94,7 +94,8 @@ std::variant<proxy_config, std::string> load(const std::string& path);
 std::variant<proxy_config, std::string> parse(const std::string& text,
                                               const std::string& path);
 
-/// Parses "10s", "500ms", "2m", "1h" or a plain number of seconds.
+/// Parses "10s", "500ms", "2m", "1h" or a plain number of seconds, at most
+/// 100 days.
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out);
 
 /// Parses "65536", "64k", "1m" (binary multiples).

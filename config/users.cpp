@@ -12,13 +12,23 @@
 
 namespace px::config {
 
+namespace {
+
+/// True when every byte of `s` is visible ASCII: no space, control byte, NUL
+/// or byte above 0x7E.
+bool visible_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c <= 0x20 || c >= 0x7F)
+      return false;
+  return true;
+}
+
+} // namespace
+
 bool valid_username(std::string_view name) {
   if (name.empty() || name.size() > 255 || name.front() == '#')
     return false;
-  for (unsigned char c : name)
-    if (c <= 0x20 || c >= 0x7F || c == ':')
-      return false;
-  return true;
+  return visible_ascii(name) && name.find(':') == std::string_view::npos;
 }
 
 bool valid_password(std::string_view password) {
@@ -84,7 +94,8 @@ parse_users(const std::string& text, const std::string& path) {
     if (!roles)
       return fail("user '" + u.name + "': roles must be socks, admin or socks,admin");
     u.roles = *roles;
-    if (u.hash.empty() || u.hash.front() != '$'
+    // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
+    if (u.hash.empty() || u.hash.front() != '$' || !visible_ascii(u.hash)
         || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK)
       return fail("user '" + u.name
                   + "': password hash is not a supported crypt(5) hash"

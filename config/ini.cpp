@@ -1,0 +1,96 @@
+#include "config/ini.hpp"
+
+#include <sstream>
+
+namespace px::config {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+/// Drops a trailing comment: '#' or ';' at the start or after whitespace.
+std::string strip_comment(const std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i)
+    if ((s[i] == '#' || s[i] == ';') && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t'))
+      return s.substr(0, i);
+  return s;
+}
+
+/// Tokenizes one non-empty line (comment and blanks already gone) under
+/// `section`; nullopt with `err` set when the line is malformed.
+std::optional<ini_line> tokenize_line(const std::string& line, int number,
+                                      const std::string& section,
+                                      line_error& err) {
+  ini_line out;
+  out.number = number;
+  err.line = number;
+  if (line.front() == '[') {
+    if (line.back() != ']') {
+      err.what = "malformed section header '" + line + "'";
+      return std::nullopt;
+    }
+    out.header = true;
+    out.section = trim(line.substr(1, line.size() - 2));
+    return out;
+  }
+  auto eq = line.find('=');
+  if (eq == std::string::npos) {
+    err.what = "expected 'key = value', got '" + line + "'";
+    return std::nullopt;
+  }
+  out.key = trim(line.substr(0, eq));
+  out.value = trim(line.substr(eq + 1));
+  if (section.empty()) {
+    err.key = out.key;
+    err.what = "appears before any [section]";
+    return std::nullopt;
+  }
+  out.section = section;
+  return out;
+}
+
+} // namespace
+
+std::string to_string(const line_error& err, const std::string& path) {
+  std::ostringstream os;
+  os << path;
+  if (err.line > 0)
+    os << ":" << err.line;
+  os << ": ";
+  if (!err.key.empty())
+    os << "key '" << err.key << "': ";
+  os << err.what;
+  return os.str();
+}
+
+ini_file tokenize(const std::string& text) {
+  ini_file file;
+  std::string section;
+  int number = 0;
+  std::istringstream in{text};
+  std::string raw;
+  while (std::getline(in, raw)) {
+    ++number;
+    auto line = trim(strip_comment(raw));
+    if (line.empty())
+      continue;
+    line_error err;
+    auto item = tokenize_line(line, number, section, err);
+    if (!item) {
+      file.error = std::move(err);
+      break;
+    }
+    if (item->header)
+      section = item->section;
+    file.lines.push_back(std::move(*item));
+  }
+  return file;
+}
+
+} // namespace px::config

@@ -1,0 +1,47 @@
+// The key table of `proxy.ini`: one entry per key with its section, its name,
+// whether it may repeat, and how its value is parsed, validated and stored
+// in a `proxy_config`. `config::parse` (config.cpp) looks every entry of the
+// tokenized file up here; docs/configuration.md documents the same keys.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace px::config {
+
+/// Parses, validates and stores one value. Gets the value and the path of the
+/// config file (relative paths are resolved against its folder); returns
+/// what is wrong with the value, or nothing when it was stored.
+using key_setter = std::function<std::optional<std::string>(
+  const std::string& value, const std::string& path, proxy_config& cfg)>;
+
+/// One key of `proxy.ini`.
+struct key_spec {
+  /// Section name without brackets.
+  std::string_view section;
+  /// Key name.
+  std::string_view name;
+  /// True when the key may appear several times (each adds to a list).
+  bool repeatable = false;
+  /// Parses the value and stores it.
+  key_setter set;
+};
+
+/// Every key, grouped by section in the order the sections are documented.
+const std::vector<key_spec>& key_table();
+
+/// The entry of `section`.`name`, or nullptr.
+const key_spec* find_key(std::string_view section, std::string_view name);
+
+/// True when some key lives in `section`.
+bool known_section(std::string_view section);
+
+/// "[socks], [server], [admin]": the sections of the table in order.
+std::string known_sections();
+
+} // namespace px::config
