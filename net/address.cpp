@@ -29,6 +29,9 @@ namespace {
 
 std::optional<ip_endpoint> parse_host(const std::string& host) {
   ip_endpoint ep;
+  // inet_pton reads a C string: a NUL would cut the text silently.
+  if (host.find('\0') != std::string::npos)
+    return std::nullopt;
   if (inet_pton(AF_INET, host.c_str(), ep.bytes.data()) == 1)
     return ep;
   if (inet_pton(AF_INET6, host.c_str(), ep.bytes.data()) == 1) {

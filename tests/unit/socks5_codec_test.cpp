@@ -240,6 +240,25 @@ CAF_TEST(endpoint and cidr parsing) {
   CAF_REQUIRE(v6);
   CAF_CHECK(v6->contains(*net::ip_endpoint::parse("[fe80::1]:1")));
   CAF_CHECK(!v6->contains(*net::ip_endpoint::parse("[fec0::1]:1")));
+  // A NUL inside is refused, not cut (inet_pton reads C strings).
+  using namespace std::string_literals;
+  CAF_CHECK(!net::ip_endpoint::parse("127.0.0.1\0junk:1080"s));
+  CAF_CHECK(!net::ip_endpoint::parse("[::1\0x]:1080"s));
+  CAF_CHECK(!net::cidr::parse("10.0.0.0\0/8"s));
+}
+
+CAF_TEST(destinations are checked as the address really reached) {
+  auto canon = [](const char* text) {
+    return net::canonical_destination(*net::ip_endpoint::parse(text)).to_string();
+  };
+  CAF_CHECK_EQUAL(canon("0.0.0.0:80"), "127.0.0.1:80");
+  CAF_CHECK_EQUAL(canon("[::]:80"), "[::1]:80");
+  CAF_CHECK_EQUAL(canon("[::ffff:0.0.0.0]:80"), "127.0.0.1:80");
+  CAF_CHECK_EQUAL(canon("[::ffff:10.1.2.3]:80"), "10.1.2.3:80");
+  CAF_CHECK_EQUAL(canon("10.1.2.3:80"), "10.1.2.3:80");
+  CAF_CHECK_EQUAL(canon("[2001:db8::1]:80"), "[2001:db8::1]:80");
+  CAF_CHECK(net::same_host(*net::ip_endpoint::parse("[::ffff:10.0.0.1]:1"),
+                           *net::ip_endpoint::parse("10.0.0.1:2")));
 }
 
 CAF_TEST(udp header golden bytes) {
