@@ -113,11 +113,16 @@ auto size_in(size_t lo, size_t hi, std::string range) {
   };
 }
 
-auto duration() {
-  return [](const std::string& v, const std::string&) -> parsed<std::chrono::milliseconds> {
+/// A duration (parse_duration); `positive`: 0 is refused (a deadline of 0
+/// would cut every client at once).
+auto duration(bool positive = false) {
+  return [positive](const std::string& v,
+                    const std::string&) -> parsed<std::chrono::milliseconds> {
     std::chrono::milliseconds d{0};
     if (!parse_duration(v, d))
       return is_not<std::chrono::milliseconds>(v, "a duration (e.g. 10s, 500ms, 5m)");
+    if (positive && d.count() == 0)
+      return {std::nullopt, "must be more than 0"};
     return ok(d);
   };
 }
@@ -241,9 +246,9 @@ std::vector<key_spec> make_key_table() {
     one("socks", "max_clients", &c::max_clients, whole_number<size_t>(1, 1000000)),
     one("socks", "buffer_size", &c::buffer_size,
         size_in(1024, 16 * 1024 * 1024, "1k and 16m")),
-    one("socks", "handshake_timeout", &c::handshake_timeout, duration()),
-    one("socks", "connect_timeout", &c::connect_timeout, duration()),
-    one("socks", "bind_timeout", &c::bind_timeout, duration()),
+    one("socks", "handshake_timeout", &c::handshake_timeout, duration(true)),
+    one("socks", "connect_timeout", &c::connect_timeout, duration(true)),
+    one("socks", "bind_timeout", &c::bind_timeout, duration(true)),
     one("socks", "idle_timeout", &c::idle_timeout, duration()),
     many("socks", "allow_client", &c::allow_clients, address_block()),
     many("socks", "deny_destination", &c::deny_destinations, address_block()),

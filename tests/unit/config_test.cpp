@@ -204,6 +204,13 @@ CAF_TEST(durations are at most 100 days in every unit) {
                   "(e.g. 10s, 500ms, 5m)");
 }
 
+CAF_TEST(a deadline of zero is refused and an idle timeout of zero means never) {
+  for (auto key : {"handshake_timeout", "connect_timeout", "bind_timeout"})
+    CAF_CHECK_EQUAL(error_of(std::string{minimal} + key + " = 0\n"),
+                    "t.ini:4: key '" + std::string{key} + "': must be more than 0");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "idle_timeout = 0\n"), "OK");
+}
+
 CAF_TEST(a missing file is one clear line) {
   auto res = load("/nonexistent/proxy.ini");
   CAF_REQUIRE(std::holds_alternative<std::string>(res));
