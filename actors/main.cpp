@@ -11,6 +11,9 @@
 #include <string>
 #include <variant>
 
+#include <unistd.h>
+
+#include "actors/access_log.hpp"
 #include "actors/wiring.hpp"
 #include "config/config.hpp"
 #include "config/users.hpp"
@@ -113,6 +116,15 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // What a start would open: a log the proxy may not write fails here too
+    // (a missing file is created, as a start would).
+    int log_fd = -1;
+    if (auto err = open_access_log(cfg.access_log, log_fd); !err.empty()) {
+      log::error(err);
+      return 1;
+    }
+    if (log_fd > STDERR_FILENO)
+      ::close(log_fd);
     std::cout << config_path << ": OK\n";
     return 0;
   }

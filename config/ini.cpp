@@ -1,6 +1,9 @@
 #include "config/ini.hpp"
 
+#include <cstdio>
 #include <sstream>
+
+#include "net/log.hpp"
 
 namespace px::config {
 
@@ -32,7 +35,7 @@ std::optional<ini_line> tokenize_line(const std::string& line, int number,
   err.line = number;
   if (line.front() == '[') {
     if (line.back() != ']') {
-      err.what = "malformed section header '" + line + "'";
+      err.what = "malformed section header '" + shown(line) + "'";
       return std::nullopt;
     }
     out.header = true;
@@ -41,7 +44,7 @@ std::optional<ini_line> tokenize_line(const std::string& line, int number,
   }
   auto eq = line.find('=');
   if (eq == std::string::npos) {
-    err.what = "expected 'key = value', got '" + line + "'";
+    err.what = "expected 'key = value', got '" + shown(line) + "'";
     return std::nullopt;
   }
   out.key = trim(line.substr(0, eq));
@@ -55,7 +58,26 @@ std::optional<ini_line> tokenize_line(const std::string& line, int number,
   return out;
 }
 
+/// The first control byte of `line` other than a tab (a final CR is part
+/// of a CRLF line end), or -1.
+int control_byte(const std::string& line) {
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto c = static_cast<unsigned char>(line[i]);
+    bool final_cr = c == '\r' && i + 1 == line.size();
+    if ((c < 0x20 && c != '\t' && !final_cr) || c == 0x7F)
+      return c;
+  }
+  return -1;
+}
+
 } // namespace
+
+std::string shown(const std::string& text) {
+  constexpr size_t most = 60;
+  if (text.size() <= most)
+    return log::escape(text);
+  return log::escape(text.substr(0, most)) + "...";
+}
 
 std::string to_string(const line_error& err, const std::string& path) {
   std::ostringstream os;
@@ -64,7 +86,7 @@ std::string to_string(const line_error& err, const std::string& path) {
     os << ":" << err.line;
   os << ": ";
   if (!err.key.empty())
-    os << "key '" << err.key << "': ";
+    os << "key '" << shown(err.key) << "': ";
   os << err.what;
   return os.str();
 }
@@ -77,6 +99,12 @@ ini_file tokenize(const std::string& text) {
   std::string raw;
   while (std::getline(in, raw)) {
     ++number;
+    if (auto c = control_byte(raw); c >= 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      file.error = line_error{number, {}, std::string{"control byte "} + hex + " in the line"};
+      break;
+    }
     auto line = trim(strip_comment(raw));
     if (line.empty())
       continue;

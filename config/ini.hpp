@@ -6,7 +6,9 @@
 // Dialect: one item per line; '#' or ';' starts a comment at the start of a
 // line or after a space or tab; blanks (space, tab, CR) around headers, keys
 // and values are ignored; `[name]` opens a section; `key = value` splits at
-// the first '='; every entry must follow a section header.
+// the first '='; every entry must follow a section header. A control byte
+// (other than a tab, or the CR of a CRLF line end) anywhere in a line is an
+// error: a NUL inside a value would otherwise cut it where C functions read.
 #pragma once
 
 #include <optional>
@@ -26,6 +28,10 @@ struct line_error {
   /// What is wrong.
   std::string what;
 };
+
+/// `text` as an error message shows it: control bytes escaped (\xNN), and
+/// cut after 60 bytes with "..." (a 1 MB line is not echoed whole).
+std::string shown(const std::string& text);
 
 /// Formats `err` for `path` as documented on `line_error`.
 std::string to_string(const line_error& err, const std::string& path);

@@ -1,5 +1,7 @@
 #include "config/keys.hpp"
 
+#include "config/ini.hpp"
+
 #include <algorithm>
 #include <initializer_list>
 #include <utility>
@@ -77,7 +79,7 @@ parsed<T> ok(T value) {
 /// "'TEXT' is not WHAT".
 template <class T>
 parsed<T> is_not(const std::string& text, const std::string& what) {
-  return {std::nullopt, "'" + text + "' is not " + what};
+  return {std::nullopt, "'" + shown(text) + "' is not " + what};
 }
 
 std::string dirname_of(const std::string& path) {

@@ -8,6 +8,7 @@
 
 #include <crypt.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace px::config {
@@ -21,6 +22,26 @@ bool visible_ascii(std::string_view s) {
     if (c <= 0x20 || c >= 0x7F)
       return false;
   return true;
+}
+
+/// True when `hash` is a whole crypt(5) hash, not just a setting (its salt
+/// and parameters, which crypt_checksalt accepts too, but which no password
+/// verifies against): `$id$[params$]salt$hash` with a non-empty last field,
+/// as many fields as the method has, or bcrypt's fixed 60 bytes.
+bool whole_hash(std::string_view hash) {
+  if (hash.size() > 4 && hash[0] == '$' && hash[1] == '2' && hash[3] == '$')
+    return hash.size() == 60; // bcrypt: $2b$NN$ + 53 bytes of salt and hash
+  size_t fields = 0;
+  for (char c : hash)
+    fields += c == '$';
+  if (hash.back() == '$')
+    return false;
+  auto id = hash.substr(1, hash.find('$', 1) - 1);
+  if (id == "y" || id == "gy" || id == "7")
+    return fields == 4; // $id$params$salt$hash
+  if (id == "5" || id == "6") // $id$[rounds=N$]salt$hash
+    return fields == 3 || (fields == 4 && hash.find("$rounds=") == id.size() + 1);
+  return fields >= 3;
 }
 
 } // namespace
@@ -96,7 +117,7 @@ parse_users(const std::string& text, const std::string& path) {
     u.roles = *roles;
     // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
     if (u.hash.empty() || u.hash.front() != '$' || !visible_ascii(u.hash)
-        || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK)
+        || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK || !whole_hash(u.hash))
       return fail("user '" + u.name
                   + "': password hash is not a supported crypt(5) hash"
                     " (create entries with 'proxy --hash-user')");
@@ -112,6 +133,9 @@ load_users(const std::string& path) {
   std::ifstream in{path};
   if (!in)
     return path + ": cannot open users file: " + std::strerror(errno);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return path + ": cannot open users file: not a regular file";
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_users(ss.str(), path);

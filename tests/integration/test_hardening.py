@@ -170,5 +170,37 @@ class TransformFilterTest(unittest.TestCase):
         self.assertEqual(self.ctl("transform", "off").returncode, 0)
 
 
+class CheckTest(unittest.TestCase):
+    """`proxy --check` says what a start would find wrong."""
+
+    def check(self, text):
+        d = __import__("tempfile").mkdtemp(prefix="proxy-check-")
+        path = os.path.join(d, "p.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([harness.PROXY_BIN, "--config", path, "--check"],
+                           capture_output=True, text=True, timeout=10)
+        __import__("shutil").rmtree(d, ignore_errors=True)
+        return r
+
+    def test_an_access_log_that_cannot_be_opened_fails_the_check(self):
+        r = self.check("[socks]\nlisten = 127.0.0.1:1080\nauth = none\n"
+                       "[server]\naccess_log = /nonexistent/dir/access.log\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/dir/access.log: cannot open access log", r.stderr)
+
+    def test_a_directory_as_users_file_fails_the_check(self):
+        r = self.check("[socks]\nlisten = 127.0.0.1:1080\nusers_file = /tmp\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/tmp: cannot open users file: not a regular file", r.stderr)
+
+    def test_a_huge_line_is_not_echoed_whole(self):
+        r = self.check("[socks]\nlisten = 127.0.0.1:1080\nauth = none\nmax_clients = "
+                       + "9\x01" * 500000 + "\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertLess(len(r.stderr), 300)
+        self.assertNotIn("\x01", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -211,11 +211,35 @@ CAF_TEST(a deadline of zero is refused and an idle timeout of zero means never) 
   CAF_CHECK_EQUAL(error_of(std::string{minimal} + "idle_timeout = 0\n"), "OK");
 }
 
+CAF_TEST(control bytes are refused and errors show a short escaped excerpt) {
+  using namespace std::string_literals;
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "users_file = u.txt\0junk\n"s),
+                  "t.ini:4: control byte \\x00 in the line");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "auth = none\x1b[31m\n"),
+                  "t.ini:4: control byte \\x1b in the line");
+  // A CRLF line end is fine.
+  CAF_CHECK_EQUAL(error_of("[socks]\r\nlisten = 127.0.0.1:1080\r\nauth = none\r\n"), "OK");
+  auto big = std::string(1 << 20, 'x');
+  auto err = error_of(std::string{minimal} + "max_clients = " + big + "\n");
+  CAF_CHECK_LESS(err.size(), 200u);
+  CAF_CHECK_EQUAL(err, "t.ini:4: key 'max_clients': '" + std::string(60, 'x')
+                         + "...' is not a whole number");
+  err = error_of(std::string{minimal} + big + "\n");
+  CAF_CHECK_LESS(err.size(), 200u);
+}
+
 CAF_TEST(a missing file is one clear line) {
   auto res = load("/nonexistent/proxy.ini");
   CAF_REQUIRE(std::holds_alternative<std::string>(res));
   CAF_CHECK_EQUAL(std::get<std::string>(res),
                   "/nonexistent/proxy.ini: cannot open config file");
+}
+
+CAF_TEST(a users file that is a directory is an error and not zero users) {
+  auto res = load_users("/tmp");
+  CAF_REQUIRE(std::holds_alternative<std::string>(res));
+  CAF_CHECK_EQUAL(std::get<std::string>(res),
+                  "/tmp: cannot open users file: not a regular file");
 }
 
 CAF_TEST(users file parses and rejects bad lines) {
@@ -259,6 +283,15 @@ CAF_TEST(a hash with bytes crypt_checksalt does not see is refused) {
   auto hash = hash_password("pw");
   CAF_REQUIRE(hash);
   CAF_CHECK_EQUAL(err("a:socks:" + *hash + "\x01\n"), refused);
+  // A setting without its hash (which no password verifies against).
+  auto setting = hash->substr(0, hash->rfind('$'));
+  CAF_CHECK_EQUAL(err("a:socks:" + setting + "\n"), refused);
+  CAF_CHECK_EQUAL(err("a:socks:" + setting + "$\n"), refused);
+  CAF_CHECK_EQUAL(err("a:socks:$6$saltsalt$\n"), refused);
+  CAF_CHECK_EQUAL(err("a:socks:$6$rounds=5000$saltsalt$"
+                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghij"
+                      "klmnopqrstuvwxyzABCDEF\n"),
+                  "OK");
   // What the proxy writes reads back the same.
   auto ok = parse_users("a:socks:" + *hash + "\r\n", "u.txt");
   CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(ok));
