@@ -17,6 +17,8 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+constexpr uint32_t max_chunks_on_queue = 128;
+
 struct path_entry {
   int fd = -1;
   sockaddr_storage peer{};
@@ -62,6 +64,9 @@ void conn_stack_acquire() {
   usrsctp_init_nothreads(0, conn_output, nullptr);
   // Out-of-the-blue packets get no ABORT: nothing to reflect at strangers.
   usrsctp_sysctl_set_sctp_blackhole(2);
+  // Chunks an association holds for its reader (each costs usrsctp about
+  // half a KiB, however small): admin messages need a handful.
+  usrsctp_sysctl_set_sctp_max_chunks_on_queue(max_chunks_on_queue);
   std::lock_guard<std::mutex> tick_guard{st.tick_mtx};
   st.last_tick = clock::now();
 }
@@ -181,14 +186,18 @@ void set_linger_abort(struct socket* s) {
   usrsctp_setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-void tune_socket(struct socket* s, int buf_bytes) {
+void tune_socket(struct socket* s, int rcvbuf, int sndbuf) {
   usrsctp_set_non_blocking(s, 1);
   int one = 1;
   usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
-  if (buf_bytes <= 0)
-    return;
-  usrsctp_setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf_bytes, sizeof(buf_bytes));
-  usrsctp_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf_bytes, sizeof(buf_bytes));
+  if (rcvbuf > 0)
+    usrsctp_setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (sndbuf > 0)
+    set_sndbuf(s, sndbuf);
+}
+
+void set_sndbuf(struct socket* s, int bytes) {
+  usrsctp_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
 } // namespace px::net::detail

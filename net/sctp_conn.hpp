@@ -69,8 +69,11 @@ ssize_t conn_send(struct socket* s, const uint8_t* data, size_t n);
 /// Makes the next close of `s` an ABORT instead of a graceful shutdown.
 void set_linger_abort(struct socket* s);
 
-/// Non-blocking, no Nagle, and socket buffers of `buf_bytes` each way
-/// (0: usrsctp's defaults).
-void tune_socket(struct socket* s, int buf_bytes);
+/// Non-blocking, no Nagle, and socket buffers of `rcvbuf` and `sndbuf`
+/// bytes (0: usrsctp's defaults).
+void tune_socket(struct socket* s, int rcvbuf, int sndbuf);
+
+/// Sets the send buffer of `s` (see `udp_transport::write_one`).
+void set_sndbuf(struct socket* s, int bytes);
 
 } // namespace px::net::detail

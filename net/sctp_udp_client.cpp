@@ -210,7 +210,7 @@ connect_udp_sctp(const ip_endpoint& server, uint16_t remote_udp_port,
     err = std::string{"usrsctp socket: "} + std::strerror(errno);
     return nullptr;
   }
-  tune_socket(s, 0);
+  tune_socket(s, 0, 0);
   sockaddr_storage local;
   sockaddr_storage remote;
   auto llen = conn_address(io->path(), 0, local);

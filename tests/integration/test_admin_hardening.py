@@ -1,0 +1,133 @@
+"""The admin plane against hostile clients (the hardening issue's findings
+1-3): a client that floods SPCP requests and never reads, and what sockets
+the proxy holds. The real proxy over SCTP-in-UDP, driven by proxyctl and
+admin_probe (a raw usrsctp client built with the tests)."""
+
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import Proxy, free_udp_port
+
+PROXYCTL = os.environ.get("PROXYCTL_BIN", "")
+PROBE = os.environ.get("ADMIN_PROBE_BIN") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(PROXYCTL or "."))),
+    "tests", "admin_probe")
+
+RSS_LIMIT_KB = 64 * 1024
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        m = re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def socket_inodes(pid):
+    """The inode of every socket the process holds, with its fd."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", target)
+        if m:
+            out[m.group(1)] = int(fd)
+    return out
+
+
+def proc_net(table):
+    """(local address, port, inode) of every entry of /proc/net/<table>."""
+    rows = []
+    with open(f"/proc/net/{table}") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            addr, port = fields[1].split(":")
+            if len(addr) == 8:
+                ip = socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr)[::-1])
+            else:
+                raw = bytes.fromhex(addr)
+                ip = socket.inet_ntop(socket.AF_INET6, b"".join(
+                    raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            rows.append((ip, int(port, 16), fields[9]))
+    return rows
+
+
+class AdminHardeningTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.udp_port = free_udp_port()
+        cls.proxy = Proxy(admin=f"transport = udp\nudp_port = {cls.udp_port}\n"
+                                "spcp_listen = 127.0.0.1:9090\n"
+                                "manager_listen = [::1]:9091\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.cleanup()
+
+    def tearDown(self):
+        self.assertTrue(self.proxy.alive(), "proxy died:\n" + self.proxy.log_text())
+
+    def ctl(self, *args, password="admin", host="127.0.0.1"):
+        env = dict(os.environ, PROXYCTL_PASSWORD=password)
+        return subprocess.run([PROXYCTL, "--udp-port", str(self.udp_port),
+                               "--host", host, *args],
+                              capture_output=True, text=True, env=env, timeout=30)
+
+    def probe(self, *args, source=None, timeout=60):
+        cmd = [PROBE, "--udp-port", str(self.udp_port)]
+        if source:
+            cmd += ["--source", source]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def test_flooding_without_reading_keeps_memory_bounded(self):
+        pid = self.proxy.proc.pid
+        before = rss_kb(pid)
+        floods = [subprocess.Popen([PROBE, "--udp-port", str(self.udp_port),
+                                    "--timeout", "300", "flood", "8"],
+                                   stdout=subprocess.PIPE, text=True)
+                  for _ in range(3)]
+        peak = before
+        while any(f.poll() is None for f in floods):
+            peak = max(peak, rss_kb(pid))
+            time.sleep(0.1)
+        outputs = [f.communicate()[0] for f in floods]
+        print(f"\nRSS before {before} kB, peak {peak} kB under 3 floods: {outputs}")
+        self.assertLess(peak, RSS_LIMIT_KB, outputs)
+        sent = [int(re.search(r"sent (\d+)", o).group(1)) for o in outputs]
+        self.assertTrue(all(n > 0 for n in sent), outputs)
+        # Still serving admins.
+        r = self.ctl("check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_sockets_are_bound_to_the_admin_addresses_only(self):
+        self.assertEqual(self.ctl("check").returncode, 0)
+        self.assertEqual(self.ctl("users", "list", host="::1").returncode, 0)
+        pid = self.proxy.proc.pid
+        mine = socket_inodes(pid)
+        udp = sorted((ip, port) for t in ("udp", "udp6")
+                     for ip, port, inode in proc_net(t) if inode in mine)
+        raw = [(t, ip, port) for t in ("raw", "raw6")
+               for ip, port, inode in proc_net(t) if inode in mine]
+        self.assertEqual(raw, [])
+        self.assertEqual(udp, [("127.0.0.1", self.udp_port), ("::1", self.udp_port)])
+        # Every descriptor the proxy opened is close-on-exec (the
+        # transformation's /bin/sh inherits nothing).
+        for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+            if int(fd) <= 2:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = int(re.search(r"flags:\s+(\d+)", f.read()).group(1), 8)
+            self.assertTrue(flags & 0o2000000,
+                            f"fd {fd} ({os.readlink(f'/proc/{pid}/fd/{fd}')}) is not close-on-exec")
+
+
+if __name__ == "__main__":
+    unittest.main()
