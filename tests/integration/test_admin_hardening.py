@@ -1,5 +1,6 @@
 """The admin plane against hostile clients (the hardening issue's findings
-1-3): a client that floods SPCP requests and never reads, and what sockets
+1-3): a client that floods SPCP requests and never reads, an association
+that never logs in, password guessing from one address, and what sockets
 the proxy holds. The real proxy over SCTP-in-UDP, driven by proxyctl and
 admin_probe (a raw usrsctp client built with the tests)."""
 
@@ -87,6 +88,16 @@ class AdminHardeningTest(unittest.TestCase):
         return subprocess.run(cmd + list(args), capture_output=True, text=True,
                               timeout=timeout)
 
+    def login_attempt(self, password, source=None):
+        """One association: USER admin, PASS password; the PASS reply."""
+        user = "0001" + "05" + b"admin".hex()
+        pw = password.encode()
+        r = self.probe("send", user, "0101" + "%02x" % len(pw) + pw.hex(),
+                       source=source)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout + r.stderr)
+        return lines[1].split()[2]
+
     def test_flooding_without_reading_keeps_memory_bounded(self):
         pid = self.proxy.proc.pid
         before = rss_kb(pid)
@@ -106,6 +117,40 @@ class AdminHardeningTest(unittest.TestCase):
         # Still serving admins.
         r = self.ctl("check")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_an_association_that_never_logs_in_is_closed(self):
+        t0 = time.time()
+        r = self.probe("idle", "14")
+        m = re.match(r"closed after ([\d.]+) s", r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        self.assertGreaterEqual(float(m.group(1)), 9.5)
+        self.assertLess(time.time() - t0, 13)
+        self.assertIn("did not log in within 10 s", self.proxy.log_text())
+
+    def test_wrong_passwords_back_off_per_source(self):
+        ok, refused = "0000", "0100"
+        self.assertEqual(self.login_attempt("admin"), ok)  # a clean slate
+        # Three failures cost nothing.
+        for _ in range(3):
+            self.assertEqual(self.login_attempt("wrong"), refused)
+        # The fourth locks 127.0.0.1 for 1 s: even the right password is
+        # refused, without a password check ...
+        self.assertEqual(self.login_attempt("wrong"), refused)
+        t0 = time.time()
+        self.assertEqual(self.login_attempt("admin"), refused)
+        self.assertLess(time.time() - t0, 0.9)
+        self.assertIn("locked for 1 s", self.proxy.log_text())
+        # ... but not another address.
+        self.assertEqual(self.login_attempt("admin", source="127.0.0.2"), ok)
+        time.sleep(1.1)
+        # The fifth failure locks for 2 s: guesses get slower.
+        self.assertEqual(self.login_attempt("wrong"), refused)
+        time.sleep(1.1)
+        self.assertEqual(self.login_attempt("admin"), refused)
+        time.sleep(1.1)
+        # After the back-off, the right password works and clears the record.
+        self.assertEqual(self.login_attempt("admin"), ok)
+        self.assertEqual(self.ctl("check").returncode, 0)
 
     def test_sockets_are_bound_to_the_admin_addresses_only(self):
         self.assertEqual(self.ctl("check").returncode, 0)
