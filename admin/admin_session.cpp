@@ -127,40 +127,46 @@ void spcp_unless_locked(spcp_ptr self, Check check) {
     [=] { reply(self, spcp::status::general_error); });
 }
 
-void check_user(spcp_ptr self) {
-  auto& s = self->state;
-  self->request(s.deps.registry, admin_timeout, exists_atom_v, s.user,
-                uint8_t{config::role_admin})
+/// Asks the registry `xs...`; `accepted` runs on true, false is a failed
+/// login for reason `why`.
+template <class Accepted, class... Ts>
+void check_credentials(spcp_ptr self, const char* why, Accepted accepted,
+                       Ts... xs) {
+  self->request(self->state.deps.registry, admin_timeout, xs...)
     .await(
-      [=](bool known) {
-        if (!known) {
-          login_failed(self, "unknown user", true);
-          return;
-        }
-        self->state.ph = spcp_phase::expect_pass;
-        reply(self, spcp::status::ok);
+      [=](bool ok) {
+        if (ok)
+          accepted();
+        else
+          login_failed(self, why, true);
       },
       [=](const caf::error&) { reply(self, spcp::status::general_error); });
 }
 
+void check_user(spcp_ptr self) {
+  auto& s = self->state;
+  check_credentials(
+    self, "unknown user",
+    [=] {
+      self->state.ph = spcp_phase::expect_pass;
+      reply(self, spcp::status::ok);
+    },
+    exists_atom_v, s.user, uint8_t{config::role_admin});
+}
+
 void check_password(spcp_ptr self, const std::string& password) {
   auto& s = self->state;
-  self->request(s.deps.registry, admin_timeout, auth_atom_v, s.user, password,
-                uint8_t{config::role_admin})
-    .await(
-      [=](bool ok) {
-        if (!ok) {
-          login_failed(self, "wrong password", true);
-          return;
-        }
-        report_login(self, true);
-        self->state.ph = spcp_phase::transaction;
-        self->state.failures = 0;
-        log::info("SPCP login of '" + self->state.user + "' from "
-                  + self->state.peer.to_string());
-        reply(self, spcp::status::ok);
-      },
-      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+  check_credentials(
+    self, "wrong password",
+    [=] {
+      report_login(self, true);
+      self->state.ph = spcp_phase::transaction;
+      self->state.failures = 0;
+      log::info("SPCP login of '" + self->state.user + "' from "
+                + self->state.peer.to_string());
+      reply(self, spcp::status::ok);
+    },
+    auth_atom_v, s.user, password, uint8_t{config::role_admin});
 }
 
 void handle_auth(spcp_ptr self, const admin::spcp_request& req) {

@@ -125,14 +125,8 @@ public:
     for (;;) {
       if (conn_send(s_, msg.data(), msg.size()) >= 0)
         return true;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        err_ = std::strerror(errno);
+      if (!again(deadline, "timed out: the server takes no more messages"))
         return false;
-      }
-      if (!io_->wait_until(deadline)) {
-        err_ = "timed out: the server takes no more messages";
-        return false;
-      }
     }
   }
 
@@ -155,14 +149,8 @@ public:
         err_ = "the server closed the association";
         return false;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        err_ = std::strerror(errno);
+      if (!again(deadline, "timed out waiting for a reply"))
         return false;
-      }
-      if (!io_->wait_until(deadline)) {
-        err_ = "timed out waiting for a reply";
-        return false;
-      }
     }
   }
 
@@ -171,6 +159,21 @@ public:
   }
 
 private:
+  /// After a call that failed: true once packets were processed and the
+  /// call may be tried again; false with `err_` set on a real error or once
+  /// `deadline` passed (`timed_out` then).
+  bool again(clock::time_point deadline, const char* timed_out) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      err_ = std::strerror(errno);
+      return false;
+    }
+    if (!io_->wait_until(deadline)) {
+      err_ = timed_out;
+      return false;
+    }
+    return true;
+  }
+
   // Destroyed after the socket is closed: its pumping carries the SHUTDOWN.
   std::unique_ptr<client_io> io_;
   struct socket* s_;

@@ -8,10 +8,10 @@ import os
 import re
 import socket
 import subprocess
-import threading
 import time
 import unittest
 
+import test_admin
 from harness import Proxy, free_udp_port
 
 PROXYCTL = os.environ.get("PROXYCTL_BIN", "")
@@ -75,11 +75,7 @@ class AdminHardeningTest(unittest.TestCase):
     def tearDown(self):
         self.assertTrue(self.proxy.alive(), "proxy died:\n" + self.proxy.log_text())
 
-    def ctl(self, *args, password="admin", host="127.0.0.1"):
-        env = dict(os.environ, PROXYCTL_PASSWORD=password)
-        return subprocess.run([PROXYCTL, "--udp-port", str(self.udp_port),
-                               "--host", host, *args],
-                              capture_output=True, text=True, env=env, timeout=30)
+    ctl = test_admin.AdminTest.ctl  # proxyctl as admin, on self.udp_port
 
     def probe(self, *args, source=None, timeout=60):
         cmd = [PROBE, "--udp-port", str(self.udp_port)]
@@ -154,7 +150,7 @@ class AdminHardeningTest(unittest.TestCase):
 
     def test_sockets_are_bound_to_the_admin_addresses_only(self):
         self.assertEqual(self.ctl("check").returncode, 0)
-        self.assertEqual(self.ctl("users", "list", host="::1").returncode, 0)
+        self.assertEqual(self.ctl("--host", "::1", "users", "list").returncode, 0)
         pid = self.proxy.proc.pid
         mine = socket_inodes(pid)
         udp = sorted((ip, port) for t in ("udp", "udp6")
