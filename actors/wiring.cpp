@@ -281,7 +281,8 @@ bool proxy_program::start_admin_plane() {
     log::error("admin plane: " + err);
     return false;
   }
-  admin_deps adeps{admin_tx_.get(), registry_, metrics_, settings_};
+  admin_deps adeps{admin_tx_.get(), registry_, metrics_, settings_,
+                   sys_->spawn(login_guard)};
   auto how = describe_transport(cfg_, *admin_tx_);
   std::vector<std::string> lines;
   bool ok = !cfg_.spcp_listen

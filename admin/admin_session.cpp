@@ -47,6 +47,49 @@ private:
   std::map<net::assoc_id, caf::actor> sessions_;
 };
 
+// -- logins, both protocols ----------------------------------------------------
+
+/// "1.4 s": how long a lock still lasts, for the log.
+std::string seconds_text(caf::timespan t) {
+  auto tenths = duration_cast<milliseconds>(t).count() / 100 + 1;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
+}
+
+/// Runs `check` unless the login guard says the peer's address is locked;
+/// else `refuse` gets how long it stays locked. `fail` when the guard does
+/// not answer.
+template <class Self, class Check, class Refuse, class Fail>
+void unless_locked(Self self, Check check, Refuse refuse, Fail fail) {
+  auto& s = self->state;
+  self->request(s.deps.guard, admin_timeout, auth_atom_v, s.peer)
+    .await(
+      [=](caf::timespan left) {
+        if (left.count() > 0)
+          refuse(left);
+        else
+          check();
+      },
+      [=](const caf::error&) { fail(); });
+}
+
+/// Tells the login guard how a credential check from the peer went.
+template <class Self>
+void report_login(Self self, bool ok) {
+  self->send(self->state.deps.guard, auth_atom_v, self->state.peer, ok);
+}
+
+/// Closes an association that has not logged in by the deadline.
+template <class Self>
+void login_deadline_passed(Self self, const char* proto) {
+  auto& s = self->state;
+  log::info(std::string{proto} + " association from " + s.peer.to_string()
+            + " did not log in within "
+            + std::to_string(admin_login_deadline.count()) + " s: closed");
+  s.deps.tx->close(s.id);
+}
+
+// -- SPCP ---------------------------------------------------------------------
+
 using spcp_ptr = caf::stateful_actor<spcp_state>*;
 
 void reply(spcp_ptr self, spcp::status st, std::string_view data = {}) {
@@ -54,19 +97,76 @@ void reply(spcp_ptr self, spcp::status st, std::string_view data = {}) {
   s.deps.tx->send(s.id, admin::encode_spcp_response(st, data));
 }
 
-void login_failed(spcp_ptr self, const char* what) {
+/// A failed USER or PASS; `report`: it tested credentials (the login guard
+/// counts it against the address).
+void login_failed(spcp_ptr self, const std::string& what, bool report) {
   auto& s = self->state;
   ++s.failures;
   self->send(s.deps.metrics, metric_event{metric::admin_auth_failure, 0});
-  log::info(std::string{"SPCP login failed ("} + what + ") for user '" + s.user
-            + "' from " + s.peer.to_string() + ", attempt "
-            + std::to_string(s.failures));
+  if (report)
+    report_login(self, false);
+  log::info("SPCP login failed (" + what + ") for user '" + s.user + "' from "
+            + s.peer.to_string() + ", attempt " + std::to_string(s.failures));
   s.ph = spcp_phase::expect_user;
   reply(self, spcp::status::auth_error);
   if (s.failures >= max_admin_login_failures) {
     s.ph = spcp_phase::closing;
     s.deps.tx->close(s.id);
   }
+}
+
+/// Runs `check` unless the peer's address is locked (a failed login).
+template <class Check>
+void spcp_unless_locked(spcp_ptr self, Check check) {
+  unless_locked(
+    self, check,
+    [=](caf::timespan left) {
+      login_failed(self, "address locked for " + seconds_text(left) + " more",
+                   false);
+    },
+    [=] { reply(self, spcp::status::general_error); });
+}
+
+/// Asks the registry `xs...`; `accepted` runs on true, false is a failed
+/// login for reason `why`.
+template <class Accepted, class... Ts>
+void check_credentials(spcp_ptr self, const char* why, Accepted accepted,
+                       Ts... xs) {
+  self->request(self->state.deps.registry, admin_timeout, xs...)
+    .await(
+      [=](bool ok) {
+        if (ok)
+          accepted();
+        else
+          login_failed(self, why, true);
+      },
+      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+}
+
+void check_user(spcp_ptr self) {
+  auto& s = self->state;
+  check_credentials(
+    self, "unknown user",
+    [=] {
+      self->state.ph = spcp_phase::expect_pass;
+      reply(self, spcp::status::ok);
+    },
+    exists_atom_v, s.user, uint8_t{config::role_admin});
+}
+
+void check_password(spcp_ptr self, const std::string& password) {
+  auto& s = self->state;
+  check_credentials(
+    self, "wrong password",
+    [=] {
+      report_login(self, true);
+      self->state.ph = spcp_phase::transaction;
+      self->state.failures = 0;
+      log::info("SPCP login of '" + self->state.user + "' from "
+                + self->state.peer.to_string());
+      reply(self, spcp::status::ok);
+    },
+    auth_atom_v, s.user, password, uint8_t{config::role_admin});
 }
 
 void handle_auth(spcp_ptr self, const admin::spcp_request& req) {
@@ -82,39 +182,15 @@ void handle_auth(spcp_ptr self, const admin::spcp_request& req) {
   }
   if (c == spcp::cmd::user) {
     s.user = req.args[0];
-    self->request(s.deps.registry, admin_timeout, exists_atom_v, s.user,
-                  uint8_t{config::role_admin})
-      .await(
-        [=](bool known) {
-          if (!known) {
-            login_failed(self, "unknown user");
-            return;
-          }
-          self->state.ph = spcp_phase::expect_pass;
-          reply(self, spcp::status::ok);
-        },
-        [=](const caf::error&) { reply(self, spcp::status::general_error); });
+    spcp_unless_locked(self, [=] { check_user(self); });
     return;
   }
   if (s.ph != spcp_phase::expect_pass) {
-    login_failed(self, "PASS without USER");
+    login_failed(self, "PASS without USER", false);
     return;
   }
-  self->request(s.deps.registry, admin_timeout, auth_atom_v, s.user,
-                req.args[0], uint8_t{config::role_admin})
-    .await(
-      [=](bool ok) {
-        if (!ok) {
-          login_failed(self, "wrong password");
-          return;
-        }
-        self->state.ph = spcp_phase::transaction;
-        self->state.failures = 0;
-        log::info("SPCP login of '" + self->state.user + "' from "
-                  + self->state.peer.to_string());
-        reply(self, spcp::status::ok);
-      },
-      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+  auto password = req.args[0];
+  spcp_unless_locked(self, [=] { check_password(self, password); });
 }
 
 void with_metrics(spcp_ptr self,
@@ -215,32 +291,50 @@ void finish(manager_ptr self, std::vector<uint8_t> msg) {
   s.deps.tx->close(s.id);
 }
 
-void manager_login(manager_ptr self, const std::vector<uint8_t>& msg) {
+/// A failed Manager login: the reply, and the association ends.
+void manager_login_failed(manager_ptr self, const std::string& what) {
   auto& s = self->state;
+  self->send(s.deps.metrics, metric_event{metric::admin_auth_failure, 0});
+  log::info("Manager login failed (" + what + ") for user '" + s.user
+            + "' from " + s.peer.to_string());
+  finish(self, mgr::encode_login_reply(mgr::status::auth_failed));
+}
+
+void manager_check(manager_ptr self, const std::string& password) {
+  auto& s = self->state;
+  self->request(s.deps.registry, admin_timeout, auth_atom_v, s.user, password,
+                uint8_t{config::role_admin})
+    .await(
+      [=](bool ok) {
+        report_login(self, ok);
+        if (!ok) {
+          manager_login_failed(self, "wrong credentials");
+          return;
+        }
+        self->state.ph = manager_phase::request;
+        self->state.deps.tx->send(self->state.id,
+                                  mgr::encode_login_reply(mgr::status::ok));
+      },
+      [=](const caf::error&) {
+        finish(self, mgr::encode_login_reply(mgr::status::server_error));
+      });
+}
+
+void manager_login(manager_ptr self, const std::vector<uint8_t>& msg) {
   auto creds = mgr::parse_login(msg.data(), msg.size());
   if (!creds) {
     finish(self, mgr::encode_login_reply(mgr::status::malformed));
     return;
   }
-  s.user = creds->user;
-  self->request(s.deps.registry, admin_timeout, auth_atom_v, creds->user,
-                creds->password, uint8_t{config::role_admin})
-    .await(
-      [=](bool ok) {
-        auto& s = self->state;
-        if (!ok) {
-          self->send(s.deps.metrics, metric_event{metric::admin_auth_failure, 0});
-          log::info("Manager login failed for user '" + s.user + "' from "
-                    + s.peer.to_string());
-          finish(self, mgr::encode_login_reply(mgr::status::auth_failed));
-          return;
-        }
-        s.ph = manager_phase::request;
-        s.deps.tx->send(s.id, mgr::encode_login_reply(mgr::status::ok));
-      },
-      [=](const caf::error&) {
-        finish(self, mgr::encode_login_reply(mgr::status::server_error));
-      });
+  self->state.user = creds->user;
+  auto password = creds->password;
+  unless_locked(
+    self, [=] { manager_check(self, password); },
+    [=](caf::timespan left) {
+      manager_login_failed(self, "address locked for " + seconds_text(left)
+                                   + " more");
+    },
+    [=] { finish(self, mgr::encode_login_reply(mgr::status::server_error)); });
 }
 
 void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
@@ -323,6 +417,7 @@ caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
   self->state.id = id;
   self->state.peer = peer;
   self->state.deps = deps;
+  self->delayed_send(self, admin_login_deadline, caf::timeout_atom_v);
   return {
     [=](admin_msg& msg) {
       auto& s = self->state;
@@ -343,6 +438,12 @@ caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
           return; // one request per association
       }
     },
+    [=](caf::timeout_atom) {
+      if (self->state.ph != manager_phase::login)
+        return;
+      self->state.ph = manager_phase::done;
+      login_deadline_passed(self, "Manager");
+    },
     [=](down_atom) { self->quit(); },
   };
 }
@@ -357,6 +458,7 @@ caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,
   self->state.id = id;
   self->state.peer = peer;
   self->state.deps = deps;
+  self->delayed_send(self, admin_login_deadline, caf::timeout_atom_v);
   return {
     [=](admin_msg& msg) {
       auto& s = self->state;
@@ -378,6 +480,13 @@ caf::behavior spcp_session(caf::stateful_actor<spcp_state>* self,
         handle_transaction(self, *req);
       else
         handle_auth(self, *req);
+    },
+    [=](caf::timeout_atom) {
+      auto& s = self->state;
+      if (s.ph == spcp_phase::transaction || s.ph == spcp_phase::closing)
+        return;
+      s.ph = spcp_phase::closing;
+      login_deadline_passed(self, "SPCP");
     },
     [=](down_atom) { self->quit(); },
   };

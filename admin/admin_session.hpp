@@ -4,10 +4,17 @@
 // check from the registry.
 //
 // Handlers (dynamically typed; transport events arrive as messages):
-//   admin_msg   one whole request      -> parse, ask, reply
-//   down_atom   association gone       -> quit
+//   admin_msg      one whole request      -> parse, ask, reply
+//   down_atom      association gone       -> quit
+//   timeout_atom   the login deadline     -> close unless logged in
+//
+// Logins are guarded twice (docs/admin-protocols.md, "Logins"): an
+// association must log in within `admin_login_deadline`, and the login
+// guard (one actor shared by every session of both protocols) refuses
+// every attempt from a source address that failed too often, for a while.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +23,7 @@
 
 #include "actors/messages.hpp"
 #include "admin/codec.hpp"
+#include "admin/login_guard.hpp"
 #include "net/sctp.hpp"
 
 namespace px {
@@ -27,10 +35,15 @@ struct admin_deps {
   registry_actor registry;
   metrics_actor metrics;
   settings_actor settings;
+  /// Failed logins per source address, shared by every admin session.
+  login_guard_actor guard;
 };
 
 /// Failed logins after which an association is closed.
 constexpr int max_admin_login_failures = 3;
+
+/// An association that has not logged in by then is closed.
+constexpr auto admin_login_deadline = std::chrono::seconds{10};
 
 /// Phases of an SPCP session.
 enum class spcp_phase : uint8_t { expect_user, expect_pass, transaction, closing };

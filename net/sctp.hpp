@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -91,9 +92,11 @@ std::unique_ptr<sctp_client> connect_kernel_sctp(const ip_endpoint& server,
                                                  int timeout_ms, std::string& err);
 
 /// Connects with usrsctp over UDP to `server`, whose usrsctp listens on UDP
-/// port `remote_udp_port`.
-std::unique_ptr<sctp_client> connect_udp_sctp(const ip_endpoint& server,
-                                              uint16_t remote_udp_port,
-                                              int timeout_ms, std::string& err);
+/// port `remote_udp_port`, from the local address the kernel picks or from
+/// `source` (port 0: any).
+std::unique_ptr<sctp_client>
+connect_udp_sctp(const ip_endpoint& server, uint16_t remote_udp_port,
+                 int timeout_ms, std::string& err,
+                 const std::optional<ip_endpoint>& source = std::nullopt);
 
 } // namespace px::net

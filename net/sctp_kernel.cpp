@@ -49,6 +49,9 @@ public:
       return "kernel SCTP socket: " + std::string{std::strerror(errno)};
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    // Accepted sockets inherit the buffers (and the window they announce).
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &limits_.rcvbuf, sizeof(limits_.rcvbuf));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &limits_.sndbuf, sizeof(limits_.sndbuf));
     if (addr.v6)
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     sockaddr_storage ss;
@@ -74,21 +77,20 @@ public:
   }
 
 protected:
-  void flush(assoc& a) override {
-    int fd = fds_.at(a.id);
-    while (!a.outq.empty()) {
-      auto& m = a.outq.front();
-      auto n = ::send(fd, m.data(), m.size(), MSG_NOSIGNAL);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return; // EPOLLOUT will call us again
-      if (n < 0) {
-        drop(a.id);
-        return;
-      }
-      a.outq.pop_front();
-    }
-    if (a.close_after)
-      drop(a.id);
+  write_result write_one(assoc& a, const std::vector<uint8_t>& m) override {
+    if (::send(fds_.at(a.id), m.data(), m.size(), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+      return write_result::done;
+    // EAGAIN: EPOLLOUT brings us back.
+    return errno == EAGAIN || errno == EWOULDBLOCK ? write_result::again
+                                                   : write_result::failed;
+  }
+
+  void shutdown_write(assoc& a) override {
+    ::shutdown(fds_.at(a.id), SHUT_WR); // SHUTDOWN once the data is acked
+  }
+
+  void resume(assoc_id id) override {
+    read_all(id);
   }
 
 private:
@@ -107,18 +109,14 @@ private:
           accept_all(static_cast<int>(tag & ~tag_listener));
         } else if (tag & tag_assoc) {
           auto id = tag & ~tag_assoc;
-          if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-            read_all(id);
           if (auto a = find(id); a && (events[i].events & EPOLLOUT))
             flush(*a);
+          read_all(id); // also what back-pressure left waiting
         }
       }
+      expire_closes();
     }
-    std::vector<assoc_id> ids;
-    for (auto& kv : assocs_)
-      ids.push_back(kv.first);
-    for (auto id : ids)
-      drop(id);
+    drop_all();
   }
 
   void accept_all(int lfd) {
@@ -131,14 +129,19 @@ private:
         return;
       int one = 1;
       setsockopt(fd, IPPROTO_SCTP, SCTP_NODELAY, &one, sizeof(one));
-      auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      auto peer = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))
+                    .value_or(ip_endpoint{});
+      if (!admit(peer)) {
+        abort_close(fd);
+        continue;
+      }
       auto id = next_id_; // add_assoc takes this id
       fds_[id] = fd;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
       ev.data.u64 = tag_assoc | id;
       epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-      add_assoc(listeners_.at(lfd), peer.value_or(ip_endpoint{}));
+      add_assoc(listeners_.at(lfd), peer);
       read_all(id); // data may have arrived with the handshake
     }
   }
@@ -147,7 +150,7 @@ private:
     uint8_t buf[8192];
     for (;;) {
       auto a = find(id);
-      if (!a)
+      if (!a || !wants_read(*a))
         return;
       int fd = fds_.at(id);
       iovec iov{buf, sizeof(buf)};
@@ -165,18 +168,29 @@ private:
         return;
       if (n < 0 && errno == EINTR)
         continue;
-      drop(id); // EOF or error
+      // The end of the association: expected after our shutdown.
+      drop(id, !(n == 0 && a->shut));
       return;
     }
   }
 
-  void drop(assoc_id id) {
+  void drop(assoc_id id, bool abort) override {
     auto i = fds_.find(id);
     if (i == fds_.end())
       return;
-    ::close(i->second);
+    if (abort)
+      abort_close(i->second);
+    else
+      ::close(i->second);
     fds_.erase(i);
     remove_assoc(id);
+  }
+
+  /// Closes with an ABORT: nothing lingers in the kernel.
+  static void abort_close(int fd) {
+    linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    ::close(fd);
   }
 
   int ep_ = -1;

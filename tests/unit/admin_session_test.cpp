@@ -1,7 +1,9 @@
-// Tier (b): the SPCP admin session under CAF's test coordinator, with a fake
-// SCTP transport that records replies.
+// Tier (b): the SPCP and Manager admin sessions and the login guard under
+// CAF's test coordinator, with a fake SCTP transport that records replies.
 #define CAF_SUITE admin_session
 #include <caf/test/unit_test_impl.hpp>
+
+#include <set>
 
 // dsl.hpp uses the short FAIL macro without defining it in CAF 0.17.6.
 #define FAIL(msg) CAF_FAIL(msg)
@@ -27,11 +29,15 @@ public:
   void send(net::assoc_id, std::vector<uint8_t> msg) override {
     sent.push_back(std::move(msg));
   }
-  void close(net::assoc_id) override { ++closes; }
+  void close(net::assoc_id id) override {
+    ++closes;
+    closed.insert(id);
+  }
   void stop() override {}
 
   std::vector<bytes> sent;
   int closes = 0;
+  std::set<net::assoc_id> closed;
 };
 
 bytes req(spcp::cmd c, std::vector<std::string> args = {}) {
@@ -48,10 +54,45 @@ struct fixture : test_coordinator_fixture<> {
     reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
     met = sys.spawn(metrics);
     set = sys.spawn(px::settings, session_settings{}, acceptor_actor{});
-    sess = sys.spawn(spcp_session, net::assoc_id{1},
-                     *net::ip_endpoint::parse("127.0.0.1:9"),
-                     admin_deps{&tx, reg, met, set});
+    guard = sys.spawn(login_guard);
+    sess = spawn_spcp("127.0.0.1:9");
+  }
+
+  ~fixture() {
+    // The base class runs what is left, timeouts included: no session may
+    // reach for `tx` (destroyed first) at its login deadline.
+    sched.clock().cancel_all();
+  }
+
+  admin_deps deps() {
+    return admin_deps{&tx, reg, met, set, guard};
+  }
+
+  /// A new SPCP session for an association from `peer`.
+  caf::actor spawn_spcp(const char* peer) {
+    auto s = sys.spawn(spcp_session, net::assoc_id{++last_id},
+                       *net::ip_endpoint::parse(peer), deps());
     consume_all();
+    return s;
+  }
+
+  /// USER root, PASS `password` on a new association from `peer`: the
+  /// PASS reply (or the USER reply when USER failed).
+  spcp::status try_login(const char* peer, const std::string& password) {
+    sess = spawn_spcp(peer);
+    auto st = call(req(spcp::cmd::user, {"root"})).status;
+    if (st != spcp::status::ok)
+      return st;
+    return call(req(spcp::cmd::pass, {password})).status;
+  }
+
+  /// How long the guard keeps `peer`'s address locked (read from its state:
+  /// a request would run every pending timeout, login deadlines included).
+  caf::timespan locked_for(const char* peer) {
+    using impl = std::remove_pointer_t<
+      login_guard_actor::stateful_pointer<login_guard_state>>;
+    return deref<impl>(guard).state.locked_for(*net::ip_endpoint::parse(peer),
+                                               sched.clock().now());
   }
 
   void consume_all() {
@@ -80,7 +121,9 @@ struct fixture : test_coordinator_fixture<> {
   registry_actor reg;
   metrics_actor met;
   settings_actor set;
+  login_guard_actor guard;
   caf::actor sess;
+  uint64_t last_id = 0;
 };
 
 } // namespace
@@ -181,6 +224,84 @@ CAF_TEST(a failed pass allows a new user command) {
   CAF_CHECK_EQUAL(call(req(spcp::cmd::historical)).data, "0");
 }
 
+CAF_TEST(an association that does not log in within the deadline is closed) {
+  sched.advance_time(admin_login_deadline - std::chrono::milliseconds{1});
+  consume_all();
+  CAF_CHECK_EQUAL(tx.closes, 0);
+  CAF_CHECK(call(req(spcp::cmd::user, {"root"})).status == spcp::status::ok);
+  sched.advance_time(std::chrono::milliseconds{1});
+  consume_all();
+  CAF_CHECK_EQUAL(tx.closes, 1);
+  // Closing: the PASS that comes too late gets no reply.
+  tx.sent.clear();
+  self->send(sess, admin_msg{req(spcp::cmd::pass, {"secret"}), false});
+  consume_all();
+  CAF_CHECK(tx.sent.empty());
+}
+
+CAF_TEST(a logged in association outlives the login deadline) {
+  login();
+  sched.advance_time(admin_login_deadline * 2);
+  consume_all();
+  CAF_CHECK_EQUAL(tx.closes, 0);
+  CAF_CHECK(call(req(spcp::cmd::historical)).status == spcp::status::ok);
+}
+
+CAF_TEST(failed logins from one address lock it and only it) {
+  // Three failures cost nothing, across associations.
+  CAF_CHECK(try_login("127.0.0.1:1000", "wrong") == spcp::status::auth_error);
+  CAF_CHECK(try_login("127.0.0.1:1001", "wrong") == spcp::status::auth_error);
+  CAF_CHECK(try_login("127.0.0.1:1002", "wrong") == spcp::status::auth_error);
+  CAF_CHECK_EQUAL(locked_for("127.0.0.1:1"), caf::timespan{0});
+  // The fourth locks the address for 1 s, whatever the port.
+  CAF_CHECK(try_login("127.0.0.1:1003", "wrong") == spcp::status::auth_error);
+  CAF_CHECK_EQUAL(locked_for("127.0.0.1:1"), caf::timespan{std::chrono::seconds{1}});
+  // Locked: even the right password is refused, already at USER.
+  CAF_CHECK(try_login("127.0.0.1:1004", "secret") == spcp::status::auth_error);
+  // Another address is not affected.
+  CAF_CHECK(try_login("127.0.0.2:1000", "secret") == spcp::status::ok);
+  CAF_CHECK(try_login("[::1]:1000", "secret") == spcp::status::ok);
+  // After the lock, the right password works and clears the record.
+  sched.advance_time(std::chrono::seconds{1});
+  CAF_CHECK(try_login("127.0.0.1:1005", "secret") == spcp::status::ok);
+  CAF_CHECK(try_login("127.0.0.1:1006", "wrong") == spcp::status::auth_error);
+  CAF_CHECK_EQUAL(locked_for("127.0.0.1:1"), caf::timespan{0});
+  auto m = request<metrics_snapshot>(met, get_atom_v);
+  CAF_CHECK_EQUAL(m.admin_auth_failures, 6u);
+}
+
+CAF_TEST(each further failure doubles the lock) {
+  for (int i = 0; i < 4; ++i)
+    try_login("10.0.0.1:1", "wrong");
+  sched.advance_time(std::chrono::seconds{1});
+  CAF_CHECK(try_login("10.0.0.1:2", "wrong") == spcp::status::auth_error);
+  CAF_CHECK_EQUAL(locked_for("10.0.0.1:1"), caf::timespan{std::chrono::seconds{2}});
+  sched.advance_time(std::chrono::seconds{1});
+  CAF_CHECK(try_login("10.0.0.1:3", "secret") == spcp::status::auth_error);
+  sched.advance_time(std::chrono::seconds{1});
+  CAF_CHECK(try_login("10.0.0.1:4", "secret") == spcp::status::ok);
+}
+
+CAF_TEST(lock lengths and forgetting) {
+  using std::chrono::seconds;
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(3).count(), 0);
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(4).count(), 1);
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(5).count(), 2);
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(9).count(), 32);
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(10).count(), 60);
+  CAF_CHECK_EQUAL(login_guard_state::lock_after(1000).count(), 60);
+  login_guard_state st;
+  auto ip = *net::ip_endpoint::parse("10.1.1.1:5");
+  login_guard_state::time_point t0{};
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(st.failed(ip, t0).count(), 0);
+  // Fifteen minutes later, the three failures are forgotten.
+  auto later = t0 + std::chrono::minutes{16};
+  CAF_CHECK_EQUAL(st.failed(ip, later).count(), 0);
+  CAF_CHECK_EQUAL(st.sources.size(), 1u);
+  CAF_CHECK_EQUAL(st.sources.begin()->second.failures, 1);
+}
+
 CAF_TEST(decimal parsing) {
   auto v = spcp_state::parse_decimal("65536");
   CAF_REQUIRE(v.has_value());
@@ -198,9 +319,8 @@ namespace mgr = admin::manager;
 
 struct manager_fixture : fixture {
   manager_fixture() {
-    msess = sys.spawn(manager_session, net::assoc_id{2},
-                      *net::ip_endpoint::parse("127.0.0.1:9"),
-                      admin_deps{&tx, reg, met, set});
+    msess = sys.spawn(manager_session, net::assoc_id{100},
+                      *net::ip_endpoint::parse("127.0.0.1:9"), deps());
     consume_all();
   }
 
@@ -268,9 +388,8 @@ CAF_TEST(add user then duplicate) {
             == (bytes{0x05, 0x00, 0x00}));
   CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"newbie"}, std::string{"pw"},
                           uint8_t{config::role_socks}));
-  auto again = sys.spawn(manager_session, net::assoc_id{3},
-                         *net::ip_endpoint::parse("127.0.0.1:9"),
-                         admin_deps{&tx, reg, met, set});
+  auto again = sys.spawn(manager_session, net::assoc_id{101},
+                         *net::ip_endpoint::parse("127.0.0.1:9"), deps());
   consume_all();
   msess = again;
   login();
@@ -278,6 +397,28 @@ CAF_TEST(add user then duplicate) {
   CAF_REQUIRE_EQUAL(r.size(), 3u);
   CAF_CHECK_EQUAL(r[1], 0x00);
   CAF_CHECK_NOT_EQUAL(r[2], 0x00);
+}
+
+CAF_TEST(a manager association that does not log in is closed) {
+  sched.advance_time(admin_login_deadline);
+  consume_all();
+  CAF_CHECK_EQUAL(tx.closed.count(100), 1u);
+  CAF_CHECK(login().empty());
+}
+
+CAF_TEST(a locked address cannot log in over the manager protocol) {
+  for (int i = 0; i < 4; ++i) {
+    msess = sys.spawn(manager_session, net::assoc_id{200u + i},
+                      *net::ip_endpoint::parse("127.0.0.1:9"), deps());
+    CAF_CHECK(login("root", "wrong") == (bytes{0x05, 0x01}));
+  }
+  msess = sys.spawn(manager_session, net::assoc_id{210},
+                    *net::ip_endpoint::parse("127.0.0.1:9"), deps());
+  CAF_CHECK(login() == (bytes{0x05, 0x01}));
+  sched.advance_time(std::chrono::seconds{1});
+  msess = sys.spawn(manager_session, net::assoc_id{211},
+                    *net::ip_endpoint::parse("127.0.0.1:9"), deps());
+  CAF_CHECK(login() == (bytes{0x05, 0x00}));
 }
 
 CAF_TEST(max clients) {
