@@ -1,6 +1,5 @@
 #include "config/ini.hpp"
 
-#include <cstdio>
 #include <sstream>
 
 #include "net/log.hpp"
@@ -100,9 +99,8 @@ ini_file tokenize(const std::string& text) {
   while (std::getline(in, raw)) {
     ++number;
     if (auto c = control_byte(raw); c >= 0) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
-      file.error = line_error{number, {}, std::string{"control byte "} + hex + " in the line"};
+      auto byte = log::escape(std::string(1, static_cast<char>(c)));
+      file.error = line_error{number, {}, "control byte " + byte + " in the line"};
       break;
     }
     auto line = trim(strip_comment(raw));
