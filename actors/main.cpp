@@ -8,6 +8,7 @@
 //                                from $PROXY_PASSWORD or the first stdin line
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -64,13 +65,18 @@ int hash_user(const std::string& name, const std::string& roles_text) {
   return 0;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
+/// The command line, parsed.
+struct arguments {
   std::string config_path;
   std::string hash_name;
   std::string roles = "socks";
   bool check = false;
+};
+
+/// Reads the command line into `args`; returns the exit code when the program
+/// ends here (--help, an unknown argument), else nothing. Exits 2 when an
+/// option lacks its value.
+std::optional<int> parse_arguments(int argc, char** argv, arguments& args) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* what) -> std::string {
@@ -81,13 +87,13 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--config" || arg == "-c")
-      config_path = value("a file");
+      args.config_path = value("a file");
     else if (arg == "--check")
-      check = true;
+      args.check = true;
     else if (arg == "--hash-user")
-      hash_name = value("a user name");
+      args.hash_name = value("a user name");
     else if (arg == "--roles")
-      roles = value("roles");
+      args.roles = value("roles");
     else if (arg == "--help" || arg == "-h") {
       std::cout << usage_text;
       return 0;
@@ -96,37 +102,51 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!hash_name.empty())
-    return hash_user(hash_name, roles);
-  if (config_path.empty()) {
+  return std::nullopt;
+}
+
+/// --check: opens what a start would open besides the sockets (the users
+/// file, the access log) and prints "PATH: OK"; returns the exit code.
+int check_config(const config::proxy_config& cfg, const std::string& path) {
+  if (!cfg.users_file.empty()) {
+    auto users = config::load_users(cfg.users_file);
+    if (auto err = std::get_if<std::string>(&users)) {
+      log::error(*err);
+      return 1;
+    }
+  }
+  // What a start would open: a log the proxy may not write fails here too
+  // (a missing file is created, as a start would).
+  int log_fd = -1;
+  if (auto err = open_access_log(cfg.access_log, log_fd); !err.empty()) {
+    log::error(err);
+    return 1;
+  }
+  if (log_fd > STDERR_FILENO)
+    ::close(log_fd);
+  std::cout << path << ": OK\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  arguments args;
+  if (auto rc = parse_arguments(argc, argv, args))
+    return *rc;
+  if (!args.hash_name.empty())
+    return hash_user(args.hash_name, args.roles);
+  if (args.config_path.empty()) {
     std::cerr << usage_text;
     return 2;
   }
-  auto loaded = config::load(config_path);
+  auto loaded = config::load(args.config_path);
   if (auto err = std::get_if<std::string>(&loaded)) {
     log::error(*err);
     return 1;
   }
   auto& cfg = std::get<config::proxy_config>(loaded);
-  if (check) {
-    if (!cfg.users_file.empty()) {
-      auto users = config::load_users(cfg.users_file);
-      if (auto err = std::get_if<std::string>(&users)) {
-        log::error(*err);
-        return 1;
-      }
-    }
-    // What a start would open: a log the proxy may not write fails here too
-    // (a missing file is created, as a start would).
-    int log_fd = -1;
-    if (auto err = open_access_log(cfg.access_log, log_fd); !err.empty()) {
-      log::error(err);
-      return 1;
-    }
-    if (log_fd > STDERR_FILENO)
-      ::close(log_fd);
-    std::cout << config_path << ": OK\n";
-    return 0;
-  }
+  if (args.check)
+    return check_config(cfg, args.config_path);
   return px::run(cfg);
 }

@@ -193,83 +193,83 @@ void handle_auth(spcp_ptr self, const admin::spcp_request& req) {
   spcp_unless_locked(self, [=] { check_password(self, password); });
 }
 
-void with_metrics(spcp_ptr self,
-                  std::function<uint64_t(const metrics_snapshot&)> pick) {
-  self->request(self->state.deps.metrics, admin_timeout, get_atom_v)
-    .await([=](const metrics_snapshot& m) {
-             reply(self, spcp::status::ok, std::to_string(pick(m)));
-           },
-           [=](const caf::error&) { reply(self, spcp::status::general_error); });
-}
-
-void on_setter_result(spcp_ptr self, caf::expected<bool> ok) {
-  if (!ok)
-    reply(self, spcp::status::general_error);
-  else
-    reply(self, *ok ? spcp::status::ok : spcp::status::invalid_args);
-}
-
-void handle_transaction(spcp_ptr self, const admin::spcp_request& req) {
-  auto& s = self->state;
-  auto no_args = [&] {
-    if (req.args.empty())
-      return true;
+/// True when `req` has no arguments; else replies that it may not have any.
+bool no_args(spcp_ptr self, const admin::spcp_request& req) {
+  if (!req.args.empty())
     reply(self, spcp::status::invalid_args);
-    return false;
-  };
-  switch (static_cast<spcp::cmd>(req.cmd)) {
+  return req.args.empty();
+}
+
+/// CONCURRENT, BYTES, HISTORICAL: one number from the metrics actor.
+void reply_metric(spcp_ptr self, spcp::cmd c) {
+  self->request(self->state.deps.metrics, admin_timeout, get_atom_v)
+    .await(
+      [=](const metrics_snapshot& m) {
+        auto n = c == spcp::cmd::concurrent ? m.active
+                 : c == spcp::cmd::bytes    ? m.bytes_up + m.bytes_down
+                                            : m.accepted;
+        reply(self, spcp::status::ok, std::to_string(n));
+      },
+      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+}
+
+/// GET TRANSFORM: the active transformation, from the settings actor.
+void reply_transform(spcp_ptr self) {
+  self->request(self->state.deps.settings, admin_timeout, get_atom_v)
+    .await(
+      [=](const session_settings& x) { reply(self, spcp::status::ok, x.transform); },
+      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+}
+
+/// SET BUFFER, SET TRANSFORM: asks the settings actor `xs...`; it answers
+/// whether it took the value.
+template <class... Ts>
+void change_setting(spcp_ptr self, Ts... xs) {
+  self->request(self->state.deps.settings, admin_timeout, xs...)
+    .await(
+      [=](bool ok) {
+        reply(self, ok ? spcp::status::ok : spcp::status::invalid_args);
+      },
+      [=](const caf::error&) { reply(self, spcp::status::general_error); });
+}
+
+/// QUIT: the last reply, then the association closes.
+void handle_quit(spcp_ptr self) {
+  auto& s = self->state;
+  reply(self, spcp::status::ok);
+  s.ph = spcp_phase::closing;
+  s.deps.tx->close(s.id);
+}
+
+/// A request after the login: checks its arguments, then one step per command.
+void handle_transaction(spcp_ptr self, const admin::spcp_request& req) {
+  auto& args = req.args;
+  switch (auto c = static_cast<spcp::cmd>(req.cmd)) {
     case spcp::cmd::concurrent:
-      if (no_args())
-        with_metrics(self, [](const metrics_snapshot& m) { return m.active; });
-      return;
     case spcp::cmd::bytes:
-      if (no_args())
-        with_metrics(self, [](const metrics_snapshot& m) {
-          return m.bytes_up + m.bytes_down;
-        });
-      return;
     case spcp::cmd::historical:
-      if (no_args())
-        with_metrics(self, [](const metrics_snapshot& m) { return m.accepted; });
+      if (no_args(self, req))
+        reply_metric(self, c);
       return;
     case spcp::cmd::get_transform:
-      if (no_args())
-        self->request(s.deps.settings, admin_timeout, get_atom_v)
-          .await([=](const session_settings& x) {
-                   reply(self, spcp::status::ok, x.transform);
-                 },
-                 [=](const caf::error&) { reply(self, spcp::status::general_error); });
+      if (no_args(self, req))
+        reply_transform(self);
       return;
-    case spcp::cmd::set_buffer: {
-      std::optional<uint64_t> size;
-      if (req.args.size() == 1)
-        size = spcp_state::parse_decimal(req.args[0]);
-      if (!size) {
+    case spcp::cmd::set_buffer:
+      if (auto n = args.size() == 1 ? spcp_state::parse_decimal(args[0]) : std::nullopt)
+        change_setting(self, buffer_atom_v, *n);
+      else
         reply(self, spcp::status::invalid_args);
-        return;
-      }
-      self->request(s.deps.settings, admin_timeout, buffer_atom_v, *size)
-        .await([=](bool ok) { on_setter_result(self, ok); },
-               [=](caf::error& e) { on_setter_result(self, std::move(e)); });
       return;
-    }
-    case spcp::cmd::set_transform: {
-      if (req.args.size() > 1) {
+    case spcp::cmd::set_transform:
+      if (args.size() <= 1)
+        change_setting(self, transform_atom_v, args.empty() ? std::string{} : args[0]);
+      else
         reply(self, spcp::status::invalid_args);
-        return;
-      }
-      auto cmd = req.args.empty() ? std::string{} : req.args[0];
-      self->request(s.deps.settings, admin_timeout, transform_atom_v, cmd)
-        .await([=](bool ok) { on_setter_result(self, ok); },
-               [=](caf::error& e) { on_setter_result(self, std::move(e)); });
       return;
-    }
     case spcp::cmd::quit:
-      if (!no_args())
-        return;
-      reply(self, spcp::status::ok);
-      s.ph = spcp_phase::closing;
-      s.deps.tx->close(s.id);
+      if (no_args(self, req))
+        handle_quit(self);
       return;
     case spcp::cmd::user:
     case spcp::cmd::pass:

@@ -1,18 +1,28 @@
 // The key table of `proxy.ini`: one entry per key with its section, its name,
 // whether it may repeat, and how its value is parsed, validated and stored
-// in a `proxy_config`. `config::parse` (config.cpp) looks every entry of the
-// tokenized file up here; docs/configuration.md documents the same keys.
+// in a `proxy_config` (config/proxy_config.hpp), and the duration and size
+// parsers its entries share. `config::parse` (config.cpp) looks every entry
+// of the tokenized file up here; docs/configuration.md documents the same keys.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "config/config.hpp"
+#include "config/proxy_config.hpp"
 
 namespace px::config {
+
+/// Parses "10s", "500ms", "2m", "1h" or a plain number of seconds, at most
+/// 100 days.
+bool parse_duration(const std::string& text, std::chrono::milliseconds& out);
+
+/// Parses "65536", "64k", "1m" (binary multiples).
+bool parse_size(const std::string& text, size_t& out);
 
 /// Parses, validates and stores one value. Gets the value and the path of the
 /// config file (relative paths are resolved against its folder); returns

@@ -1,0 +1,166 @@
+#include "admin/proxyctl_manager.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+namespace px::proxyctl {
+
+namespace {
+
+namespace mgr = admin::manager;
+
+/// Says why the proxy refused `what` (or that its reply is malformed);
+/// returns exit_refused or exit_transport.
+int manager_fail(const std::vector<uint8_t>& in, const char* what) {
+  if (in.size() == 3 && in[0] == mgr::version) {
+    auto st = static_cast<mgr::status>(in[2]);
+    std::cerr << "proxyctl: " << what << ": " << mgr::to_string(st) << "\n";
+    return exit_refused;
+  }
+  std::cerr << "proxyctl: " << what << ": malformed reply from the proxy\n";
+  return exit_transport;
+}
+
+/// Step 1: the request the command asks for; prints why there is none.
+std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
+  mgr::request req;
+  if (cmd[0] == "users" && cmd.size() == 3 && cmd[1] == "add") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::add_user);
+    req.user.user = cmd[2];
+  } else if (cmd[0] == "users" && cmd.size() == 2 && cmd[1] == "list") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::list_users);
+  } else if (cmd[0] == "manager-metrics" && cmd.size() == 1) {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::metrics);
+  } else if (cmd[0] == "max-clients" && cmd.size() == 2) {
+    char* end = nullptr;
+    auto n = strtoul(cmd[1].c_str(), &end, 10);
+    if (cmd[1].empty() || *end != '\0' || n > 0xFFFFFFFFul) {
+      std::cerr << "proxyctl: max-clients needs a number up to 4294967295\n";
+      return std::nullopt;
+    }
+    req.cmd = static_cast<uint8_t>(mgr::cmd::max_clients);
+    req.max_clients = static_cast<uint32_t>(n);
+  } else {
+    std::cerr << "proxyctl: use 'users add NAME', 'users list', "
+                 "'manager-metrics' or 'max-clients N'\n";
+    return std::nullopt;
+  }
+  return req;
+}
+
+/// Step 2 of `users add`: the new user's password, after the admin's; prints
+/// why the name or the password is unusable.
+bool read_new_password(mgr::request& req) {
+  req.user.password = read_password("PROXYCTL_NEW_PASSWORD", "new user's password: ");
+  if (req.user.user.empty() || req.user.user.size() > 255
+      || req.user.password.empty() || req.user.password.size() > 255) {
+    std::cerr << "proxyctl: user name and password must be 1-255 bytes\n";
+    return false;
+  }
+  return true;
+}
+
+/// Step 3: the login message and its reply (left in `in`).
+int log_in(net::sctp_client& client, const mgr::credentials& admin,
+           std::vector<uint8_t>& in, int timeout_ms) {
+  if (!exchange(client, mgr::encode_login(admin), in, timeout_ms))
+    return exit_transport;
+  if (in.size() != 2 || in[0] != mgr::version) {
+    std::cerr << "proxyctl: login: malformed reply from the proxy\n";
+    return exit_transport;
+  }
+  if (in[1] != 0) {
+    std::cerr << "proxyctl: login: "
+              << mgr::to_string(static_cast<mgr::status>(in[1])) << "\n";
+    return exit_auth;
+  }
+  return exit_ok;
+}
+
+/// `users list`: one name a line, or a JSON array.
+void print_names(const std::vector<std::string>& names, bool json) {
+  if (!json) {
+    for (auto& n : names)
+      std::cout << n << "\n";
+    return;
+  }
+  std::cout << "[";
+  for (size_t i = 0; i < names.size(); ++i)
+    std::cout << (i ? ", " : "") << "\"" << json_escape(names[i]) << "\"";
+  std::cout << "]\n";
+}
+
+/// `manager-metrics`: three lines, or a JSON object.
+void print_metrics(const mgr::metrics_values& v, bool json) {
+  if (json)
+    std::cout << "{\"historical\": " << v.historical << ", \"active\": "
+              << v.active << ", \"bytes\": " << v.bytes << "}\n";
+  else
+    std::cout << "historical   " << v.historical << "\nactive       "
+              << v.active << "\nbytes        " << v.bytes << "\n";
+}
+
+/// Step 5: the reply `in` to `req`, printed; returns the exit code.
+int print_reply(const options& opt, const mgr::request& req,
+                const std::vector<uint8_t>& in) {
+  switch (static_cast<mgr::cmd>(req.cmd)) {
+    case mgr::cmd::add_user:
+    case mgr::cmd::max_clients:
+      if (in.size() != 3 || in[0] != mgr::version || in[1] != req.cmd || in[2] != 0)
+        return manager_fail(in, opt.command[0].c_str());
+      print_ok(opt);
+      return exit_ok;
+    case mgr::cmd::list_users: {
+      auto names = mgr::parse_list_reply(in.data(), in.size());
+      if (!names)
+        return manager_fail(in, "users list");
+      print_names(*names, opt.json);
+      return exit_ok;
+    }
+    case mgr::cmd::metrics: {
+      auto v = mgr::parse_metrics_reply(in.data(), in.size());
+      if (!v)
+        return manager_fail(in, "manager-metrics");
+      print_metrics(*v, opt.json);
+      return exit_ok;
+    }
+  }
+  return exit_transport;
+}
+
+} // namespace
+
+bool is_manager_command(const std::string& name) {
+  return name == "users" || name == "manager-metrics" || name == "max-clients";
+}
+
+int run_manager(const options& opt) {
+  auto server = server_address(opt, opt.manager_port);
+  if (!server)
+    return exit_usage;
+  auto req = make_request(opt.command);
+  if (!req)
+    return exit_usage;
+  auto user = admin_user(opt);
+  if (user.size() > 255) {
+    std::cerr << "proxyctl: user name too long\n";
+    return exit_usage;
+  }
+  auto password = read_password();
+  if (req->cmd == static_cast<uint8_t>(mgr::cmd::add_user) && !read_new_password(*req))
+    return exit_usage;
+  auto client = connect(opt, *server);
+  if (!client)
+    return exit_transport;
+  std::vector<uint8_t> in;
+  if (auto rc = log_in(*client, {user, password}, in, opt.timeout_ms); rc != exit_ok)
+    return rc;
+  // Step 4: the request.
+  if (!exchange(*client, mgr::encode_request(*req), in, opt.timeout_ms))
+    return exit_transport;
+  return print_reply(opt, *req, in);
+}
+
+} // namespace px::proxyctl

@@ -1,0 +1,88 @@
+// The validated settings of `proxy.ini` as a plain struct: what the key
+// table (config/keys.hpp) fills in and what the rest of the proxy reads.
+// Parsing a file into it is config::load (config/config.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/address.hpp"
+
+namespace px::config {
+
+/// Which SOCKS5 methods clients may use.
+enum class auth_mode {
+  /// RFC 1929 username/password only.
+  userpass,
+  /// No authentication only.
+  none,
+  /// Username/password when the client offers it, otherwise no-auth.
+  any,
+};
+
+/// Which SCTP implementation the admin plane uses.
+enum class admin_transport {
+  /// Kernel SCTP when a socket can be opened, else SCTP over UDP.
+  automatic,
+  /// Kernel SCTP (lksctp) only.
+  kernel,
+  /// SCTP over UDP (usrsctp) only.
+  udp,
+};
+
+/// Every setting of `proxy.ini`, validated.
+struct proxy_config {
+  /// The file this was read from.
+  std::string path;
+
+  // -- [socks] ---
+  /// Addresses to accept SOCKS clients on (key `listen`, repeatable).
+  std::vector<net::ip_endpoint> listen;
+  auth_mode auth = auth_mode::userpass;
+  /// Users file, resolved relative to the config file's folder.
+  std::string users_file;
+  size_t max_clients = 1024;
+  size_t buffer_size = 64 * 1024;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds connect_timeout{10000};
+  /// BIND: how long to wait for the peer to connect.
+  std::chrono::milliseconds bind_timeout{60000};
+  std::chrono::milliseconds idle_timeout{300000};
+  /// Clients allowed to connect (empty: everyone).
+  std::vector<net::cidr> allow_clients;
+  /// Destinations refused with REP 0x02.
+  std::vector<net::cidr> deny_destinations;
+  /// DNS servers (key `dns_server`, repeatable; empty: /etc/resolv.conf).
+  std::vector<net::ip_endpoint> dns_servers;
+
+  // -- [server] ---
+  /// Reactor threads (0: one per core).
+  size_t threads = 0;
+  /// CAF scheduler threads (0: half the cores, at least one).
+  size_t actor_threads = 0;
+  bool splice = true;
+  std::chrono::milliseconds shutdown_grace{5000};
+  /// "-" for stderr, "off", or a file path.
+  std::string access_log = "-";
+  /// error, warning, info or debug.
+  std::string log_level = "info";
+  /// Largest number of users the registry holds.
+  size_t max_users = 10000;
+
+  // -- [admin] ---
+  admin_transport transport = admin_transport::automatic;
+  /// UDP port of SCTP-over-UDP (RFC 6951).
+  uint16_t udp_port = 9899;
+  /// SPCP listener (absent: off).
+  std::optional<net::ip_endpoint> spcp_listen
+    = net::ip_endpoint::parse("127.0.0.1:9090");
+  /// Manager listener (absent: off).
+  std::optional<net::ip_endpoint> manager_listen
+    = net::ip_endpoint::parse("127.0.0.1:9091");
+};
+
+} // namespace px::config
