@@ -121,6 +121,8 @@ enum class metric : uint8_t {
   rejected_client_rule,
   /// A username/password check failed.
   auth_failure,
+  /// A username/password check was refused for overload (not checked).
+  auth_overload,
   /// A client did not finish its handshake in time.
   handshake_timeout,
   /// A client sent a malformed message.
@@ -155,6 +157,8 @@ struct metrics_snapshot {
   uint64_t bytes_up = 0; ///< Bytes relayed from clients to targets.
   uint64_t bytes_down = 0; ///< Bytes relayed from targets to clients.
   uint64_t auth_failures = 0; ///< Failed username/password checks.
+  /// Username/password checks refused for overload (not checked).
+  uint64_t auth_overloads = 0;
   uint64_t rejected_max_clients = 0; ///< Clients refused at max_clients.
   uint64_t rejected_client_rule = 0; ///< Clients refused by allow_client.
   uint64_t handshake_timeouts = 0; ///< Handshakes that did not finish in time.
@@ -187,8 +191,8 @@ struct access_record {
 
 // -- registry -----------------------------------------------------------------
 
-// Verified logins and the outcome of an add: in actors/registry_messages.hpp
-// (included above).
+// Verified logins, login checks and their verdicts, adds: in
+// actors/registry_messages.hpp (included above).
 
 // -- inspect ------------------------------------------------------------------
 
@@ -282,7 +286,8 @@ typename Inspector::result_type inspect(Inspector& f, client_refused& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
-           x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
+           x.bytes_up, x.bytes_down, x.auth_failures, x.auth_overloads,
+           x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
            x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
            x.replies);
@@ -340,6 +345,10 @@ CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
 CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
 /// Asks the access log to answer once every record it received is written.
 CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
+/// The asker of a login check is gone (its connection closed).
+CAF_ADD_ATOM(proxy, px, cancel_atom, "cancel")
+/// Logs how many login checks were refused for overload lately.
+CAF_ADD_ATOM(proxy, px, overload_atom, "overload")
 
 namespace px {
 
@@ -365,8 +374,15 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<logins_sink>,
   /// Publishes verified_logins now (coalesces cache updates).
   caf::reacts_to<publish_atom>,
-  /// (user, password, required role) -> accepted?
+  /// (user, password, required role) -> accepted? (admin logins; a check
+  /// refused for overload is answered with an error, never with false)
   caf::replies_to<auth_atom, std::string, std::string, uint8_t>::with<bool>,
+  /// A SOCKS login: queued per client address, answered with a verdict.
+  caf::replies_to<login_request>::with<auth_verdict>,
+  /// The asker with this ticket is gone: its check is dropped unhashed.
+  caf::reacts_to<cancel_atom, uint64_t>,
+  /// Logs the overload refusals counted since the last such line.
+  caf::reacts_to<overload_atom>,
   /// Replaces all users (after a reload from disk).
   caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
   /// (user, role) -> does the user exist with that role?
@@ -436,6 +452,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::hasher_actor))
   CAF_ADD_TYPE_ID(proxy, (px::persister_actor))
   CAF_ADD_TYPE_ID(proxy, (px::add_result))
+  CAF_ADD_TYPE_ID(proxy, (px::login_request))
+  CAF_ADD_TYPE_ID(proxy, (px::auth_verdict))
   CAF_ADD_TYPE_ID(proxy, (px::registry_actor))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_actor))
   CAF_ADD_TYPE_ID(proxy, (px::access_log_actor))

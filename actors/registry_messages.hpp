@@ -1,6 +1,7 @@
 // The registry's part of the message vocabulary (included by
 // actors/messages.hpp, which holds the one type-ID block): the verified
-// logins it publishes and the outcome of an add.
+// logins it publishes, the login checks it answers and their verdicts, and
+// the outcome of an add.
 #pragma once
 
 #include <array>
@@ -11,6 +12,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "config/users.hpp"
+#include "net/address.hpp"
 
 namespace px {
 
@@ -47,6 +50,33 @@ struct logins_update {
   std::shared_ptr<const verified_logins> logins;
 };
 
+/// A login the published verified logins could not grant (a session to the
+/// registry). Its check waits in the queue of the client's address (see
+/// actors/check_queue.hpp) until a hasher is free.
+struct login_request {
+  std::string user; ///< The user name.
+  std::string password; ///< Never logged.
+  uint8_t role = config::role_socks; ///< The role the login needs.
+  net::ip_endpoint peer; ///< The client's address (port ignored).
+  /// Names the check in a later (cancel, ticket): the connection's id
+  /// (0: cannot be cancelled).
+  uint64_t ticket = 0;
+};
+
+/// The registry's answer to a login_request.
+enum class auth_verdict : uint8_t {
+  /// The password is right and the user has the role.
+  granted,
+  /// Wrong user name, password or role.
+  denied,
+  /// Not checked: too many checks wait (or a hasher failed). Never a wrong
+  /// password: logged and counted as overload.
+  overloaded,
+};
+
+/// Name of a verdict, for logs.
+const char* to_string(auth_verdict x);
+
 /// Outcome of adding a user.
 enum class add_result : uint8_t {
   /// Added and durable on disk.
@@ -72,6 +102,15 @@ typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
   // A process-local value (never serialized): shows its size only.
   auto n = x.logins ? x.logins->users.size() : size_t{0};
   return f(caf::meta::type_name("logins_update"), n);
+}
+
+/// @relates login_request
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, login_request& x) {
+  // The password never reaches a log: CAF's logger is off and no handler
+  // prints this message.
+  return f(caf::meta::type_name("login_request"), x.user, x.password, x.role,
+           x.peer, x.ticket);
 }
 
 } // namespace px
