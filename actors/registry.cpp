@@ -47,9 +47,8 @@ std::string registry_state::file_contents() const {
   std::vector<config::user_entry> all;
   for (auto& kv : users)
     all.push_back(config::user_entry{kv.first, kv.second.roles, kv.second.hash});
-  for (auto& kv : pending)
-    if (!kv.second.hash.empty())
-      all.push_back(kv.second);
+  for (auto& add : writing)
+    all.push_back(config::user_entry{add.user, add.roles, add.hash});
   std::sort(all.begin(), all.end(),
             [](const auto& x, const auto& y) { return x.name < y.name; });
   return config::format_users(all);

@@ -6,7 +6,9 @@
 //
 // Hashers get one job at a time: adds first, then login checks from the
 // check queue (actors/check_queue.hpp), which drops the checks of clients
-// that left and refuses (as overload) what it cannot hold.
+// that left and refuses (as overload) what it cannot hold. The users file
+// is written by one write at a time, holding exactly the users that write
+// acknowledges (docs/hardening.md).
 #pragma once
 
 #include <array>
@@ -79,7 +81,8 @@ struct registry_state {
 
   /// The users in force.
   std::map<std::string, registry_user> users;
-  /// Users being added: hashed (hash set) or still hashing (hash empty).
+  /// Names being added (reserved until the add ends): see `to_hash`,
+  /// `to_write`, `writing`.
   std::map<std::string, config::user_entry> pending;
   /// Users file and limits.
   registry_config cfg;
@@ -117,6 +120,16 @@ struct registry_state {
 
   /// Adds waiting for a hasher (they go before login checks).
   std::deque<pending_add> to_hash;
+  /// Hashed adds waiting for the next write of the users file.
+  std::vector<pending_add> to_write;
+  /// The adds in the write in flight: acknowledged when it succeeds,
+  /// failed (and in no later write) when it fails.
+  std::vector<pending_add> writing;
+  /// A write of the users file is in flight.
+  bool write_busy = false;
+  /// A write timed out: it may still land, with users that were refused,
+  /// so the file must be written again.
+  bool rewrite = false;
 
   /// Who gets verified_logins values (the acceptor).
   logins_sink sink;
@@ -147,9 +160,8 @@ struct registry_state {
   /// Replaces all users.
   void load(const std::vector<config::user_entry>& entries);
 
-  /// The users file as it must look once every pending add is durable:
-  /// committed users plus every hashed pending one, so that concurrent adds
-  /// never overwrite each other.
+  /// The users file as the write in flight must leave it: the users in
+  /// force plus the adds of that write (`writing`), nothing else.
   std::string file_contents() const;
 };
 

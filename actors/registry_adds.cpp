@@ -1,6 +1,9 @@
 // Part of the registry actor (actors/registry.hpp): adding a user. An add
 // is validated, hashed by a hasher (one job at a time, before login checks),
-// written to the users file, then acknowledged.
+// written to the users file, then acknowledged. One write is in flight at a
+// time and holds the users in force plus exactly the adds it answers for, so
+// that an add answered with a failure is in no later write
+// (docs/hardening.md, "Registry writes").
 #include <chrono>
 #include <string>
 #include <utility>
@@ -32,34 +35,57 @@ void commit_new_user(registry_ptr self, pending_add& add) {
   add.rp.deliver(add_result::ok);
 }
 
-/// Third step: writes the users file with the new user in it (nothing to
-/// write when users live in memory only), then commits.
-void persist_new_user(registry_ptr self, pending_add add) {
+void write_users(registry_ptr self, bool retry);
+
+/// The write of `st.writing` ended: `err` is empty on success. Each add of
+/// that write succeeds or fails with it, and no later write holds a failed
+/// one. A write that timed out (`timed_out`) may still land: the file is
+/// written again at once without the adds it failed.
+void users_written(registry_ptr self, const std::string& err, bool timed_out) {
   auto& st = self->state;
-  st.pending[add.user].hash = add.hash;
-  if (st.cfg.path.empty()) {
+  st.write_busy = false;
+  if (err.empty())
+    st.rewrite = false;
+  else if (timed_out)
+    st.rewrite = true;
+  auto batch = std::move(st.writing);
+  st.writing.clear();
+  for (auto& add : batch) {
+    if (!err.empty()) {
+      log::error("cannot save user '" + add.user + "': " + err);
+      fail_add(self, add, add_result::io_error);
+      continue;
+    }
+    log::info("user '" + add.user + "' added ("
+              + config::roles_to_string(add.roles) + ")");
     commit_new_user(self, add);
-    return;
   }
+  write_users(self, timed_out);
+}
+
+/// Writes the users file with the hashed adds waiting (`to_write`), unless
+/// a write is in flight (its end starts the next one). With `retry`, also
+/// with none waiting when the file must be written again (`rewrite`).
+void write_users(registry_ptr self, bool retry) {
+  auto& st = self->state;
+  if (st.write_busy || (st.to_write.empty() && !(retry && st.rewrite)))
+    return;
+  st.write_busy = true;
+  st.writing = std::move(st.to_write);
+  st.to_write.clear();
   self->request(st.persist, write_timeout, write_atom_v, st.cfg.path,
                 st.file_contents())
-    .then(
-      [=](const std::string& err) mutable {
-        if (!err.empty()) {
-          log::error("cannot save user '" + add.user + "': " + err);
-          fail_add(self, add, add_result::io_error);
-          return;
-        }
-        log::info("user '" + add.user + "' added ("
-                  + config::roles_to_string(add.roles) + ")");
-        commit_new_user(self, add);
-      },
-      [=](caf::error&) mutable { fail_add(self, add, add_result::io_error); });
+    .then([=](const std::string& err) { users_written(self, err, false); },
+          [=](caf::error& e) {
+            users_written(self, "no answer from the writer: " + caf::to_string(e),
+                          true);
+          });
 }
 
 } // namespace
 
-// Then the add is written.
+// The add waits for the next write (or is committed at once when users
+// live in memory only).
 void hash_new_user(registry_ptr self, hasher_actor h, pending_add add) {
   auto password = std::move(add.password);
   add.password.clear();
@@ -69,8 +95,11 @@ void hash_new_user(registry_ptr self, hasher_actor h, pending_add add) {
         add.hash = hash;
         if (hash.empty())
           fail_add(self, add, add_result::invalid);
+        else if (self->state.cfg.path.empty())
+          commit_new_user(self, add);
         else
-          persist_new_user(self, std::move(add));
+          self->state.to_write.push_back(std::move(add));
+        write_users(self, false);
         hasher_done(self, h);
       },
       [=](caf::error&) mutable {

@@ -28,7 +28,8 @@ void hasher_done(registry_ptr self, const hasher_actor& h);
 /// Has the check `job` (which stays in the queue, hashing) verified by `h`.
 void verify_check(registry_ptr self, hasher_actor h, check_job& job);
 
-/// Has the password of `add` hashed by `h`, then writes the users file.
+/// Has the password of `add` hashed by `h`; the add then waits for the
+/// next write of the users file.
 void hash_new_user(registry_ptr self, hasher_actor h, pending_add add);
 
 /// First step of an add: validates and reserves the name, then waits for a

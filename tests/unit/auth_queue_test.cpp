@@ -424,4 +424,44 @@ CAF_TEST(an overloaded login fails for the client and counts as overload) {
   consume_all();
 }
 
+CAF_TEST(a failed add is in no later write) {
+  start_registry(check_limits{}, "users.txt");
+  auto alice = add("alice");
+  CAF_REQUIRE_EQUAL(disk_state_().writes.size(), 1u);
+  auto bob = add("bob"); // hashed while alice's write is in flight
+  CAF_CHECK_EQUAL(disk_state_().writes.size(), 1u);
+  answer_write(0, "No space left on device");
+  CAF_CHECK(*alice == add_result::io_error);
+  CAF_REQUIRE_EQUAL(disk_state_().writes.size(), 2u);
+  CAF_CHECK(disk_state_().writes[1].find("alice") == std::string::npos);
+  CAF_CHECK(disk_state_().writes[1].find("bob:socks:hash-of-pw") != std::string::npos);
+  answer_write(1, "");
+  CAF_CHECK(*bob == add_result::ok);
+  CAF_CHECK(!user_exists("alice"));
+  CAF_CHECK(user_exists("bob"));
+  // The name is free again.
+  auto again = add("alice");
+  CAF_REQUIRE_EQUAL(disk_state_().writes.size(), 3u);
+  CAF_CHECK(disk_state_().writes[2].find("bob") != std::string::npos);
+  answer_write(2, "");
+  CAF_CHECK(*again == add_result::ok);
+}
+
+CAF_TEST(a write that timed out is followed by one without its adds) {
+  start_registry(check_limits{}, "users.txt");
+  auto carol = add("carol");
+  CAF_REQUIRE_EQUAL(disk_state_().writes.size(), 1u);
+  // The disk hangs: the registry gives up and says so ...
+  advance_time(std::chrono::seconds{31});
+  consume_all();
+  CAF_CHECK(*carol == add_result::io_error);
+  // ... and at once asks for a write without carol, which lands after the
+  // one that hangs (the writer does one write after the other).
+  CAF_REQUIRE_EQUAL(disk_state_().writes.size(), 2u);
+  CAF_CHECK(disk_state_().writes[1].find("carol") == std::string::npos);
+  CAF_CHECK(disk_state_().writes[1].find("demo") != std::string::npos);
+  answer_write(1, "");
+  CAF_CHECK(!user_exists("carol"));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
