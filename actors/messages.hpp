@@ -15,6 +15,7 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/registry_messages.hpp"
 #include "config/config.hpp"
 #include "config/users.hpp"
 #include "net/conn_control.hpp"
@@ -120,6 +121,8 @@ enum class metric : uint8_t {
   rejected_client_rule,
   /// A username/password check failed.
   auth_failure,
+  /// A username/password check was refused for overload (not checked).
+  auth_overload,
   /// A client did not finish its handshake in time.
   handshake_timeout,
   /// A client sent a malformed message.
@@ -154,6 +157,8 @@ struct metrics_snapshot {
   uint64_t bytes_up = 0; ///< Bytes relayed from clients to targets.
   uint64_t bytes_down = 0; ///< Bytes relayed from targets to clients.
   uint64_t auth_failures = 0; ///< Failed username/password checks.
+  /// Username/password checks refused for overload (not checked).
+  uint64_t auth_overloads = 0;
   uint64_t rejected_max_clients = 0; ///< Clients refused at max_clients.
   uint64_t rejected_client_rule = 0; ///< Clients refused by allow_client.
   uint64_t handshake_timeouts = 0; ///< Handshakes that did not finish in time.
@@ -186,55 +191,8 @@ struct access_record {
 
 // -- registry -----------------------------------------------------------------
 
-/// Logins the registry has verified, as an immutable value it publishes: a
-/// session's handler checks a returning user against it on the loop thread,
-/// without a message to any actor (keyed SHA-256, microseconds, instead of
-/// two round trips). Whoever holds the newest value (the acceptor's policy)
-/// hands handlers a weak reference, so a reload that drops a user takes
-/// effect for handshakes in flight too.
-struct verified_logins {
-  /// One verified login.
-  struct entry {
-    uint8_t roles = 0; ///< The user's roles.
-    /// login_digest(key, user, password) of the password that verified.
-    std::array<uint8_t, 32> digest{};
-  };
-  std::array<uint8_t, 32> key{}; ///< Key of the digests (random per process).
-  /// Verified logins by user name.
-  std::unordered_map<std::string, entry> users;
-
-  /// True when (user, password) verified before and the user has `role`.
-  bool check(const std::string& user, const std::string& password,
-             uint8_t role) const;
-};
-
-/// Keyed SHA-256 of (user, password) under `key`.
-std::array<uint8_t, 32> login_digest(const std::array<uint8_t, 32>& key,
-                                     const std::string& user,
-                                     const std::string& password);
-
-/// A new verified_logins value (registry to acceptor).
-struct logins_update {
-  /// The value (immutable, shared).
-  std::shared_ptr<const verified_logins> logins;
-};
-
-/// Outcome of adding a user.
-enum class add_result : uint8_t {
-  /// Added and durable on disk.
-  ok,
-  /// The name exists (or is being added).
-  exists,
-  /// The registry holds max_users users.
-  full,
-  /// Invalid name or password.
-  invalid,
-  /// The users file could not be written; the user was not added.
-  io_error,
-};
-
-/// Name of an add result, for logs.
-const char* to_string(add_result x);
+// Verified logins, login checks and their verdicts, adds: in
+// actors/registry_messages.hpp (included above).
 
 // -- inspect ------------------------------------------------------------------
 
@@ -288,14 +246,6 @@ typename Inspector::result_type inspect(Inspector& f, conn_closed& x) {
            x.stats.has_target, x.stats.target, x.stats.remote, x.user);
 }
 
-/// @relates logins_update
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
-  // A process-local value (never serialized): shows its size only.
-  auto n = x.logins ? x.logins->users.size() : size_t{0};
-  return f(caf::meta::type_name("logins_update"), n);
-}
-
 /// @relates admin_msg
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, admin_msg& x) {
@@ -336,7 +286,8 @@ typename Inspector::result_type inspect(Inspector& f, client_refused& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
   return f(caf::meta::type_name("metrics_snapshot"), x.accepted, x.active,
-           x.bytes_up, x.bytes_down, x.auth_failures, x.rejected_max_clients,
+           x.bytes_up, x.bytes_down, x.auth_failures, x.auth_overloads,
+           x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
            x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
            x.replies);
@@ -394,6 +345,10 @@ CAF_ADD_ATOM(proxy, px, transform_atom, "transform")
 CAF_ADD_ATOM(proxy, px, publish_atom, "publish")
 /// Asks the access log to answer once every record it received is written.
 CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
+/// The asker of a login check is gone (its connection closed).
+CAF_ADD_ATOM(proxy, px, cancel_atom, "cancel")
+/// Logs how many login checks were refused for overload lately.
+CAF_ADD_ATOM(proxy, px, overload_atom, "overload")
 
 namespace px {
 
@@ -419,8 +374,15 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<logins_sink>,
   /// Publishes verified_logins now (coalesces cache updates).
   caf::reacts_to<publish_atom>,
-  /// (user, password, required role) -> accepted?
+  /// (user, password, required role) -> accepted? (admin logins; a check
+  /// refused for overload is answered with an error, never with false)
   caf::replies_to<auth_atom, std::string, std::string, uint8_t>::with<bool>,
+  /// A SOCKS login: queued per client address, answered with a verdict.
+  caf::replies_to<login_request>::with<auth_verdict>,
+  /// The asker with this ticket is gone: its check is dropped unhashed.
+  caf::reacts_to<cancel_atom, uint64_t>,
+  /// Logs the overload refusals counted since the last such line.
+  caf::reacts_to<overload_atom>,
   /// Replaces all users (after a reload from disk).
   caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
   /// (user, role) -> does the user exist with that role?
@@ -490,6 +452,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::hasher_actor))
   CAF_ADD_TYPE_ID(proxy, (px::persister_actor))
   CAF_ADD_TYPE_ID(proxy, (px::add_result))
+  CAF_ADD_TYPE_ID(proxy, (px::login_request))
+  CAF_ADD_TYPE_ID(proxy, (px::auth_verdict))
   CAF_ADD_TYPE_ID(proxy, (px::registry_actor))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_actor))
   CAF_ADD_TYPE_ID(proxy, (px::access_log_actor))

@@ -18,6 +18,9 @@ void metrics_state::apply(const metric_event& ev) {
     case metric::auth_failure:
       ++c.auth_failures;
       break;
+    case metric::auth_overload:
+      ++c.auth_overloads;
+      break;
     case metric::handshake_timeout:
       ++c.handshake_timeouts;
       break;

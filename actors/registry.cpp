@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include <caf/all.hpp>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "actors/registry_steps.hpp"
 #include "config/users.hpp"
 #include "net/log.hpp"
 
@@ -29,13 +31,24 @@ const char* to_string(add_result x) {
   return "unknown";
 }
 
+const char* to_string(auth_verdict x) {
+  switch (x) {
+    case auth_verdict::granted:
+      return "granted";
+    case auth_verdict::denied:
+      return "denied";
+    case auth_verdict::overloaded:
+      return "overloaded";
+  }
+  return "unknown";
+}
+
 std::string registry_state::file_contents() const {
   std::vector<config::user_entry> all;
   for (auto& kv : users)
     all.push_back(config::user_entry{kv.first, kv.second.roles, kv.second.hash});
-  for (auto& kv : pending)
-    if (!kv.second.hash.empty())
-      all.push_back(kv.second);
+  for (auto& add : writing)
+    all.push_back(config::user_entry{add.user, add.roles, add.hash});
   std::sort(all.begin(), all.end(),
             [](const auto& x, const auto& y) { return x.name < y.name; });
   return config::format_users(all);
@@ -44,6 +57,24 @@ std::string registry_state::file_contents() const {
 std::array<uint8_t, 32> registry_state::digest(const std::string& user,
                                                const std::string& password) const {
   return login_digest(key, user, password);
+}
+
+size_t registry_state::capacity() const {
+  if (cfg.checks.per_second > 0)
+    return cfg.checks.per_second;
+  auto each = std::max<caf::actor_clock::duration_type>(
+    hash_time, std::chrono::milliseconds{1});
+  auto n = hashers.size() * static_cast<size_t>(std::chrono::seconds{1} / each);
+  return std::max<size_t>(1, n);
+}
+
+bool registry_state::verified(const std::string& user,
+                              const std::string& password, uint8_t role) const {
+  auto i = users.find(user);
+  if (i == users.end() || (i->second.roles & role) == 0 || !i->second.has_verified)
+    return false;
+  auto d = digest(user, password);
+  return CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0;
 }
 
 std::shared_ptr<const verified_logins> registry_state::logins() const {
@@ -85,21 +116,45 @@ void registry_state::load(const std::vector<config::user_entry>& entries) {
   users.swap(fresh);
 }
 
-hasher_actor registry_state::pick_hasher() {
-  auto h = hashers[next_hasher % hashers.size()];
-  ++next_hasher;
-  return h;
+namespace registry_steps {
+
+// -- hashers: one job each at a time; adds first, then login checks ----------
+
+void dispatch(registry_ptr self) {
+  auto& st = self->state;
+  while (!st.idle.empty()) {
+    auto h = st.idle.back();
+    if (!st.to_hash.empty()) {
+      st.idle.pop_back();
+      auto add = std::move(st.to_hash.front());
+      st.to_hash.pop_front();
+      hash_new_user(self, std::move(h), std::move(add));
+      continue;
+    }
+    auto job = st.checks.pop();
+    if (job == nullptr)
+      return;
+    st.idle.pop_back();
+    verify_check(self, std::move(h), *job);
+  }
 }
+
+void hasher_done(registry_ptr self, const hasher_actor& h) {
+  self->state.idle.push_back(h);
+  dispatch(self);
+}
+
+} // namespace registry_steps
 
 namespace {
 
-using registry_ptr = registry_actor::stateful_pointer<registry_state>;
+using namespace registry_steps;
 
-/// How long a hasher may take for one password.
-constexpr auto hash_timeout = std::chrono::seconds{10};
+/// At most one log line about refused login checks per interval.
+constexpr auto refusal_log_interval = std::chrono::seconds{1};
 
-/// How long the persister may take for one write of the users file.
-constexpr auto write_timeout = std::chrono::seconds{30};
+/// Overload lasts this long after the last check over capacity.
+constexpr auto overload_hold = std::chrono::seconds{1};
 
 // -- publishing verified logins -------------------------------------------------
 
@@ -120,24 +175,66 @@ void publish_soon(registry_ptr self) {
   self->delayed_send(self, std::chrono::milliseconds{20}, publish_atom_v);
 }
 
-// -- checking a login: cached? -> verify in a hasher -> answer every waiter ------
+// -- checking a login: cached? -> queue -> a hasher -> every waiter ------------
 
-/// Answers every check waiting on `key` with the hasher's verdict `ok`, and
-/// caches a verified password while `user` still has the hash checked.
-void finish_check(registry_ptr self, const registry_state::check_key& key,
-                  const std::string& user, bool exists, bool ok) {
+/// Answers `w` with `v`. An admin login (a bool) refused for overload gets
+/// an error: it was not checked, so it must not read as a wrong password.
+void answer(check_waiter& w, auth_verdict v) {
+  if (!w.boolean)
+    w.rp.deliver(v);
+  else if (v == auth_verdict::overloaded)
+    w.rp.deliver(caf::make_error(caf::sec::request_timeout));
+  else
+    w.rp.deliver(v == auth_verdict::granted);
+}
+
+/// Logs the refusals counted since the last line (at most one line a second).
+void report_refusals(registry_ptr self) {
   auto& st = self->state;
-  auto w = st.checking.find(key);
-  if (w == st.checking.end())
+  st.refusals_scheduled = false;
+  if (st.refused == 0)
     return;
-  auto all = std::move(w->second);
-  st.checking.erase(w);
-  auto j = st.users.find(user);
-  ok = ok && exists && j != st.users.end() && j->second.hash == key.second;
+  log::warning("auth overload: " + std::to_string(st.refused)
+               + " login checks refused unchecked ("
+               + std::to_string(st.checks.queued()) + " waiting for a hasher)");
+  st.refused = 0;
+}
+
+/// Tells every waiter of `jobs` that its check was not done (overload).
+void refuse(registry_ptr self, std::vector<check_job>& jobs) {
+  auto& st = self->state;
+  for (auto& job : jobs)
+    for (auto& w : job.waiters) {
+      answer(w, auth_verdict::overloaded);
+      ++st.refused;
+    }
+  if (st.refused > 0 && !st.refusals_scheduled) {
+    st.refusals_scheduled = true;
+    self->delayed_send(self, refusal_log_interval, overload_atom_v);
+  }
+}
+
+/// A hasher's verdict on `key` (nothing: the hasher failed): answers every
+/// waiter, and caches a verified password while the user still has the
+/// hash checked.
+void finish_check(registry_ptr self, const check_key& key,
+                  std::optional<bool> ok) {
+  auto& st = self->state;
+  auto job = st.checks.finish(key);
+  if (!job)
+    return;
+  if (!ok) {
+    std::vector<check_job> failed;
+    failed.push_back(std::move(*job));
+    refuse(self, failed);
+    return;
+  }
+  auto j = st.users.find(job->user);
+  bool good = *ok && job->exists && j != st.users.end() && j->second.hash == key.second;
   bool cached = false;
-  for (auto& x : all) {
-    x.rp.deliver(ok && x.known);
-    cached = cached || (ok && x.known);
+  for (auto& w : job->waiters) {
+    answer(w, good && w.role_ok ? auth_verdict::granted : auth_verdict::denied);
+    cached = cached || (good && w.role_ok);
   }
   if (cached) {
     j->second.verified = key.first;
@@ -146,100 +243,95 @@ void finish_check(registry_ptr self, const registry_state::check_key& key,
   }
 }
 
-/// Checks (user, password) for `role`: from the cache, else in a hasher.
-caf::result<bool> check_login(registry_ptr self, const std::string& user,
-                              const std::string& password, uint8_t role) {
+} // namespace
+
+// Also keeps track of how long a check takes (for capacity()).
+void registry_steps::verify_check(registry_ptr self, hasher_actor h,
+                                  check_job& job) {
+  auto key = job.key;
+  auto since = self->clock().now();
+  auto done = [=](std::optional<bool> ok) {
+    auto& ht = self->state.hash_time;
+    ht = (7 * ht + (self->clock().now() - since)) / 8;
+    finish_check(self, key, ok);
+    hasher_done(self, h);
+  };
+  self->request(h, hash_timeout, verify_atom_v, std::move(job.password), key.second)
+    .then([=](bool ok) { done(ok); },
+          [=](caf::error&) { done(std::nullopt); });
+}
+
+namespace {
+
+/// Counts a new check (one that needs a hash of its own); true while
+/// new checks arrive faster than the hashers can do them. When that
+/// begins, the queued checks of unknown user names are refused.
+bool overloaded_by_new_check(registry_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (now - st.window_start >= std::chrono::seconds{1}) {
+    st.window_start = now;
+    st.window_checks = 0;
+  }
+  bool was = now < st.overloaded_until;
+  if (++st.window_checks > st.capacity())
+    st.overloaded_until = now + overload_hold;
+  if (now >= st.overloaded_until)
+    return false;
+  if (!was) {
+    std::vector<check_job> unknown;
+    st.checks.drop_unknown(unknown);
+    refuse(self, unknown);
+  }
+  return true;
+}
+
+/// Queues the check of (user, password) for `role`, asked by `w` from
+/// `source`. An unknown name costs a hash as well (of a dummy), so that a
+/// wrong name takes as long as a wrong password, except under overload:
+/// then it is refused unchecked (the trade-off is in docs/hardening.md).
+void queue_check(registry_ptr self, const std::string& user,
+                 std::string password, uint8_t role, std::string source,
+                 check_waiter w) {
   auto& st = self->state;
   auto i = st.users.find(user);
   bool exists = i != st.users.end();
-  bool known = exists && (i->second.roles & role) != 0;
-  auto d = st.digest(user, password);
-  if (known && i->second.has_verified
-      && CRYPTO_memcmp(d.data(), i->second.verified.data(), d.size()) == 0)
-    return true;
-  // An unknown name costs a hash as well (of a dummy), so that a wrong
-  // name takes as long as a wrong password.
-  auto key = registry_state::check_key{d, exists ? i->second.hash : st.dummy_hash};
-  auto rp = self->make_response_promise<bool>();
-  auto& waiters = st.checking[key];
-  waiters.push_back(registry_state::waiter{rp, known});
-  if (waiters.size() > 1)
-    return rp; // the same credentials are being checked: share the hash
-  self->request(st.pick_hasher(), hash_timeout, verify_atom_v, password, key.second)
-    .then([=](bool ok) { finish_check(self, key, user, exists, ok); },
-          [=](caf::error&) { finish_check(self, key, user, exists, false); });
+  w.role_ok = exists && (i->second.roles & role) != 0;
+  check_job job;
+  job.key = check_key{st.digest(user, password),
+                      exists ? i->second.hash : st.dummy_hash};
+  job.user = user;
+  job.password = std::move(password);
+  job.exists = exists;
+  job.source = std::move(source);
+  job.waiters.push_back(std::move(w));
+  std::vector<check_job> overflow;
+  if (!st.checks.contains(job.key) && overloaded_by_new_check(self) && !exists)
+    overflow.push_back(std::move(job));
+  else
+    st.checks.push(std::move(job), overflow);
+  refuse(self, overflow);
+  dispatch(self);
+}
+
+/// A SOCKS login: from the cache, else queued under the client's address.
+caf::result<auth_verdict> check_login(registry_ptr self, login_request& req) {
+  if (self->state.verified(req.user, req.password, req.role))
+    return auth_verdict::granted;
+  auto rp = self->make_response_promise<auth_verdict>();
+  queue_check(self, req.user, std::move(req.password), req.role,
+              source_of(req.peer), check_waiter{req.ticket, false, rp, false});
   return rp;
 }
 
-// -- adding a user: validate -> hash -> persist -> commit and acknowledge --------
-
-/// An add in flight: the user being added and who waits for the result.
-struct user_add {
-  std::string user;
-  uint8_t roles = 0;
-  caf::typed_response_promise<add_result> rp;
-};
-
-/// Any step failed: the user is not added, the asker learns `why`.
-void fail_add(registry_ptr self, user_add& add, add_result why) {
-  self->state.pending.erase(add.user);
-  add.rp.deliver(why);
-}
-
-/// Last step: the user exists from now on; the asker learns it.
-void commit_new_user(registry_ptr self, user_add& add, const std::string& hash) {
-  auto& st = self->state;
-  st.users[add.user] = registry_user{add.roles, hash, {}, false};
-  st.pending.erase(add.user);
-  add.rp.deliver(add_result::ok);
-}
-
-/// Third step: writes the users file with the new user in it (nothing to
-/// write when users live in memory only), then commits.
-void persist_new_user(registry_ptr self, user_add add, const std::string& hash) {
-  auto& st = self->state;
-  if (hash.empty()) {
-    fail_add(self, add, add_result::invalid);
-    return;
-  }
-  st.pending[add.user].hash = hash;
-  if (st.cfg.path.empty()) {
-    commit_new_user(self, add, hash);
-    return;
-  }
-  self->request(st.persist, write_timeout, write_atom_v, st.cfg.path,
-                st.file_contents())
-    .then(
-      [=](const std::string& err) mutable {
-        if (!err.empty()) {
-          log::error("cannot save user '" + add.user + "': " + err);
-          fail_add(self, add, add_result::io_error);
-          return;
-        }
-        log::info("user '" + add.user + "' added ("
-                  + config::roles_to_string(add.roles) + ")");
-        commit_new_user(self, add, hash);
-      },
-      [=](caf::error&) mutable { fail_add(self, add, add_result::io_error); });
-}
-
-/// Second step: hashes the password in a hasher, then persists.
-void hash_new_user(registry_ptr self, user_add add, const std::string& password) {
-  self->request(self->state.pick_hasher(), hash_timeout, hash_atom_v, password)
-    .then([=](const std::string& hash) { persist_new_user(self, add, hash); },
-          [=](caf::error&) mutable { fail_add(self, add, add_result::io_error); });
-}
-
-/// First step: validates and reserves the name, then hashes. Answered once
-/// the user is durable (or failed).
-caf::result<add_result> add_user(registry_ptr self, const std::string& user,
-                                 const std::string& password, uint8_t roles) {
-  auto& st = self->state;
-  if (auto why = st.validate_add(user, password, roles); why != add_result::ok)
-    return why;
-  st.pending[user] = config::user_entry{user, roles, {}};
-  auto rp = self->make_response_promise<add_result>();
-  hash_new_user(self, user_add{user, roles, rp}, password);
+/// An admin login: from the cache, else queued (the admin plane is one
+/// source of its own).
+caf::result<bool> check_admin_login(registry_ptr self, const std::string& user,
+                                    const std::string& password, uint8_t role) {
+  if (self->state.verified(user, password, role))
+    return true;
+  auto rp = self->make_response_promise<bool>();
+  queue_check(self, user, password, role, "admin", check_waiter{0, false, rp, true});
   return rp;
 }
 
@@ -266,13 +358,18 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   st.persist = std::move(persist);
   st.key = random_key();
   st.hashers = std::move(hashers);
+  st.idle = st.hashers;
+  st.checks = check_queue{st.cfg.checks};
   st.load(users);
   // A valid yescrypt hash (default cost) of 32 random bytes nobody kept.
   st.dummy_hash = "$y$j9T$CSQrVdnvNd.XLIjfXi/7Y0$"
                   "w0Ykr.hu.Dl9KxBDFGKFa3r.2H8yfbk0RyMNneUJlJ/";
   return {
     [=](auth_atom, const std::string& user, const std::string& password,
-        uint8_t role) { return check_login(self, user, password, role); },
+        uint8_t role) { return check_admin_login(self, user, password, role); },
+    [=](login_request& req) { return check_login(self, req); },
+    [=](cancel_atom, uint64_t ticket) { self->state.checks.cancel(ticket); },
+    [=](overload_atom) { report_refusals(self); },
     [=](logins_sink sink) {
       self->state.sink = std::move(sink);
       publish(self);

@@ -3,19 +3,29 @@
 // (verified_logins) so that returning users are granted on the loop thread.
 // Hashing runs in hasher actors and file writes in the persister: the
 // registry itself never blocks.
+//
+// Hashers get one job at a time: adds first, then login checks from the
+// check queue (actors/check_queue.hpp), which drops the checks of clients
+// that left and refuses (as overload) what it cannot hold. The users file
+// is written by one write at a time, holding exactly the users that write
+// acknowledges (docs/hardening.md).
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/check_queue.hpp"
 #include "actors/messages.hpp"
 
 namespace px {
@@ -35,10 +45,33 @@ struct registry_user {
 
 /// Where and how the registry keeps users.
 struct registry_config {
+  registry_config() = default;
+  /// Users in `path` (empty: memory only), at most `max_users`.
+  registry_config(std::string path, size_t max_users, check_limits checks = {})
+    : path(std::move(path)), max_users(max_users), checks(checks) {
+    // nop
+  }
+
   /// Users file; empty: users live in memory only.
   std::string path;
   /// Largest number of users.
   size_t max_users = 10000;
+  /// Bounds of the login checks waiting for a hasher.
+  check_limits checks;
+};
+
+/// An add on its way: validated and reserved, then hashed, then written.
+struct pending_add {
+  /// The name being added.
+  std::string user;
+  /// Its roles.
+  uint8_t roles = 0;
+  /// The password, until a hasher has it.
+  std::string password;
+  /// The hash, once computed.
+  std::string hash;
+  /// Answers the asker once the user is durable (or not added).
+  caf::typed_response_promise<add_result> rp;
 };
 
 /// State of the registry actor.
@@ -48,36 +81,55 @@ struct registry_state {
 
   /// The users in force.
   std::map<std::string, registry_user> users;
-  /// Users being added: hashed (hash set) or still hashing (hash empty).
+  /// Names being added (reserved until the add ends): see `to_hash`,
+  /// `to_write`, `writing`.
   std::map<std::string, config::user_entry> pending;
   /// Users file and limits.
   registry_config cfg;
   /// Writes the users file.
   persister_actor persist;
-  /// Hash and verify passwords, in turn.
+  /// Hash and verify passwords, one job each at a time.
   std::vector<hasher_actor> hashers;
-  /// The next hasher to ask.
-  size_t next_hasher = 0;
+  /// The hashers without a job.
+  std::vector<hasher_actor> idle;
   /// Random key for `registry_user::verified`.
   std::array<uint8_t, 32> key{};
   /// A hash to verify against for unknown users, so that a wrong name costs
   /// as much time as a wrong password.
   std::string dummy_hash;
 
-  /// A password check waiting for the hasher: who asked, and whether the
-  /// user has the role each asked for.
-  struct waiter {
-    /// Answers the asker.
-    caf::typed_response_promise<bool> rp;
-    /// The user exists and has the role this asker asked for.
-    bool known = false;
-  };
-  /// A check in flight: digest(user, password) and the hash checked against
-  /// (a reload may change it meanwhile).
-  using check_key = std::pair<std::array<uint8_t, 32>, std::string>;
-  /// Checks in flight: a burst of logins with the same credentials (clients
-  /// reconnecting after a restart) costs one hash, not one each.
-  std::map<check_key, std::vector<waiter>> checking;
+  /// Login checks waiting for a hasher or being hashed. A burst of logins
+  /// with the same credentials (clients reconnecting after a restart)
+  /// costs one hash, not one each.
+  check_queue checks;
+  /// Login checks refused for overload since the last log line about it.
+  uint64_t refused = 0;
+  /// Whether a log line about refusals is scheduled.
+  bool refusals_scheduled = false;
+  /// New checks (each needing a hash of its own) counted in the window of
+  /// one second that began at `window_start`.
+  size_t window_checks = 0;
+  /// Where the current window began.
+  caf::actor_clock::time_point window_start;
+  /// Overload (new checks arrive faster than the hashers can do them)
+  /// lasts until then: meanwhile checks of unknown user names are refused
+  /// unchecked instead of hashed against `dummy_hash` (docs/hardening.md).
+  caf::actor_clock::time_point overloaded_until;
+  /// How long a check takes a hasher (moving average of what it took).
+  caf::actor_clock::duration_type hash_time = std::chrono::milliseconds{50};
+
+  /// Adds waiting for a hasher (they go before login checks).
+  std::deque<pending_add> to_hash;
+  /// Hashed adds waiting for the next write of the users file.
+  std::vector<pending_add> to_write;
+  /// The adds in the write in flight: acknowledged when it succeeds,
+  /// failed (and in no later write) when it fails.
+  std::vector<pending_add> writing;
+  /// A write of the users file is in flight.
+  bool write_busy = false;
+  /// A write timed out: it may still land, with users that were refused,
+  /// so the file must be written again.
+  bool rewrite = false;
 
   /// Who gets verified_logins values (the acceptor).
   logins_sink sink;
@@ -87,6 +139,15 @@ struct registry_state {
   /// Keyed digest of (user, password).
   std::array<uint8_t, 32> digest(const std::string& user,
                                  const std::string& password) const;
+
+  /// New checks a second the hashers manage (check_limits::per_second, or
+  /// derived from `hash_time`).
+  size_t capacity() const;
+
+  /// True when (user, password) verified before and the user has `role`:
+  /// answered at once, without a hash.
+  bool verified(const std::string& user, const std::string& password,
+                uint8_t role) const;
 
   /// The verified logins as a value.
   std::shared_ptr<const verified_logins> logins() const;
@@ -99,12 +160,8 @@ struct registry_state {
   /// Replaces all users.
   void load(const std::vector<config::user_entry>& entries);
 
-  /// The hasher for the next job (round robin).
-  hasher_actor pick_hasher();
-
-  /// The users file as it must look once every pending add is durable:
-  /// committed users plus every hashed pending one, so that concurrent adds
-  /// never overwrite each other.
+  /// The users file as the write in flight must leave it: the users in
+  /// force plus the adds of that write (`writing`), nothing else.
   std::string file_contents() const;
 };
 

@@ -45,23 +45,33 @@ void fail_request(session_ptr self, socks5::reply rep, std::string result) {
 
 // -- handlers, one per reactor event --------------------------------------------
 
-/// The registry's verdict on a login.
-void on_auth_result(session_ptr self, bool ok, const std::string& user) {
+/// The registry's verdict on a login. A check refused for overload was not
+/// done: the client gets the RFC 1929 failure status, but it is counted and
+/// logged as overload, never as a wrong password.
+void on_auth_result(session_ptr self, auth_verdict v, const std::string& user) {
   auto& st = self->state;
   if (st.ph != phase::authenticating)
     return;
-  if (!ok) {
-    count(self, metric::auth_failure);
-    log::info("auth failed for user '" + user + "' from "
-              + st.peer.to_string());
-    st.ph = phase::closing;
-    st.result = "auth-failed";
-    st.deps.io->authenticated(st.id, false);
-    return;
+  switch (v) {
+    case auth_verdict::granted:
+      st.user = user;
+      st.ph = phase::handshake;
+      st.deps.io->authenticated(st.id, true);
+      return;
+    case auth_verdict::denied:
+      count(self, metric::auth_failure);
+      log::info("auth failed for user '" + user + "' from "
+                + st.peer.to_string());
+      st.result = "auth-failed";
+      break;
+    case auth_verdict::overloaded:
+      // The registry logs refusals in bulk (one line a second at most).
+      count(self, metric::auth_overload);
+      st.result = "auth-overload";
+      break;
   }
-  st.user = user;
-  st.ph = phase::handshake;
-  st.deps.io->authenticated(st.id, true);
+  st.ph = phase::closing;
+  st.deps.io->authenticated(st.id, false);
 }
 
 /// A login the handler could not grant: the registry decides.
@@ -71,14 +81,19 @@ void on_credentials(session_ptr self, conn_credentials& msg) {
     return;
   st.ph = phase::authenticating;
   auto user = msg.creds.user;
-  // The handler found no verified login: the registry decides. No CAF
-  // timeout: the reactor's handshake deadline bounds the wait.
+  // No CAF timeout (a timer per login would cost the clock thread a
+  // wake-up): the reactor's handshake deadline bounds the wait, and the
+  // close cancels the check (on_closed).
   self
-    ->request(st.deps.registry, caf::infinite, auth_atom_v,
-              std::move(msg.creds.user), std::move(msg.creds.password),
-              static_cast<uint8_t>(config::role_socks))
-    .then([=](bool ok) { on_auth_result(self, ok, user); },
-          [=](const caf::error&) { on_auth_result(self, false, user); });
+    ->request(st.deps.registry, caf::infinite,
+              login_request{std::move(msg.creds.user),
+                            std::move(msg.creds.password),
+                            static_cast<uint8_t>(config::role_socks), st.peer,
+                            st.id})
+    .then([=](auth_verdict v) { on_auth_result(self, v, user); },
+          [=](const caf::error&) {
+            on_auth_result(self, auth_verdict::overloaded, user);
+          });
 }
 
 /// Malformed input: the reply the stage calls for, then close.
@@ -223,9 +238,12 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   return rec;
 }
 
-/// The connection is gone: the access record, then quit.
+/// The connection is gone: a login check it waits for is dropped, the
+/// access record goes out, then the session quits.
 void on_closed(session_ptr self, conn_closed& msg) {
   auto& st = self->state;
+  if (st.ph == phase::authenticating)
+    self->send(st.deps.registry, cancel_atom_v, uint64_t{st.id});
   if (!msg.user.empty())
     st.user = std::move(msg.user);
   if (msg.stats.reason == net::close_reason::handshake_timeout)

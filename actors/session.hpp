@@ -14,7 +14,8 @@
 //   conn_connected         BIND peer / UDP relay -> success reply, relay
 //   conn_handshake_failed  malformed input       -> reply, close
 //   conn_failed            upstream failed       -> failure reply, close
-//   conn_closed            connection gone       -> access log line, quit
+//   conn_closed            connection gone       -> cancel a pending login
+//                                                   check, access log line, quit
 #pragma once
 
 #include <cstdint>

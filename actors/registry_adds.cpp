@@ -1,0 +1,123 @@
+// Part of the registry actor (actors/registry.hpp): adding a user. An add
+// is validated, hashed by a hasher (one job at a time, before login checks),
+// written to the users file, then acknowledged. One write is in flight at a
+// time and holds the users in force plus exactly the adds it answers for, so
+// that an add answered with a failure is in no later write
+// (docs/hardening.md, "Registry writes").
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <caf/all.hpp>
+
+#include "actors/registry_steps.hpp"
+#include "config/users.hpp"
+#include "net/log.hpp"
+
+namespace px::registry_steps {
+
+namespace {
+
+/// How long the persister may take for one write of the users file.
+constexpr auto write_timeout = std::chrono::seconds{30};
+
+/// Any step failed: the name is free again, the asker learns `why`.
+void fail_add(registry_ptr self, pending_add& add, add_result why) {
+  self->state.pending.erase(add.user);
+  add.rp.deliver(why);
+}
+
+/// Last step: the user exists from now on; the asker learns it.
+void commit_new_user(registry_ptr self, pending_add& add) {
+  auto& st = self->state;
+  st.users[add.user] = registry_user{add.roles, add.hash, {}, false};
+  st.pending.erase(add.user);
+  add.rp.deliver(add_result::ok);
+}
+
+void write_users(registry_ptr self, bool retry);
+
+/// The write of `st.writing` ended: `err` is empty on success. Each add of
+/// that write succeeds or fails with it, and no later write holds a failed
+/// one. A write that timed out (`timed_out`) may still land: the file is
+/// written again at once without the adds it failed.
+void users_written(registry_ptr self, const std::string& err, bool timed_out) {
+  auto& st = self->state;
+  st.write_busy = false;
+  if (err.empty())
+    st.rewrite = false;
+  else if (timed_out)
+    st.rewrite = true;
+  auto batch = std::move(st.writing);
+  st.writing.clear();
+  for (auto& add : batch) {
+    if (!err.empty()) {
+      log::error("cannot save user '" + add.user + "': " + err);
+      fail_add(self, add, add_result::io_error);
+      continue;
+    }
+    log::info("user '" + add.user + "' added ("
+              + config::roles_to_string(add.roles) + ")");
+    commit_new_user(self, add);
+  }
+  write_users(self, timed_out);
+}
+
+/// Writes the users file with the hashed adds waiting (`to_write`), unless
+/// a write is in flight (its end starts the next one). With `retry`, also
+/// with none waiting when the file must be written again (`rewrite`).
+void write_users(registry_ptr self, bool retry) {
+  auto& st = self->state;
+  if (st.write_busy || (st.to_write.empty() && !(retry && st.rewrite)))
+    return;
+  st.write_busy = true;
+  st.writing = std::move(st.to_write);
+  st.to_write.clear();
+  self->request(st.persist, write_timeout, write_atom_v, st.cfg.path,
+                st.file_contents())
+    .then([=](const std::string& err) { users_written(self, err, false); },
+          [=](caf::error& e) {
+            users_written(self, "no answer from the writer: " + caf::to_string(e),
+                          true);
+          });
+}
+
+} // namespace
+
+// The add waits for the next write (or is committed at once when users
+// live in memory only).
+void hash_new_user(registry_ptr self, hasher_actor h, pending_add add) {
+  auto password = std::move(add.password);
+  add.password.clear();
+  self->request(h, hash_timeout, hash_atom_v, std::move(password))
+    .then(
+      [=](const std::string& hash) mutable {
+        add.hash = hash;
+        if (hash.empty())
+          fail_add(self, add, add_result::invalid);
+        else if (self->state.cfg.path.empty())
+          commit_new_user(self, add);
+        else
+          self->state.to_write.push_back(std::move(add));
+        write_users(self, false);
+        hasher_done(self, h);
+      },
+      [=](caf::error&) mutable {
+        fail_add(self, add, add_result::io_error);
+        hasher_done(self, h);
+      });
+}
+
+caf::result<add_result> add_user(registry_ptr self, const std::string& user,
+                                 const std::string& password, uint8_t roles) {
+  auto& st = self->state;
+  if (auto why = st.validate_add(user, password, roles); why != add_result::ok)
+    return why;
+  st.pending[user] = config::user_entry{user, roles, {}};
+  auto rp = self->make_response_promise<add_result>();
+  st.to_hash.push_back(pending_add{user, roles, password, {}, rp});
+  dispatch(self);
+  return rp;
+}
+
+} // namespace px::registry_steps

@@ -1,0 +1,40 @@
+// The registry actor's steps that its two files share: registry.cpp (login
+// checks, the hashers, the behavior) and registry_adds.cpp (adding users).
+// For those two files only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/registry.hpp"
+
+namespace px::registry_steps {
+
+/// The registry actor, as its steps see it.
+using registry_ptr = registry_actor::stateful_pointer<registry_state>;
+
+/// How long a hasher may take for one password.
+constexpr auto hash_timeout = std::chrono::seconds{10};
+
+/// Gives every idle hasher its next job: adds first, then login checks.
+void dispatch(registry_ptr self);
+
+/// Hasher `h` finished its job (or failed it): it takes the next one.
+void hasher_done(registry_ptr self, const hasher_actor& h);
+
+/// Has the check `job` (which stays in the queue, hashing) verified by `h`.
+void verify_check(registry_ptr self, hasher_actor h, check_job& job);
+
+/// Has the password of `add` hashed by `h`; the add then waits for the
+/// next write of the users file.
+void hash_new_user(registry_ptr self, hasher_actor h, pending_add add);
+
+/// First step of an add: validates and reserves the name, then waits for a
+/// hasher. Answered once the user is durable (or not added).
+caf::result<add_result> add_user(registry_ptr self, const std::string& user,
+                                 const std::string& password, uint8_t roles);
+
+} // namespace px::registry_steps
