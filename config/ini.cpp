@@ -57,13 +57,15 @@ std::optional<ini_line> tokenize_line(const std::string& line, int number,
   return out;
 }
 
-/// The first control byte of `line` other than a tab (a final CR is part
-/// of a CRLF line end), or -1.
+/// The first control byte of `line` other than a tab, or -1 (CRs at its
+/// end are part of a CRLF line end, and blanks the trimming drops).
 int control_byte(const std::string& line) {
-  for (size_t i = 0; i < line.size(); ++i) {
+  auto end = line.size();
+  while (end > 0 && line[end - 1] == '\r')
+    --end;
+  for (size_t i = 0; i < end; ++i) {
     auto c = static_cast<unsigned char>(line[i]);
-    bool final_cr = c == '\r' && i + 1 == line.size();
-    if ((c < 0x20 && c != '\t' && !final_cr) || c == 0x7F)
+    if ((c < 0x20 && c != '\t') || c == 0x7F)
       return c;
   }
   return -1;
