@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "net/write_all.hpp"
+
 namespace px {
 
 access_log_state::~access_log_state() {
@@ -21,17 +23,8 @@ bool access_log_state::write(const access_record& rec) {
     return false;
   auto line = format_access_record(rec);
   line += '\n';
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    auto n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (!net::write_all(fd, line))
+    return false;
   ++written;
   return true;
 }

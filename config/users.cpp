@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net/write_all.hpp"
+
 namespace px::config {
 
 namespace {
@@ -193,20 +195,11 @@ std::optional<std::string> write_file_atomically(const std::string& path,
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return err("cannot create");
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    auto n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      auto e = err("cannot write");
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (!net::write_all(fd, contents)) {
+    auto e = err("cannot write");
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
   }
   if (::fsync(fd) != 0) {
     auto e = err("cannot fsync");

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include "net/write_all.hpp"
+
 namespace px::log {
 
 namespace {
@@ -79,15 +81,7 @@ void line(level lvl, std::string_view text) {
   out += ' ';
   out += escape(text);
   out += '\n';
-  const char* p = out.data();
-  size_t left = out.size();
-  while (left > 0) {
-    auto n = ::write(STDERR_FILENO, p, left);
-    if (n <= 0)
-      return;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  net::write_all(STDERR_FILENO, out);
 }
 
 } // namespace px::log
