@@ -13,8 +13,14 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
+import threading
+import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402  (the integration tests' SOCKS client and echo server)
 
 BUILD = os.environ.get("PROXY_BUILD_DIR", "")
 SOURCE = os.environ.get("PROXY_SOURCE_DIR", "")
@@ -222,6 +228,39 @@ class ManPagesCoverSources(unittest.TestCase):
         self.check_options(sources, "proxyctl.1.scd")
 
 
+def packaged_config_for_test(root, udp_port):
+    """The packaged proxy.ini with its paths under root, SOCKS on a free
+    loopback port, SCTP over UDP on udp_port and no Prometheus port (when
+    this build has one); returns its path."""
+    text = read(SOURCE, "config/package/proxy.ini").replace("/var/", root + "/var/")
+    text = text.replace("listen = 127.0.0.1:1080\n", "listen = 127.0.0.1:0\n")
+    text = text.replace("listen = [::1]:1080\n", "")
+    text = text.replace("[admin]\n", "[admin]\ntransport = udp\nudp_port = %d\n" % udp_port)
+    if '"prometheus", "listen"' in read(SOURCE, "config/keys.cpp"):
+        text += "\n[prometheus]\nlisten = off\n"
+    path = os.path.join(root, "proxy.ini")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def wait_for_socks_port(daemon, timeout=20):
+    """Reads the daemon's standard error up to its ready line; returns the
+    SOCKS port it logged."""
+    port, seen, deadline = None, "", time.time() + timeout
+    while time.time() < deadline:
+        line = daemon.stderr.readline()
+        if not line:
+            break
+        seen += line
+        m = re.search(r"SOCKS5 listening on 127\.0\.0\.1:(\d+)", line)
+        port = int(m.group(1)) if m else port
+        if "ready:" in line and port:
+            threading.Thread(target=daemon.stderr.read, daemon=True).start()
+            return port
+    raise AssertionError("the daemon did not start:\n" + seen)
+
+
 @unittest.skipUnless(BUILD and SOURCE and PROXY, "needs PROXY_BUILD_DIR, PROXY_SOURCE_DIR, PROXY_BIN")
 class DebianPackage(unittest.TestCase):
     @classmethod
@@ -268,13 +307,19 @@ class DebianPackage(unittest.TestCase):
         self.assertLessEqual({t for level, t in tags if level == "W"},
                              DOCUMENTED_WARNINGS, p.stdout)
 
-    def test_postinst_first_install_and_upgrade(self):
-        root = os.path.join(self.tmp, "root")
+    def install_in_scratch_root(self):
+        """The package unpacked under a fresh scratch root and its postinst
+        run there (configure, first install); returns (root, env)."""
+        root = tempfile.mkdtemp(prefix="root-", dir=self.tmp)
         run("dpkg-deb", "-x", self.deb, root)
         run("dpkg-deb", "-e", self.deb, root + "/DEBIAN")
         env = self.scratch_env(root)
         out = run("sh", root + "/DEBIAN/postinst", "configure", env=env).stdout
         self.assertIn("/var/lib/socks5-proxy/initial-admin-password", out)
+        return root, env
+
+    def test_postinst_first_install_and_upgrade(self):
+        root, env = self.install_in_scratch_root()
         state = root + "/var/lib/socks5-proxy"
         users = [l for l in read(state, "users.txt").splitlines() if not l.startswith("#")]
         self.assertEqual(len(users), 1)
@@ -293,11 +338,50 @@ class DebianPackage(unittest.TestCase):
         self.assertFalse(os.path.exists(state))
         self.assertFalse(os.path.exists(root + "/var/log/socks5-proxy"))
 
+    def test_two_installs_get_different_passwords(self):
+        first, _ = self.install_in_scratch_root()
+        second, _ = self.install_in_scratch_root()
+        path = "var/lib/socks5-proxy/initial-admin-password"
+        self.assertNotEqual(read(first, path), read(second, path))
+
+    def test_installed_service_works_with_the_first_admin(self):
+        """The unpacked daemon on the packaged config (its paths moved into
+        the scratch root, free ports): the admin password from the postinst
+        logs in, adds a SOCKS user, and that user relays through."""
+        root, _ = self.install_in_scratch_root()
+        udp_port = harness.free_udp_port()
+        config = packaged_config_for_test(root, udp_port)
+        password = read(root, "var/lib/socks5-proxy/initial-admin-password").strip()
+        daemon = subprocess.Popen([root + "/usr/sbin/socks5-proxyd", "--config", config],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+        echo, echo_port = harness.start_server(harness.EchoHandler)
+        try:
+            port = wait_for_socks_port(daemon)
+            ctl = lambda pw, *args, **kw: subprocess.run(
+                [root + "/usr/bin/proxyctl", "--udp-port", str(udp_port), *args],
+                env=dict(os.environ, PROXYCTL_PASSWORD=pw, **kw), capture_output=True,
+                text=True, stdin=subprocess.DEVNULL, timeout=60)
+            self.assertEqual(ctl("wrong-password", "check").returncode, 3)
+            r = ctl(password, "users", "add", "alice", PROXYCTL_NEW_PASSWORD="al1ce-pw")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            s, rep = harness.socks_connect(port, "127.0.0.1", echo_port, "alice", "al1ce-pw")
+            self.assertEqual(rep, 0)
+            s.sendall(b"through the package")
+            self.assertEqual(harness.recv_exact(s, 19), b"through the package")
+            s.close()
+            self.assertIn("alice:socks:", read(root, "var/lib/socks5-proxy/users.txt"))
+        finally:
+            harness.stop_server(echo)
+            daemon.terminate()
+            _, err = daemon.communicate(timeout=30)
+        self.assertEqual(daemon.returncode, 0, err)
+        self.assertIn("user=alice", read(root, "var/log/socks5-proxy/access.log"))
+
     def scratch_env(self, root):
         """DPKG_ROOT=root and stand-ins for the tools that would change this
         machine (users, ownership, systemd); the daemon is the package's."""
-        shims = os.path.join(self.tmp, "shims")
-        os.makedirs(shims, exist_ok=True)
+        shims = tempfile.mkdtemp(prefix="shims-", dir=self.tmp)
         for tool in ["adduser", "chown", "deb-systemd-helper", "deb-systemd-invoke",
                      "systemctl"]:
             self.write_script(shims + "/" + tool, "exit 0\n")
