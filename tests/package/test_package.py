@@ -208,7 +208,8 @@ class ManPagesCoverSources(unittest.TestCase):
         sections = re.split(r"^# ", page, flags=re.M)
         for section, key in keys:
             body = next((s for s in sections if s.startswith("[%s]" % section)), "")
-            self.assertIn("*%s* =" % key, body, "[%s] %s" % (section, key))
+            self.assertTrue("*%s* =" % key in body,
+                            "[%s] %s is not in the man page" % (section, key))
 
     def check_options(self, sources, page_name):
         page = self.page(page_name)
@@ -217,7 +218,7 @@ class ManPagesCoverSources(unittest.TestCase):
         envs = set(re.findall(r'getenv\("(\w+)"\)', text))
         self.assertTrue(options)
         for opt in options | envs:
-            self.assertIn("*%s*" % opt, page, opt)
+            self.assertTrue("*%s*" % opt in page, "%s is not in %s" % (opt, page_name))
 
     def test_daemon_options(self):
         self.check_options(["actors/main.cpp"], "socks5-proxyd.8.scd")
