@@ -293,6 +293,13 @@ class AdminOpsTest(unittest.TestCase):
         r = self.ctl(*udp, "transform", "set", "tr a-z A-Z")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.ctl(*udp, "transform").stdout.strip(), "tr a-z A-Z")
+        # --json is valid JSON whatever bytes the proxy sends back.
+        odd = b'tr a-z A-Z # "\\\x01\xff\xc3('
+        r = self.ctl(*udp, "transform", "set", odd)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.ctl(*udp, "transform", "--json")  # decoded as strict UTF-8
+        self.assertEqual(json.loads(r.stdout),
+                         {"transform": 'tr a-z A-Z # "\\\x01\ufffd\ufffd('})
         # Turned off by a reload: the filter set before is dropped too.
         self.reload_with("off")
         r = self.ctl(*udp, "--json", "transform")
