@@ -1,17 +1,20 @@
-// The proxy program's arguments: loads and checks the configuration, or
-// hashes a password; running the proxy is px::run (actors/wiring.hpp).
+// The proxy program's command line (CLI11): loads and checks the
+// configuration, or hashes a password; running the proxy is px::run
+// (actors/wiring.hpp).
 //
 //   proxy --config FILE          run
 //   proxy --config FILE --check  validate the config and users file, exit
 //   proxy --hash-user NAME [--roles socks|admin|socks,admin]
 //                                print a users-file line; the password comes
 //                                from $PROXY_PASSWORD or the first stdin line
+//   proxy --version, --help
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <variant>
 
+#include <CLI/CLI.hpp>
 #include <unistd.h>
 
 #include "actors/access_log.hpp"
@@ -24,16 +27,14 @@ namespace {
 
 using namespace px;
 
-constexpr const char* usage_text
-  = "usage: proxy --config FILE [--check]\n"
-    "       proxy --hash-user NAME [--roles socks|admin|socks,admin]\n"
-    "\n"
-    "  --config FILE   run the SOCKS5 proxy with this configuration\n"
-    "  --check         only validate the configuration and users file\n"
-    "  --hash-user N   print a users-file line for user N; the password is\n"
-    "                  read from $PROXY_PASSWORD, else from the first line of\n"
-    "                  standard input\n"
-    "  --roles R       roles of that user (default: socks)\n";
+constexpr const char* footer_text = R"(
+Signals: SIGHUP rereads the configuration and the users file (an invalid file
+keeps the running configuration) and reopens the access log; SIGUSR1 reopens
+the access log; SIGINT and SIGTERM stop accepting, let connections finish for
+shutdown_grace, and exit 0.
+
+Exit codes: 0 ok, 1 the configuration, the users file or a listener failed
+(one line on standard error), 2 usage.)";
 
 /// --hash-user: prints a users-file line; returns the exit code.
 int hash_user(const std::string& name, const std::string& roles_text) {
@@ -73,36 +74,33 @@ struct arguments {
   bool check = false;
 };
 
-/// Reads the command line into `args`; returns the exit code when the program
-/// ends here (--help, an unknown argument), else nothing. Exits 2 when an
-/// option lacks its value.
-std::optional<int> parse_arguments(int argc, char** argv, arguments& args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](const char* what) -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "proxy: " << arg << " needs " << what << "\n" << usage_text;
-        exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--config" || arg == "-c")
-      args.config_path = value("a file");
-    else if (arg == "--check")
-      args.check = true;
-    else if (arg == "--hash-user")
-      args.hash_name = value("a user name");
-    else if (arg == "--roles")
-      args.roles = value("roles");
-    else if (arg == "--help" || arg == "-h") {
-      std::cout << usage_text;
-      return 0;
-    } else {
-      std::cerr << "proxy: unknown argument '" << arg << "'\n" << usage_text;
-      return 2;
-    }
-  }
-  return std::nullopt;
+/// The program's name as it was called ("proxy" in the build tree,
+/// "socks5-proxyd" installed).
+std::string program_name(const char* argv0) {
+  std::string name = argv0 != nullptr ? argv0 : "proxy";
+  auto slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+/// The options, their help and how they combine.
+void describe(CLI::App& app, arguments& args) {
+  auto config = app.add_option("-c,--config", args.config_path,
+                               "run the SOCKS5 proxy with this configuration file")
+                  ->type_name("FILE");
+  app.add_flag("--check", args.check,
+               "only validate the configuration, the users file and the "
+               "access log, print 'FILE: OK' and exit")
+    ->needs(config);
+  auto hash = app.add_option("--hash-user", args.hash_name,
+                             "print a users-file line for user NAME; the "
+                             "password is read from $PROXY_PASSWORD, else from "
+                             "the first line of standard input")
+                ->type_name("NAME")
+                ->excludes(config);
+  app.add_option("--roles", args.roles, "roles of that user: socks, admin or socks,admin")
+    ->type_name("ROLES")
+    ->capture_default_str()
+    ->needs(hash);
 }
 
 /// --check: opens what a start would open besides the sockets (the users
@@ -132,12 +130,21 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
 
 int main(int argc, char** argv) {
   arguments args;
-  if (auto rc = parse_arguments(argc, argv, args))
-    return *rc;
+  CLI::App app{"SOCKS5 proxy with an SCTP admin plane (SPCP, Manager protocol)",
+               program_name(argv[0])};
+  app.set_version_flag("--version", program_name(argv[0])
+                                      + " (socks5-proxy) " PROXY_VERSION);
+  app.footer(footer_text);
+  describe(app, args);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (!args.hash_name.empty())
     return hash_user(args.hash_name, args.roles);
   if (args.config_path.empty()) {
-    std::cerr << usage_text;
+    std::cerr << app.help();
     return 2;
   }
   auto loaded = config::load(args.config_path);

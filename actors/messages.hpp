@@ -105,9 +105,22 @@ struct session_settings {
   std::vector<net::cidr> deny_destinations; ///< Destinations refused.
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
+  /// Whether a filter may be set (`[admin] transform_command`); when false,
+  /// `transform` stays empty.
+  bool transform_allowed = true;
 };
 
-/// Builds the initial settings from the config file.
+/// How the settings actor answered a change from the admin plane.
+enum class setting_change : uint8_t {
+  /// The value is in force for new connections.
+  applied,
+  /// The value is out of its bounds: nothing changed.
+  out_of_range,
+  /// The configuration forbids this change (`transform_command = off`).
+  disabled,
+};
+
+/// Builds the settings of the config file (at the start and on a reload).
 session_settings make_settings(const config::proxy_config& cfg);
 
 // -- metrics ------------------------------------------------------------------
@@ -189,6 +202,14 @@ struct access_record {
   uint64_t bytes_down = 0; ///< Bytes relayed from the target to the client.
 };
 
+/// Where the access log writes and in which format (its reopen request).
+struct access_log_spec {
+  /// "-" (standard output), "off", or a file path.
+  std::string target = "-";
+  /// Text lines or JSON lines.
+  config::access_log_format format = config::access_log_format::text;
+};
+
 // -- registry -----------------------------------------------------------------
 
 // Verified logins, login checks and their verdicts, adds: in
@@ -267,7 +288,7 @@ typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
            x.bind_timeout_ms,
            x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations,
-           x.transform);
+           x.transform, x.transform_allowed);
 }
 
 /// @relates metric_event
@@ -301,6 +322,12 @@ typename Inspector::result_type inspect(Inspector& f, access_record& x) {
            x.bytes_up, x.bytes_down);
 }
 
+/// @relates access_log_spec
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, access_log_spec& x) {
+  return f(caf::meta::type_name("access_log_spec"), x.target, x.format);
+}
+
 } // namespace px
 
 namespace px::net {
@@ -321,8 +348,10 @@ CAF_ADD_ATOM(proxy, px, auth_atom, "auth")
 CAF_ADD_ATOM(proxy, px, verify_atom, "verify")
 /// Asks a hasher to hash a password.
 CAF_ADD_ATOM(proxy, px, hash_atom, "hash")
-/// Replaces the registry's users (SIGHUP reload).
+/// Replaces the registry's users, or the file's settings (SIGHUP reload).
 CAF_ADD_ATOM(proxy, px, reload_atom, "reload")
+/// Opens the access log anew (SIGHUP, SIGUSR1).
+CAF_ADD_ATOM(proxy, px, reopen_atom, "reopen")
 /// Lists user names.
 CAF_ADD_ATOM(proxy, px, list_atom, "list")
 /// Reads a snapshot (metrics, settings).
@@ -403,11 +432,15 @@ using access_log_actor = caf::typed_actor<
   caf::reacts_to<access_record>,
   /// Answered after every record received before it is written: the
   /// number of lines written so far.
-  caf::replies_to<flush_atom>::with<uint64_t>>;
+  caf::replies_to<flush_atom>::with<uint64_t>,
+  /// Opens the target anew and writes there in the given format from now
+  /// on -> error text, empty on success (on failure the old file stays).
+  caf::replies_to<reopen_atom, access_log_spec>::with<std::string>>;
 
 /// Owns the admission policy (allow_client, max_clients, the handshake plan,
 /// the newest verified logins) and publishes it to the listeners' admission
-/// handler, which spawns sessions.
+/// handler, which spawns sessions. A request with new settings is answered
+/// once the policy for them is published.
 using acceptor_actor = caf::typed_actor<
   caf::reacts_to<client_refused>,
   caf::reacts_to<logins_update>,
@@ -416,12 +449,17 @@ using acceptor_actor = caf::typed_actor<
 /// Owns runtime settings and tells subscribers about changes.
 using settings_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<session_settings>,
-  /// New buffer size in bytes -> accepted?
-  caf::replies_to<buffer_atom, uint64_t>::with<bool>,
+  /// New buffer size in bytes -> applied or out of range.
+  caf::replies_to<buffer_atom, uint64_t>::with<setting_change>,
   /// New max clients -> accepted?
   caf::replies_to<maxcli_atom, uint64_t>::with<bool>,
-  /// New transformation command (empty: off) -> accepted?
-  caf::replies_to<transform_atom, std::string>::with<bool>>;
+  /// New transformation command (empty: off) -> applied, out of range, or
+  /// disabled by `transform_command = off`.
+  caf::replies_to<transform_atom, std::string>::with<setting_change>,
+  /// The settings of a reloaded config file: they replace the runtime
+  /// values (the transformation stays unless the file forbids it) ->
+  /// answered once the acceptor published them.
+  caf::replies_to<reload_atom, session_settings>::with<bool>>;
 
 } // namespace px
 
@@ -445,6 +483,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::client_refused))
   CAF_ADD_TYPE_ID(proxy, (px::metrics_snapshot))
   CAF_ADD_TYPE_ID(proxy, (px::access_record))
+  CAF_ADD_TYPE_ID(proxy, (px::access_log_spec))
+  CAF_ADD_TYPE_ID(proxy, (px::setting_change))
   CAF_ADD_TYPE_ID(proxy, (px::config::user_entry))
   CAF_ADD_TYPE_ID(proxy, (std::vector<px::config::user_entry>))
   CAF_ADD_TYPE_ID(proxy, (std::vector<std::string>))

@@ -1,9 +1,14 @@
 // The settings actor: owns the runtime knobs (session_settings) and tells
 // its subscriber, the acceptor, about every change. The admin plane reads
-// and sets them with typed requests; a value out of bounds is refused.
+// and sets them with typed requests; a value out of bounds is refused. A
+// reload (SIGHUP) brings the config file's values: they replace what the
+// admin plane set since (the file is the lasting source), except the
+// transformation command, which the file does not hold: it stays unless
+// the file says `transform_command = off`.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <caf/stateful_actor.hpp>
 
@@ -28,11 +33,24 @@ struct settings_state {
   /// The settings in force.
   session_settings current;
 
+  /// The settings the config file gave last (start or reload): where
+  /// `current` differs, the admin plane changed it.
+  session_settings from_file;
+
   /// Told about every change.
   acceptor_actor subscriber;
 
   /// Sends `current` to the subscriber, if any.
   void publish(settings_actor::pointer self) const;
+
+  /// Sets the transformation command `cmd` (empty: none) unless the file
+  /// forbids it or it is too long.
+  setting_change set_transform(std::string cmd);
+
+  /// Makes `next` (a reloaded file's settings) current, keeping the
+  /// transformation where allowed; logs each value the admin plane had set
+  /// that the file's value replaces.
+  void reload(session_settings next);
 };
 
 /// The settings actor, starting with `initial`; changes go to `subscriber`.

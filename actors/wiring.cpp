@@ -22,6 +22,8 @@
 #include "actors/metrics.hpp"
 #include "actors/persister.hpp"
 #include "actors/registry.hpp"
+#include "actors/reloader.hpp"
+#include "actors/service_notify.hpp"
 #include "actors/settings.hpp"
 #include "admin/admin_session.hpp"
 #include "admin/codec.hpp"
@@ -40,17 +42,6 @@ constexpr int hasher_count = 2;
 /// After the reactor stopped: how long sessions may take to handle their
 /// last close, and the access log to write what they sent (each).
 constexpr auto drain_bound = std::chrono::seconds{1};
-
-/// The log level named in the config (info when unknown).
-log::level level_of(const std::string& name) {
-  if (name == "error")
-    return log::level::error;
-  if (name == "warning")
-    return log::level::warning;
-  if (name == "debug")
-    return log::level::debug;
-  return log::level::info;
-}
 
 /// Raises the open-file limit to the hard limit.
 void raise_fd_limit() {
@@ -134,7 +125,11 @@ public:
   /// Starts the reactor's loops and logs that the proxy is ready.
   void start_serving();
 
-  /// Waits for SIGINT or SIGTERM; reloads the users file on SIGHUP.
+  /// Tells the service manager that every listener accepts (READY=1).
+  void notify_ready();
+
+  /// Waits for SIGINT or SIGTERM; reloads on SIGHUP (RELOADING=1, then
+  /// READY=1), reopens the access log on SIGUSR1.
   void wait_for_stop_signal();
 
   /// Stops accepting, waits for connections, closes the rest, stops.
@@ -159,6 +154,11 @@ private:
                     std::shared_ptr<net::sctp_events> ev,
                     const std::string& how, std::vector<std::string>& lines);
 
+  /// The configuration in force (the reloader's, once it exists).
+  const config::proxy_config& cfg() const {
+    return reloader_ ? reloader_->running() : cfg_;
+  }
+
   const config::proxy_config& cfg_;
   std::vector<config::user_entry> users_;
   int log_fd_ = -1;
@@ -174,6 +174,8 @@ private:
   std::shared_ptr<admission_desk> desk_;
   acceptor_actor acceptor_;
   settings_actor settings_;
+  /// Holds actor handles: destroyed before the actor system.
+  std::optional<reloader> reloader_;
   std::unique_ptr<net::sctp_transport> admin_tx_;
   std::vector<std::string> bound_;
 };
@@ -205,6 +207,7 @@ void proxy_program::prepare_process() {
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
   sigaddset(&signals_, SIGHUP);
+  sigaddset(&signals_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -240,8 +243,9 @@ void proxy_program::spawn_services() {
                         registry_config{cfg_.users_file, cfg_.max_users},
                         persister_);
   metrics_ = sys.spawn(metrics);
-  access_log_ = sys.spawn<caf::detached>(access_log, log_fd_,
-                                         log_fd_ != STDOUT_FILENO && log_fd_ >= 0);
+  access_log_ = sys.spawn<caf::detached>(
+    access_log, log_fd_, log_fd_ != STDOUT_FILENO && log_fd_ >= 0,
+    access_log_spec{cfg_.access_log, cfg_.access_log_fmt});
   // With the access log off, sessions send no record at all.
   session_deps deps{&*io_, registry_, metrics_,
                     log_fd_ >= 0 ? access_log_ : access_log_actor{}};
@@ -256,6 +260,9 @@ void proxy_program::spawn_services() {
   desk_->publish(admission_policy::make(initial, nullptr, acceptor_));
   caf::anon_send(registry_, logins_sink{acceptor_});
   settings_ = sys.spawn(settings, initial, acceptor_);
+  reloader_.emplace(sys, cfg_,
+                    reload_targets{settings_, registry_,
+                                   log_fd_ >= 0 ? access_log_ : access_log_actor{}});
 }
 
 bool proxy_program::listen_admin(const char* proto, const net::ip_endpoint& addr,
@@ -332,24 +339,28 @@ void proxy_program::start_serving() {
             + std::to_string(cfg_.max_clients));
 }
 
+void proxy_program::notify_ready() {
+  service::ready("serving SOCKS5 on " + std::to_string(bound_.size())
+                 + " listeners");
+}
+
 void proxy_program::wait_for_stop_signal() {
   for (;;) {
     int sig = 0;
     if (sigwait(&signals_, &sig) != 0)
       continue;
     if (sig == SIGHUP) {
-      if (cfg_.users_file.empty())
-        continue;
-      auto loaded = config::load_users(cfg_.users_file);
-      if (auto err = std::get_if<std::string>(&loaded)) {
-        log::error("reload failed, keeping the previous users: " + *err);
-        continue;
-      }
-      caf::anon_send(registry_, reload_atom_v,
-                     std::get<std::vector<config::user_entry>>(std::move(loaded)));
+      service::reloading("reloading " + cfg().path);
+      auto outcome = reloader_->reload();
+      service::ready(outcome);
+      continue;
+    }
+    if (sig == SIGUSR1) {
+      reloader_->reopen_access_log();
       continue;
     }
     log::info(std::string{"received "} + strsignal(sig) + ", shutting down");
+    service::stopping("shutting down");
     return;
   }
 }
@@ -373,7 +384,7 @@ void proxy_program::shut_down() {
   stop_admin();
   io_->stop_listening();
   auto& census = desk_->census();
-  census.wait_until_none(std::chrono::steady_clock::now() + cfg_.shutdown_grace);
+  census.wait_until_none(std::chrono::steady_clock::now() + cfg().shutdown_grace);
   if (auto n = io_->connection_count(); n > 0)
     log::info("closing " + std::to_string(n) + " connections still open");
   io_->close_all();
@@ -416,7 +427,7 @@ void proxy_program::stop_actors() {
 } // namespace
 
 int run(const config::proxy_config& cfg) {
-  log::set_level(level_of(cfg.log_level));
+  log::set_level(log_level_of(cfg.log_level));
   proxy_program proxy{cfg};
   if (!proxy.load_users() || !proxy.open_access_log())
     return 1;
@@ -433,6 +444,9 @@ int run(const config::proxy_config& cfg) {
     return 1;
   }
   proxy.start_serving();
+  // Merge note: the Prometheus exposer starts before this line, so that
+  // READY=1 means every listener (SOCKS, admin, metrics) accepts.
+  proxy.notify_ready();
   proxy.wait_for_stop_signal();
   proxy.shut_down();
   return 0;

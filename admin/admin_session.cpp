@@ -221,14 +221,20 @@ void reply_transform(spcp_ptr self) {
       [=](const caf::error&) { reply(self, spcp::status::general_error); });
 }
 
-/// SET BUFFER, SET TRANSFORM: asks the settings actor `xs...`; it answers
-/// whether it took the value.
+/// SET BUFFER, SET TRANSFORM: asks the settings actor `xs...`. A value out
+/// of bounds is INVALID ARGUMENTS; a change the config forbids
+/// (`transform_command = off`) is INVALID COMMAND: this server does not run
+/// transformations.
 template <class... Ts>
 void change_setting(spcp_ptr self, Ts... xs) {
   self->request(self->state.deps.settings, admin_timeout, xs...)
     .await(
-      [=](bool ok) {
-        reply(self, ok ? spcp::status::ok : spcp::status::invalid_args);
+      [=](setting_change res) {
+        if (res == setting_change::disabled)
+          reply(self, spcp::status::invalid_command, "transformations are off");
+        else
+          reply(self, res == setting_change::applied ? spcp::status::ok
+                                                     : spcp::status::invalid_args);
       },
       [=](const caf::error&) { reply(self, spcp::status::general_error); });
 }

@@ -1,6 +1,5 @@
 #include "admin/proxyctl_common.hpp"
 
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -8,46 +7,6 @@
 #include <unistd.h>
 
 namespace px::proxyctl {
-
-const char* const usage_text = R"(usage: proxyctl [options] COMMAND [ARGS]
-
-SPCP commands (port 9090):
-  connections            concurrent connections now
-  bytes                  bytes transferred since start
-  accesses               connections accepted since start (historical)
-  metrics                all three (add --json for JSON)
-  transform              show the active transformation (empty: none)
-  transform set CMD      pipe target-to-client bytes of new connections
-                         through `/bin/sh -c CMD`
-  transform off          disable the transformation
-  buffer-size BYTES      buffer size for new connections
-  check                  log in and out (tests credentials and reachability)
-
-Manager commands (port 9091; one request per association):
-  users add NAME         add a SOCKS user; its password comes from
-                         $PROXYCTL_NEW_PASSWORD, a prompt, or the next line
-                         of standard input. Saved to the users file.
-  users list             list user names (at most 255)
-  manager-metrics        historical, active and bytes, from the Manager protocol
-  max-clients N          cap concurrent SOCKS clients (new connections only)
-
-Options:
-  --host ADDR            proxy admin address (default 127.0.0.1)
-  --port N               SPCP port (default 9090)
-  --manager-port N       Manager port (default 9091)
-  --transport T          udp (SCTP over UDP, default) or kernel
-  --udp-port N           the proxy's SCTP-over-UDP port (default 9899)
-  --user NAME            admin user (default $PROXYCTL_USER or "admin")
-  --timeout MS           per-reply timeout (default 5000)
-  --json                 machine-readable output
-  -h, --help             this text
-
-The password is read from $PROXYCTL_PASSWORD, else prompted for on the
-terminal, else read from the first line of standard input.
-
-Exit codes: 0 ok, 1 refused by the proxy, 2 usage, 3 authentication failed,
-4 transport or protocol failure.
-)";
 
 std::string admin_user(const options& opt) {
   if (!opt.user.empty())
@@ -82,27 +41,35 @@ std::string read_password(const char* env_name, const char* prompt) {
   return pw;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+namespace {
+
+/// `j` on one line; invalid UTF-8 becomes U+FFFD.
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+std::string json_object(
+  const std::vector<std::pair<std::string, nlohmann::json>>& members) {
+  std::string out = "{";
+  for (auto& [key, value] : members)
+    out += (out.size() > 1 ? ", " : "") + dump(key) + ": " + dump(value);
+  return out + "}";
+}
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (auto& item : items)
+    out += (out.size() > 1 ? ", " : "") + dump(item);
+  return out + "]";
+}
+
+nlohmann::json json_count(const std::string& text) {
+  if (text.empty() || text.size() > 19
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    return text;
+  return std::stoull(text);
 }
 
 void print_ok(const options& opt) {

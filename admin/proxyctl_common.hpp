@@ -1,5 +1,5 @@
-// What the parts of proxyctl share: the exit codes, the options, the usage
-// text, and the steps both protocols take (the admin user, the password, the
+// What the parts of proxyctl share: the exit codes, the options, the JSON
+// output, and the steps both protocols take (the admin user, the password, the
 // association, one request and its reply, the output). proxyctl.cpp reads
 // the command line; proxyctl_spcp.cpp and proxyctl_manager.cpp run the
 // commands of one protocol each.
@@ -8,7 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "admin/codec.hpp"
 #include "net/address.hpp"
@@ -27,9 +30,6 @@ constexpr int exit_auth = 3;
 /// Transport or protocol failure.
 constexpr int exit_transport = 4;
 
-/// The text of --help, also printed after an unknown command or option.
-extern const char* const usage_text;
-
 /// The command line.
 struct options {
   std::string host = "127.0.0.1";
@@ -42,7 +42,8 @@ struct options {
   std::string user;
   int timeout_ms = 5000;
   bool json = false;
-  /// The command and its arguments (never empty once parsed).
+  /// The command words and their arguments, e.g. {"users", "add", NAME}
+  /// (never empty once parsed).
   std::vector<std::string> command;
 };
 
@@ -58,8 +59,19 @@ std::optional<net::ip_endpoint> server_address(const options& opt, int port);
 std::string read_password(const char* env_name = "PROXYCTL_PASSWORD",
                           const char* prompt = "password: ");
 
-/// `s` as the inside of a JSON string.
-std::string json_escape(const std::string& s);
+/// One JSON object on one line, members in the given order, written as
+/// `{"key": value, "key2": value2}`. Strings that are not UTF-8 (user
+/// names, a transformation) get U+FFFD for each bad byte: the output is
+/// always valid JSON.
+std::string json_object(
+  const std::vector<std::pair<std::string, nlohmann::json>>& members);
+
+/// A JSON array on one line: `["a", "b"]` (strings as in json_object).
+std::string json_array(const std::vector<std::string>& items);
+
+/// A number the proxy sent as decimal text: a JSON number, or a string when
+/// it is not one (the output stays valid JSON whatever the proxy sends).
+nlohmann::json json_count(const std::string& text);
 
 /// Prints what a successful setter prints: "ok", or {"ok": true} with --json.
 void print_ok(const options& opt);

@@ -34,14 +34,9 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
   } else if (cmd[0] == "manager-metrics" && cmd.size() == 1) {
     req.cmd = static_cast<uint8_t>(mgr::cmd::metrics);
   } else if (cmd[0] == "max-clients" && cmd.size() == 2) {
-    char* end = nullptr;
-    auto n = strtoul(cmd[1].c_str(), &end, 10);
-    if (cmd[1].empty() || *end != '\0' || n > 0xFFFFFFFFul) {
-      std::cerr << "proxyctl: max-clients needs a number up to 4294967295\n";
-      return std::nullopt;
-    }
+    // The command line checked the range already.
     req.cmd = static_cast<uint8_t>(mgr::cmd::max_clients);
-    req.max_clients = static_cast<uint32_t>(n);
+    req.max_clients = static_cast<uint32_t>(std::stoul(cmd[1]));
   } else {
     std::cerr << "proxyctl: use 'users add NAME', 'users list', "
                  "'manager-metrics' or 'max-clients N'\n";
@@ -86,17 +81,16 @@ void print_names(const std::vector<std::string>& names, bool json) {
       std::cout << n << "\n";
     return;
   }
-  std::cout << "[";
-  for (size_t i = 0; i < names.size(); ++i)
-    std::cout << (i ? ", " : "") << "\"" << json_escape(names[i]) << "\"";
-  std::cout << "]\n";
+  std::cout << json_array(names) << "\n";
 }
 
 /// `manager-metrics`: three lines, or a JSON object.
 void print_metrics(const mgr::metrics_values& v, bool json) {
   if (json)
-    std::cout << "{\"historical\": " << v.historical << ", \"active\": "
-              << v.active << ", \"bytes\": " << v.bytes << "}\n";
+    std::cout << json_object({{"historical", v.historical},
+                              {"active", v.active},
+                              {"bytes", v.bytes}})
+              << "\n";
   else
     std::cout << "historical   " << v.historical << "\nactive       "
               << v.active << "\nbytes        " << v.bytes << "\n";

@@ -1,7 +1,6 @@
 #include "admin/proxyctl_spcp.hpp"
 
 #include <iostream>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,31 +62,7 @@ private:
   int timeout_ms_;
 };
 
-/// Step 1, before the password is asked for: a known command with the right
-/// number of arguments; prints why not.
-bool valid_command(const std::vector<std::string>& cmd) {
-  static const std::map<std::string, size_t> arity{
-    {"connections", 1}, {"bytes", 1},     {"accesses", 1}, {"metrics", 1},
-    {"transform", 0},   {"buffer-size", 2}, {"check", 1}};
-  auto known = arity.find(cmd[0]);
-  if (known == arity.end()) {
-    std::cerr << "proxyctl: unknown command '" << cmd[0] << "'\n" << usage_text;
-    return false;
-  }
-  if (known->second != 0 && cmd.size() != known->second) {
-    std::cerr << "proxyctl: wrong number of arguments for '" << cmd[0] << "'\n";
-    return false;
-  }
-  if (cmd[0] == "transform"
-      && !(cmd.size() == 1 || (cmd.size() == 2 && cmd[1] == "off")
-           || (cmd.size() == 3 && cmd[1] == "set"))) {
-    std::cerr << "proxyctl: use 'transform', 'transform set CMD' or 'transform off'\n";
-    return false;
-  }
-  return true;
-}
-
-/// Step 2: USER, then PASS.
+/// Step 1: USER, then PASS.
 int log_in(session& s, const std::string& user, const std::string& password) {
   auto rc = s.ask(spcp::cmd::user, {user}, "login");
   return rc == exit_ok ? s.ask(spcp::cmd::pass, {password}, "login") : rc;
@@ -103,7 +78,7 @@ int show_counter(session& s, const options& opt) {
   if (auto rc = s.ask(c, {}, name.c_str(), &value); rc != exit_ok)
     return rc;
   if (opt.json)
-    std::cout << "{\"" << name << "\": " << value << "}\n";
+    std::cout << json_object({{name, json_count(value)}}) << "\n";
   else
     std::cout << value << "\n";
   return exit_ok;
@@ -120,8 +95,10 @@ int show_metrics(session& s, const options& opt) {
   if (rc != exit_ok)
     return rc;
   if (opt.json)
-    std::cout << "{\"connections\": " << conns << ", \"bytes\": " << bytes
-              << ", \"accesses\": " << accesses << "}\n";
+    std::cout << json_object({{"connections", json_count(conns)},
+                              {"bytes", json_count(bytes)},
+                              {"accesses", json_count(accesses)}})
+              << "\n";
   else
     std::cout << "connections  " << conns << "\nbytes        " << bytes
               << "\naccesses     " << accesses << "\n";
@@ -135,7 +112,7 @@ int show_transform(session& s, const options& opt) {
       rc != exit_ok)
     return rc;
   if (opt.json)
-    std::cout << "{\"transform\": \"" << json_escape(value) << "\"}\n";
+    std::cout << json_object({{"transform", value}}) << "\n";
   else
     std::cout << (value.empty() ? "(none)" : value) << "\n";
   return exit_ok;
@@ -163,7 +140,7 @@ struct outcome {
   bool quit = true;
 };
 
-/// Step 3: performs the command and prints its result.
+/// Step 2: performs the command and prints its result.
 outcome perform(session& s, const options& opt) {
   const auto& cmd = opt.command;
   const auto& name = cmd[0];
@@ -180,7 +157,7 @@ outcome perform(session& s, const options& opt) {
   return {}; // check: nothing beyond the login
 }
 
-/// Step 4: QUIT. The command's exit code stays, unless QUIT fails after a
+/// Step 3: QUIT. The command's exit code stays, unless QUIT fails after a
 /// success.
 int quit(session& s, int rc) {
   admin::spcp_response r;
@@ -193,7 +170,7 @@ int quit(session& s, int rc) {
 
 int run_spcp(const options& opt) {
   auto server = server_address(opt, opt.port);
-  if (!server || !valid_command(opt.command))
+  if (!server)
     return exit_usage;
   auto user = admin_user(opt);
   auto password = read_password();

@@ -263,6 +263,9 @@ std::vector<key_spec> make_key_table() {
     one("server", "shutdown_grace", &c::shutdown_grace, duration()),
     one("server", "access_log", &c::access_log,
         file_path("empty value (use -, off or a path)", {"-", "off"})),
+    one("server", "access_log_format", &c::access_log_fmt,
+        choice<access_log_format>({{"text", access_log_format::text},
+                                   {"json", access_log_format::json}})),
     one("server", "log_level", &c::log_level,
         choice<std::string>({{"error", "error"},
                              {"warning", "warning"},
@@ -277,6 +280,8 @@ std::vector<key_spec> make_key_table() {
     one("admin", "udp_port", &c::udp_port, whole_number<uint16_t>(1, 65535)),
     one("admin", "spcp_listen", &c::spcp_listen, listener_or_off()),
     one("admin", "manager_listen", &c::manager_listen, listener_or_off()),
+    one("admin", "transform_command", &c::transform_allowed,
+        choice<bool>({{"allowed", true}, {"off", false}})),
   };
 }
 

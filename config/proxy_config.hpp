@@ -34,6 +34,14 @@ enum class admin_transport {
   udp,
 };
 
+/// How the access log writes a connection.
+enum class access_log_format {
+  /// One line of `key=value` fields (the historical format).
+  text,
+  /// One JSON object per line (JSON Lines).
+  json,
+};
+
 /// Every setting of `proxy.ini`, validated.
 struct proxy_config {
   /// The file this was read from.
@@ -68,6 +76,8 @@ struct proxy_config {
   std::chrono::milliseconds shutdown_grace{5000};
   /// "-" for stderr, "off", or a file path.
   std::string access_log = "-";
+  /// Text lines or JSON lines.
+  access_log_format access_log_fmt = access_log_format::text;
   /// error, warning, info or debug.
   std::string log_level = "info";
   /// Largest number of users the registry holds.
@@ -83,6 +93,9 @@ struct proxy_config {
   /// Manager listener (absent: off).
   std::optional<net::ip_endpoint> manager_listen
     = net::ip_endpoint::parse("127.0.0.1:9091");
+  /// Whether SPCP may set a transformation command (`transform_command =
+  /// allowed`); false (`off`): refused, and no filter ever runs.
+  bool transform_allowed = true;
 };
 
 } // namespace px::config

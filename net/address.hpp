@@ -70,6 +70,11 @@ struct cidr {
   /// True when `ip` lies in this block (an IPv4-mapped IPv6 address matches
   /// an IPv4 block).
   bool contains(const ip_endpoint& ip) const;
+
+  /// Same base and prefix (as written, not as the set of addresses).
+  friend bool operator==(const cidr& x, const cidr& y) {
+    return x.base == y.base && x.prefix == y.prefix;
+  }
 };
 
 /// True when `a` and `b` name the same host, ports aside (an IPv4-mapped

@@ -4,6 +4,11 @@
 #include <chrono>
 #include <ctime>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "net/write_all.hpp"
@@ -28,7 +33,43 @@ const char* name(level lvl) {
   return "?";
 }
 
+/// The syslog priority of `lvl`, as sd-daemon.h spells it ("<3>").
+const char* priority(level lvl) {
+  switch (lvl) {
+    case level::error:
+      return SD_ERR;
+    case level::warning:
+      return SD_WARNING;
+    case level::info:
+      return SD_INFO;
+    case level::debug:
+      return SD_DEBUG;
+  }
+  return SD_INFO;
+}
+
+/// Whether $JOURNAL_STREAM ("DEVICE:INODE") is the file on stderr.
+bool stderr_is_journal() {
+  auto env = getenv("JOURNAL_STREAM");
+  if (env == nullptr)
+    return false;
+  unsigned long long dev = 0;
+  unsigned long long ino = 0;
+  if (sscanf(env, "%llu:%llu", &dev, &ino) != 2)
+    return false;
+  struct stat st {};
+  if (fstat(STDERR_FILENO, &st) != 0)
+    return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev
+         && static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
 } // namespace
+
+bool to_journal() {
+  static const bool journal = stderr_is_journal();
+  return journal;
+}
 
 void set_level(level lvl) {
   current_level = static_cast<int>(lvl);
@@ -70,18 +111,26 @@ std::string escape(std::string_view text) {
   return out;
 }
 
-void line(level lvl, std::string_view text) {
-  if (!enabled(lvl))
-    return;
+std::string format(level lvl, std::string_view text, bool journal) {
   std::string out;
   out.reserve(text.size() + 40);
-  out += timestamp();
-  out += ' ';
+  if (journal) {
+    out += priority(lvl);
+  } else {
+    out += timestamp();
+    out += ' ';
+  }
   out += name(lvl);
   out += ' ';
   out += escape(text);
   out += '\n';
-  net::write_all(STDERR_FILENO, out);
+  return out;
+}
+
+void line(level lvl, std::string_view text) {
+  if (!enabled(lvl))
+    return;
+  net::write_all(STDERR_FILENO, format(lvl, text, to_journal()));
 }
 
 } // namespace px::log

@@ -47,11 +47,14 @@ std::string write_ini(const proxy_config& c) {
   os << "[server]\nthreads = " << c.threads << "\nactor_threads = " << c.actor_threads
      << "\nsplice = " << (c.splice ? "true" : "false")
      << "\nshutdown_grace = " << c.shutdown_grace.count()
-     << "ms\naccess_log = " << c.access_log << "\nlog_level = " << c.log_level
+     << "ms\naccess_log = " << c.access_log << "\naccess_log_format = "
+     << (c.access_log_fmt == access_log_format::json ? "json" : "text")
+     << "\nlog_level = " << c.log_level
      << "\nmax_users = " << c.max_users << "\n";
   os << "[admin]\ntransport = " << transport_names[static_cast<int>(c.transport)]
      << "\nudp_port = " << c.udp_port << "\nspcp_listen = " << listener_text(c.spcp_listen)
-     << "\nmanager_listen = " << listener_text(c.manager_listen) << "\n";
+     << "\nmanager_listen = " << listener_text(c.manager_listen)
+     << "\ntransform_command = " << (c.transform_allowed ? "allowed" : "off") << "\n";
   return os.str();
 }
 

@@ -46,7 +46,8 @@ def user_lines():
 class Proxy:
     """The real proxy binary on ports chosen by the kernel."""
 
-    def __init__(self, extra_socks="", extra_server="", listen6=True, admin=None):
+    def __init__(self, extra_socks="", extra_server="", listen6=True, admin=None,
+                 env=None):
         self.dir = tempfile.mkdtemp(prefix="proxy-it-")
         self.users = os.path.join(self.dir, "users.txt")
         with open(self.users, "w") as f:
@@ -69,7 +70,8 @@ class Proxy:
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config],
                                      stdout=subprocess.DEVNULL,
-                                     stderr=self.stderr)
+                                     stderr=self.stderr,
+                                     env=dict(os.environ, **(env or {})))
         self.port = None
         self.port6 = None
         deadline = time.time() + 10
@@ -87,7 +89,8 @@ class Proxy:
         raise RuntimeError("proxy did not start:\n" + self.log_text())
 
     def log_text(self):
-        with open(self.stderr_path) as f:
+        # Bytes >= 0x80 from the network reach the log as they came.
+        with open(self.stderr_path, errors="backslashreplace") as f:
             return f.read()
 
     def access_text(self):

@@ -105,6 +105,7 @@ access_sink(access_log_actor::stateful_pointer<access_sink_state> self) {
   return {
     [=](access_record& rec) { self->state.records.push_back(std::move(rec)); },
     [=](flush_atom) { return uint64_t{self->state.records.size()}; },
+    [=](reopen_atom, access_log_spec&) { return std::string{}; },
   };
 }
 
@@ -755,7 +756,8 @@ CAF_TEST(the acceptor policy enforces max clients and the allow list) {
   consume_all();
   CAF_CHECK(request<bool>(set, maxcli_atom_v, uint64_t{2}));
   CAF_CHECK(!request<bool>(set, maxcli_atom_v, uint64_t{0}));
-  CAF_CHECK(!request<bool>(set, buffer_atom_v, uint64_t{10}));
+  CAF_CHECK(request<setting_change>(set, buffer_atom_v, uint64_t{10})
+            == setting_change::out_of_range);
   CAF_CHECK(admit(3).what == verdict::own);
   // At the cap (2 open) the next one is refused; once one closes, admitted.
   CAF_CHECK(admit(4).what == verdict::refuse);
@@ -794,7 +796,7 @@ CAF_TEST(the access log answers a flush after writing what came before) {
   char path[] = "/tmp/proxy-access-XXXXXX";
   int fd = mkstemp(path);
   CAF_REQUIRE(fd >= 0);
-  auto alog = sys.spawn(access_log, fd, true);
+  auto alog = sys.spawn(access_log, fd, true, access_log_spec{path});
   access_record rec;
   rec.client = "127.0.0.1:1";
   rec.result = "ok";
@@ -803,7 +805,7 @@ CAF_TEST(the access log answers a flush after writing what came before) {
   CAF_CHECK_EQUAL(request<uint64_t>(alog, flush_atom_v), 2u);
   CAF_CHECK_EQUAL(line_count(path), 2u);
   // Off (no file): nothing is written, the flush is answered all the same.
-  auto off = sys.spawn(access_log, -1, false);
+  auto off = sys.spawn(access_log, -1, false, access_log_spec{"off"});
   self->send(off, rec);
   CAF_CHECK_EQUAL(request<uint64_t>(off, flush_atom_v), 0u);
   caf::anon_send_exit(alog, caf::exit_reason::user_shutdown);
@@ -819,7 +821,7 @@ CAF_TEST(once the census sees no session the access log holds every record) {
   char path[] = "/tmp/proxy-access-XXXXXX";
   int fd = mkstemp(path);
   CAF_REQUIRE(fd >= 0);
-  auto alog = sys.spawn(access_log, fd, true);
+  auto alog = sys.spawn(access_log, fd, true, access_log_spec{path});
   auto desk2 = std::make_shared<admission_desk>(
     sys, session_deps{&io, reg, met, alog});
   desk2->publish(admission_policy::make(settings, nullptr, acceptor_actor{}));

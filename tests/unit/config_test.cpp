@@ -2,6 +2,7 @@
 #define CAF_SUITE config
 #include <caf/test/unit_test_impl.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -11,6 +12,7 @@
 #include "config/config.hpp"
 #include "config/ini.hpp"
 #include "config/keys.hpp"
+#include "config/reload.hpp"
 #include "config/users.hpp"
 
 using namespace px::config;
@@ -180,6 +182,50 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   }
   CAF_CHECK(find_key("server", "listen") == nullptr);
   CAF_CHECK(!known_section("sox"));
+}
+
+CAF_TEST(the reload compares every key of the table) {
+  auto keys = reload_keys();
+  CAF_CHECK_EQUAL(keys.size(), key_table().size());
+  for (auto& key : key_table()) {
+    CAF_MESSAGE("key " << key.name);
+    CAF_CHECK(std::find(keys.begin(), keys.end(), std::string{key.name}) != keys.end());
+  }
+}
+
+CAF_TEST(a reload applies rules and limits and keeps listeners and threads) {
+  auto running = config_of(std::string{minimal} + "max_clients = 10\n[server]\nthreads = 2\n");
+  auto same = plan_reload(running, running);
+  CAF_CHECK(same.changed.empty());
+  CAF_CHECK(same.restart_needed.empty());
+  auto loaded = config_of(
+    "[socks]\nlisten = 127.0.0.1:1081\nusers_file = u.txt\nmax_clients = 20\n"
+    "deny_destination = 10.0.0.0/8\nidle_timeout = 1m\n[server]\nthreads = 3\n"
+    "log_level = debug\naccess_log_format = json\n[admin]\ntransform_command = off\n");
+  auto plan = plan_reload(running, loaded);
+  CAF_CHECK_EQUAL(join(plan.changed), "max_clients, idle_timeout, deny_destination, "
+                                      "access_log_format, log_level, transform_command");
+  CAF_CHECK_EQUAL(join(plan.restart_needed), "listen, threads");
+  // What runs: the new rules, the old listener and thread count.
+  CAF_CHECK_EQUAL(plan.next.max_clients, 20u);
+  CAF_CHECK_EQUAL(plan.next.deny_destinations.size(), 1u);
+  CAF_CHECK_EQUAL(plan.next.log_level, "debug");
+  CAF_CHECK(!plan.next.transform_allowed);
+  CAF_CHECK(plan.next.listen == running.listen);
+  CAF_CHECK_EQUAL(plan.next.threads, 2u);
+}
+
+CAF_TEST(turning the access log on or off needs a restart but another file does not) {
+  auto running = config_of(std::string{minimal} + "[server]\naccess_log = a.log\n");
+  auto other = plan_reload(running,
+                           config_of(std::string{minimal} + "[server]\naccess_log = b.log\n"));
+  CAF_CHECK_EQUAL(join(other.changed), "access_log");
+  CAF_CHECK(other.restart_needed.empty());
+  auto off = plan_reload(running,
+                         config_of(std::string{minimal} + "[server]\naccess_log = off\n"));
+  CAF_CHECK(off.changed.empty());
+  CAF_CHECK_EQUAL(join(off.restart_needed), "access_log (to or from off)");
+  CAF_CHECK_EQUAL(off.next.access_log, running.access_log);
 }
 
 CAF_TEST(durations are at most 100 days in every unit) {

@@ -1,0 +1,70 @@
+// The reload (SIGHUP) and the access log reopen (SIGUSR1), run on the main
+// thread, which waits for signals and may block. A reload reads the config
+// file and the users file again and checks them whole (what --check checks)
+// before anything changes: when either is invalid, the error is logged as
+// one line (FILE:LINE: ...) and the running configuration stays. Otherwise
+// the new values go to the actors that own them, as messages (the settings
+// actor, which hands them to the acceptor; the registry; the access log),
+// and the reload waits for each to answer, so that READY=1 after it means
+// new clients get the new rules. Keys that need a restart are named in one
+// warning and keep their running values (config/reload.hpp).
+#pragma once
+
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/messages.hpp"
+#include "config/proxy_config.hpp"
+#include "net/log.hpp"
+
+namespace px {
+
+/// The log level named in the config (info when unknown).
+log::level log_level_of(const std::string& name);
+
+/// What a reload changes: the actors that own the reloadable state.
+struct reload_targets {
+  /// Owns the session settings (rules, limits, timeouts).
+  settings_actor settings;
+  /// Owns the users.
+  registry_actor registry;
+  /// Writes the access log (null when it is off).
+  access_log_actor access_log;
+};
+
+/// Reloads on SIGHUP and reopens the access log on SIGUSR1; keeps the
+/// configuration in force. Main thread only.
+class reloader {
+public:
+  /// A reloader for a proxy running with `running`.
+  reloader(caf::actor_system& sys, config::proxy_config running,
+           reload_targets targets);
+
+  /// SIGHUP: rereads and applies the config file, the users file and the
+  /// access log; returns a one-line outcome for the service manager.
+  std::string reload();
+
+  /// SIGUSR1: opens the access log file anew (after logrotate renamed it).
+  void reopen_access_log();
+
+  /// The configuration in force.
+  const config::proxy_config& running() const {
+    return running_;
+  }
+
+private:
+  /// Reads and checks the files; false (logged) when one is invalid.
+  bool read_files(config::proxy_config& next,
+                  std::vector<config::user_entry>& users);
+
+  /// Sends the new values to their owners and waits for the answers.
+  void apply(const config::proxy_config& next,
+             std::vector<config::user_entry> users);
+
+  caf::actor_system& sys_;
+  config::proxy_config running_;
+  reload_targets targets_;
+};
+
+} // namespace px

@@ -1,0 +1,115 @@
+#include "config/reload.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+namespace px::config {
+
+namespace {
+
+/// One key as the reload sees it.
+struct key_rule {
+  /// The key as written in the file.
+  const char* name;
+  /// True when the running proxy can take a new value.
+  bool reloadable;
+  /// True when the key has the same value in both configs.
+  std::function<bool(const proxy_config&, const proxy_config&)> same;
+  /// Copies the key's value from the second config into the first.
+  std::function<void(proxy_config&, const proxy_config&)> keep;
+};
+
+template <class T>
+key_rule rule(const char* name, bool reloadable, T proxy_config::*member) {
+  return {name, reloadable,
+          [member](const proxy_config& a, const proxy_config& b) {
+            return a.*member == b.*member;
+          },
+          [member](proxy_config& dst, const proxy_config& src) {
+            dst.*member = src.*member;
+          }};
+}
+
+/// Every key that can differ between two valid files, and whether the
+/// running proxy takes it. (Merge note: `[prometheus] listen` belongs with
+/// the listeners: restart needed.)
+const std::vector<key_rule>& rules() {
+  using c = proxy_config;
+  constexpr bool now = true;
+  constexpr bool restart = false;
+  static const std::vector<key_rule> table{
+    // -- [socks] ---
+    rule("listen", restart, &c::listen),
+    rule("auth", now, &c::auth),
+    rule("users_file", restart, &c::users_file),
+    rule("max_clients", now, &c::max_clients),
+    rule("buffer_size", now, &c::buffer_size),
+    rule("handshake_timeout", now, &c::handshake_timeout),
+    rule("connect_timeout", now, &c::connect_timeout),
+    rule("bind_timeout", now, &c::bind_timeout),
+    rule("idle_timeout", now, &c::idle_timeout),
+    rule("allow_client", now, &c::allow_clients),
+    rule("deny_destination", now, &c::deny_destinations),
+    rule("dns_server", restart, &c::dns_servers),
+    // -- [server] ---
+    rule("threads", restart, &c::threads),
+    rule("actor_threads", restart, &c::actor_threads),
+    rule("splice", now, &c::splice),
+    rule("shutdown_grace", now, &c::shutdown_grace),
+    rule("access_log", now, &c::access_log),
+    rule("access_log_format", now, &c::access_log_fmt),
+    rule("log_level", now, &c::log_level),
+    rule("max_users", restart, &c::max_users),
+    // -- [admin] ---
+    rule("transport", restart, &c::transport),
+    rule("udp_port", restart, &c::udp_port),
+    rule("spcp_listen", restart, &c::spcp_listen),
+    rule("manager_listen", restart, &c::manager_listen),
+    rule("transform_command", now, &c::transform_allowed),
+  };
+  return table;
+}
+
+} // namespace
+
+reload_plan plan_reload(const proxy_config& running, const proxy_config& loaded) {
+  reload_plan plan{loaded, {}, {}};
+  for (auto& r : rules()) {
+    if (r.same(running, loaded))
+      continue;
+    if (r.reloadable) {
+      plan.changed.emplace_back(r.name);
+    } else {
+      plan.restart_needed.emplace_back(r.name);
+      r.keep(plan.next, running);
+    }
+  }
+  // Sessions send access records only when the log was on at the start:
+  // turning it on (or off) needs a restart; another file or "-" does not.
+  bool was_off = running.access_log == "off";
+  if (was_off != (loaded.access_log == "off")) {
+    plan.changed.erase(std::remove(plan.changed.begin(), plan.changed.end(),
+                                   std::string{"access_log"}),
+                       plan.changed.end());
+    plan.restart_needed.emplace_back("access_log (to or from off)");
+    plan.next.access_log = running.access_log;
+  }
+  return plan;
+}
+
+std::vector<std::string> reload_keys() {
+  std::vector<std::string> out;
+  for (auto& r : rules())
+    out.emplace_back(r.name);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& keys) {
+  std::string out;
+  for (auto& k : keys)
+    out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+} // namespace px::config
