@@ -239,7 +239,7 @@ void proxy_program::spawn_services() {
   registry_ = sys.spawn(registry, users_, hashers_,
                         registry_config{cfg_.users_file, cfg_.max_users},
                         persister_);
-  metrics_ = sys.spawn(metrics);
+  metrics_ = sys.spawn(metrics, nullptr); // no board yet: nobody reads one
   access_log_ = sys.spawn<caf::detached>(access_log, log_fd_,
                                          log_fd_ != STDOUT_FILENO && log_fd_ >= 0);
   // With the access log off, sessions send no record at all.
