@@ -131,6 +131,11 @@ public:
   /// Binds every SOCKS listener; false (logged) on the first failure.
   bool open_listeners();
 
+  /// A later step failed before the loops started: the listeners opened so
+  /// far let their handler go (it holds actor handles the actor system's
+  /// end would otherwise wait for).
+  void release_listeners();
+
   /// Starts the reactor's loops and logs that the proxy is ready.
   void start_serving();
 
@@ -320,6 +325,10 @@ bool proxy_program::open_listeners() {
   return true;
 }
 
+void proxy_program::release_listeners() {
+  io_->stop();
+}
+
 void proxy_program::start_serving() {
   io_->set_traffic_sink([met = metrics_](const net::traffic_counts& t) {
     caf::anon_send(met, traffic{t});
@@ -429,6 +438,7 @@ int run(const config::proxy_config& cfg) {
   }
   if (!proxy.open_listeners()) {
     proxy.stop_admin();
+    proxy.release_listeners();
     proxy.stop_actors();
     return 1;
   }
