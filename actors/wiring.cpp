@@ -21,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/persister.hpp"
+#include "actors/prometheus.hpp"
 #include "actors/registry.hpp"
 #include "actors/settings.hpp"
 #include "admin/admin_session.hpp"
@@ -131,6 +132,9 @@ public:
   /// Binds every SOCKS listener; false (logged) on the first failure.
   bool open_listeners();
 
+  /// Serves /metrics where configured; false (logged) when it cannot listen.
+  bool start_prometheus();
+
   /// A later step failed before the loops started: the listeners opened so
   /// far let their handler go (it holds actor handles the actor system's
   /// end would otherwise wait for).
@@ -181,6 +185,9 @@ private:
   settings_actor settings_;
   std::unique_ptr<net::sctp_transport> admin_tx_;
   std::vector<std::string> bound_;
+  /// The metrics actor's published snapshot (with Prometheus on).
+  std::shared_ptr<metrics_board> board_;
+  std::unique_ptr<prometheus_endpoint> prometheus_;
 };
 
 bool proxy_program::load_users() {
@@ -244,7 +251,9 @@ void proxy_program::spawn_services() {
   registry_ = sys.spawn(registry, users_, hashers_,
                         registry_config{cfg_.users_file, cfg_.max_users},
                         persister_);
-  metrics_ = sys.spawn(metrics, nullptr); // no board yet: nobody reads one
+  if (cfg_.prometheus_listen)
+    board_ = std::make_shared<metrics_board>();
+  metrics_ = sys.spawn(metrics, board_);
   access_log_ = sys.spawn<caf::detached>(access_log, log_fd_,
                                          log_fd_ != STDOUT_FILENO && log_fd_ >= 0);
   // With the access log off, sessions send no record at all.
@@ -325,6 +334,20 @@ bool proxy_program::open_listeners() {
   return true;
 }
 
+bool proxy_program::start_prometheus() {
+  if (!cfg_.prometheus_listen)
+    return true;
+  auto res = prometheus_endpoint::start(*cfg_.prometheus_listen, board_);
+  if (auto err = std::get_if<std::string>(&res)) {
+    log::error(*err);
+    return false;
+  }
+  prometheus_ = std::get<std::unique_ptr<prometheus_endpoint>>(std::move(res));
+  log::info("Prometheus listening on " + prometheus_->address().to_string()
+            + " (GET /metrics)");
+  return true;
+}
+
 void proxy_program::release_listeners() {
   io_->stop();
 }
@@ -380,6 +403,7 @@ void proxy_program::wait_for_stop_signal() {
 // exits 0 either way; a bound that runs out is logged as a warning.
 void proxy_program::shut_down() {
   stop_admin();
+  prometheus_.reset();
   io_->stop_listening();
   auto& census = desk_->census();
   census.wait_until_none(std::chrono::steady_clock::now() + cfg_.shutdown_grace);
@@ -436,7 +460,7 @@ int run(const config::proxy_config& cfg) {
     proxy.stop_actors();
     return 1;
   }
-  if (!proxy.open_listeners()) {
+  if (!proxy.open_listeners() || !proxy.start_prometheus()) {
     proxy.stop_admin();
     proxy.release_listeners();
     proxy.stop_actors();

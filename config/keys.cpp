@@ -277,6 +277,8 @@ std::vector<key_spec> make_key_table() {
     one("admin", "udp_port", &c::udp_port, whole_number<uint16_t>(1, 65535)),
     one("admin", "spcp_listen", &c::spcp_listen, listener_or_off()),
     one("admin", "manager_listen", &c::manager_listen, listener_or_off()),
+    // -- [prometheus] ---
+    one("prometheus", "listen", &c::prometheus_listen, listener_or_off()),
   };
 }
 

@@ -83,6 +83,11 @@ struct proxy_config {
   /// Manager listener (absent: off).
   std::optional<net::ip_endpoint> manager_listen
     = net::ip_endpoint::parse("127.0.0.1:9091");
+
+  // -- [prometheus] ---
+  /// Where GET /metrics is served (absent: off).
+  std::optional<net::ip_endpoint> prometheus_listen
+    = net::ip_endpoint::parse("127.0.0.1:9464");
 };
 
 } // namespace px::config

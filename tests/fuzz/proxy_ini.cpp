@@ -52,6 +52,7 @@ std::string write_ini(const proxy_config& c) {
   os << "[admin]\ntransport = " << transport_names[static_cast<int>(c.transport)]
      << "\nudp_port = " << c.udp_port << "\nspcp_listen = " << listener_text(c.spcp_listen)
      << "\nmanager_listen = " << listener_text(c.manager_listen) << "\n";
+  os << "[prometheus]\nlisten = " << listener_text(c.prometheus_listen) << "\n";
   return os.str();
 }
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -405,13 +406,37 @@ class LifecycleTest(unittest.TestCase):
         os.makedirs(os.path.dirname(cfg), exist_ok=True)
         with open(cfg, "w") as f:
             f.write(f"[socks]\nlisten = 127.0.0.1:{port}\nauth = none\n"
-                    "[admin]\nspcp_listen = off\nmanager_listen = off\n")
+                    "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                    "[prometheus]\nlisten = off\n")
         r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                            capture_output=True, text=True, timeout=10)
         blocker.close()
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
+    def test_a_taken_second_listen_address_ends_the_start(self):
+        # The first listener is open when the second fails: the proxy must
+        # let go of it and exit (it used to hang in the actor system's end).
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        d = tempfile.mkdtemp(prefix="proxy-it-")
+        try:
+            cfg = os.path.join(d, "proxy.ini")
+            with open(cfg, "w") as f:
+                f.write(f"[socks]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:{port}\n"
+                        "auth = none\n"
+                        "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                        "[prometheus]\nlisten = off\n")
+            r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
+                               capture_output=True, text=True, timeout=10)
+        finally:
+            blocker.close()
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
 
     def test_second_proxy_on_the_same_port_is_refused(self):
         # Our listeners use SO_REUSEPORT (one per loop): a second proxy
@@ -422,7 +447,8 @@ class LifecycleTest(unittest.TestCase):
             with open(cfg, "w") as f:
                 f.write(f"[socks]\nlisten = 127.0.0.1:{p.port}\nauth = none\n"
                         "[server]\nthreads = 2\n"
-                        "[admin]\nspcp_listen = off\nmanager_listen = off\n")
+                        "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                        "[prometheus]\nlisten = off\n")
             r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                                capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 1)
