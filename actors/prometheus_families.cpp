@@ -99,30 +99,38 @@ void add_connection_families(const metrics_snapshot& s,
   out.push_back(std::move(replies));
 }
 
+/// A counter of the snapshot shown as one unlabelled series.
+struct plain_counter {
+  const char* name;
+  const char* help;
+  uint64_t metrics_snapshot::*field;
+};
+
 /// Failures, refusals and drops.
+constexpr plain_counter failure_counters[] = {
+  {"auth_failures_total",
+   "Failed username/password checks (wrong user, password or role).",
+   &metrics_snapshot::auth_failures},
+  {"auth_overloads_total",
+   "Logins refused unchecked because password checks were overloaded.",
+   &metrics_snapshot::auth_overloads},
+  {"admin_auth_failures_total", "Failed logins on the admin protocols (SPCP, Manager).",
+   &metrics_snapshot::admin_auth_failures},
+  {"handshake_timeouts_total", "Clients that did not finish their handshake in time.",
+   &metrics_snapshot::handshake_timeouts},
+  {"protocol_errors_total", "Malformed greetings, authentication requests or requests.",
+   &metrics_snapshot::protocol_errors},
+  {"unexpected_messages_total",
+   "Messages that reached an actor with no handler for them.",
+   &metrics_snapshot::unexpected_messages},
+  {"udp_datagrams_dropped_total", "UDP datagrams dropped by the UDP ASSOCIATE relay.",
+   &metrics_snapshot::udp_dropped},
+};
+
+/// The failure counters.
 void add_failure_families(const metrics_snapshot& s, std::vector<MetricFamily>& out) {
-  using t = MetricType;
-  out.push_back(single("auth_failures_total",
-                       "Failed username/password checks (wrong user, password or role).",
-                       t::Counter, s.auth_failures));
-  out.push_back(single("auth_overloads_total",
-                       "Logins refused unchecked because password checks were overloaded.",
-                       t::Counter, s.auth_overloads));
-  out.push_back(single("admin_auth_failures_total",
-                       "Failed logins on the admin protocols (SPCP, Manager).",
-                       t::Counter, s.admin_auth_failures));
-  out.push_back(single("handshake_timeouts_total",
-                       "Clients that did not finish their handshake in time.",
-                       t::Counter, s.handshake_timeouts));
-  out.push_back(single("protocol_errors_total",
-                       "Malformed greetings, authentication requests or requests.",
-                       t::Counter, s.protocol_errors));
-  out.push_back(single("unexpected_messages_total",
-                       "Messages that reached an actor with no handler for them.",
-                       t::Counter, s.unexpected_messages));
-  out.push_back(single("udp_datagrams_dropped_total",
-                       "UDP datagrams dropped by the UDP ASSOCIATE relay.",
-                       t::Counter, s.udp_dropped));
+  for (auto& c : failure_counters)
+    out.push_back(single(c.name, c.help, MetricType::Counter, s.*c.field));
 }
 
 /// The duration histograms.

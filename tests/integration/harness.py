@@ -211,6 +211,20 @@ def free_udp_port():
     return port
 
 
+def run_proxy_config(text, timeout=10):
+    """Runs the proxy on the config `text` (in a temporary folder) until it
+    exits; the CompletedProcess (stdout and stderr as text)."""
+    d = tempfile.mkdtemp(prefix="proxy-it-")
+    try:
+        cfg = os.path.join(d, "proxy.ini")
+        with open(cfg, "w") as f:
+            f.write(text)
+        return subprocess.run([PROXY_BIN, "--config", cfg],
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def closed_port():
     """A loopback port with nothing listening."""
     s = socket.socket()

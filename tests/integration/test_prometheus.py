@@ -18,7 +18,8 @@ import urllib.error
 import urllib.request
 
 from harness import (SOURCE_DIR, Proxy, HttpHandler, closed_port, pattern,
-                     recv_until_eof, socks_connect, start_server, stop_server)
+                     recv_until_eof, run_proxy_config, socks_connect, start_server,
+                     stop_server)
 
 SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$')
 
@@ -72,14 +73,6 @@ def project_version():
     """The version of the CMake project (PROXY_VERSION)."""
     with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as f:
         return re.search(r"project\(\S+ VERSION (\S+)", f.read()).group(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http_through(proxy_port, target_port, n):
@@ -250,7 +243,7 @@ class PrometheusServer:
 
     def __init__(self, target_port):
         self.dir = tempfile.mkdtemp(prefix="prom-it-")
-        self.port = free_port()
+        self.port = closed_port()
         config = os.path.join(self.dir, "prometheus.yml")
         with open(config, "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
@@ -318,17 +311,9 @@ class ListenTest(unittest.TestCase):
             p.cleanup()
 
     def run_config(self, listen, timeout=10):
-        d = tempfile.mkdtemp(prefix="prom-it-")
-        try:
-            cfg = os.path.join(d, "proxy.ini")
-            with open(cfg, "w") as f:
-                f.write("[socks]\nlisten = 127.0.0.1:0\nauth = none\n"
-                        "[admin]\nspcp_listen = off\nmanager_listen = off\n"
-                        "[prometheus]\nlisten = %s\n" % listen)
-            return subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
-                                  capture_output=True, text=True, timeout=timeout)
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+        return run_proxy_config("[socks]\nlisten = 127.0.0.1:0\nauth = none\n"
+                                "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                                "[prometheus]\nlisten = %s\n" % listen, timeout)
 
     def test_a_taken_port_stops_the_proxy_with_one_line(self):
         blocker = socket.socket()

@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -16,8 +15,8 @@ import socks  # python3-socks (PySocks)
 
 from harness import (PASSWORD, USER, EchoHandler, HttpHandler, Proxy,
                      auth, closed_port, connect_request, greeting, pattern,
-                     read_reply, recv_exact, recv_until_eof, sha256,
-                     socks_connect, start_server, stop_server)
+                     read_reply, recv_exact, recv_until_eof, run_proxy_config,
+                     sha256, socks_connect, start_server, stop_server)
 
 
 def curl(*args, timeout=30):
@@ -422,19 +421,13 @@ class LifecycleTest(unittest.TestCase):
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
         port = blocker.getsockname()[1]
-        d = tempfile.mkdtemp(prefix="proxy-it-")
         try:
-            cfg = os.path.join(d, "proxy.ini")
-            with open(cfg, "w") as f:
-                f.write(f"[socks]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:{port}\n"
-                        "auth = none\n"
-                        "[admin]\nspcp_listen = off\nmanager_listen = off\n"
-                        "[prometheus]\nlisten = off\n")
-            r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
-                               capture_output=True, text=True, timeout=10)
+            r = run_proxy_config(
+                f"[socks]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:{port}\n"
+                "auth = none\n[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                "[prometheus]\nlisten = off\n")
         finally:
             blocker.close()
-            shutil.rmtree(d, ignore_errors=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
 
