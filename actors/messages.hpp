@@ -15,6 +15,7 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/duration_histogram.hpp"
 #include "actors/registry_messages.hpp"
 #include "config/config.hpp"
 #include "config/users.hpp"
@@ -154,6 +155,16 @@ struct metric_event {
   uint8_t arg = 0; ///< The REP code for `metric::reply`, else 0.
 };
 
+/// How long a client's handshake and CONNECT took, as the reactor measured
+/// them (a session tells the metrics actor at the close of a connection
+/// whose request was parsed).
+struct conn_durations {
+  int64_t handshake_ns = 0; ///< From the accept to the parsed request.
+  /// How the CONNECT ended (none: BIND, UDP ASSOCIATE, or closed before).
+  net::connect_result connect = net::connect_result::none;
+  int64_t connect_ns = 0; ///< From the request to the CONNECT's outcome.
+};
+
 /// The admission desk turned a client away (to the acceptor, which logs and
 /// counts it: no log write on a reactor thread).
 struct client_refused {
@@ -183,6 +194,11 @@ struct metrics_snapshot {
   uint64_t udp_dropped = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
   std::vector<uint64_t> replies = std::vector<uint64_t>(socks5::reply_count, 0);
+  /// Handshakes that reached a request: from the accept to the request.
+  duration_histogram handshake_durations;
+  /// CONNECTs, from the request to the connect's success or failure.
+  duration_histogram connect_succeeded_durations;
+  duration_histogram connect_failed_durations;
 };
 
 // -- access log ---------------------------------------------------------------
@@ -297,6 +313,13 @@ typename Inspector::result_type inspect(Inspector& f, metric_event& x) {
   return f(caf::meta::type_name("metric_event"), x.kind, x.arg);
 }
 
+/// @relates conn_durations
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_durations& x) {
+  return f(caf::meta::type_name("conn_durations"), x.handshake_ns, x.connect,
+           x.connect_ns);
+}
+
 /// @relates client_refused
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_refused& x) {
@@ -311,7 +334,8 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
            x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
-           x.replies);
+           x.replies, x.handshake_durations, x.connect_succeeded_durations,
+           x.connect_failed_durations);
 }
 
 /// @relates access_record
@@ -425,6 +449,9 @@ using registry_actor = caf::typed_actor<
 using metrics_actor = caf::typed_actor<
   caf::reacts_to<traffic>,
   caf::reacts_to<metric_event>,
+  caf::reacts_to<conn_durations>,
+  /// Publishes the snapshot for readers on other threads (metrics_board).
+  caf::reacts_to<publish_atom>,
   caf::replies_to<get_atom>::with<metrics_snapshot>>;
 
 /// Writes the access log.
@@ -499,5 +526,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::access_log_actor))
   CAF_ADD_TYPE_ID(proxy, (px::acceptor_actor))
   CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
+  CAF_ADD_TYPE_ID(proxy, (px::conn_durations))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

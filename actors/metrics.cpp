@@ -52,11 +52,72 @@ void metrics_state::apply(const net::traffic_counts& t) {
   c.active -= std::min(c.active, t.owned_closed);
 }
 
+void metrics_state::apply(const conn_durations& d) {
+  using std::chrono::nanoseconds;
+  counters.handshake_durations.observe(nanoseconds{d.handshake_ns});
+  switch (d.connect) {
+    case net::connect_result::none:
+      break;
+    case net::connect_result::succeeded:
+      counters.connect_succeeded_durations.observe(nanoseconds{d.connect_ns});
+      break;
+    case net::connect_result::failed:
+      counters.connect_failed_durations.observe(nanoseconds{d.connect_ns});
+      break;
+  }
+}
+
+namespace {
+
+using metrics_ptr = metrics_actor::stateful_pointer<metrics_state>;
+
+/// Puts a copy of the counters on the board.
+void publish(metrics_ptr self) {
+  auto& st = self->state;
+  st.publish_pending = false;
+  st.last_publish = self->clock().now();
+  st.board->publish(std::make_shared<const metrics_snapshot>(st.counters));
+}
+
+/// The counters changed: publishes now, or when the interval since the
+/// last publication ends (one snapshot for every change until then).
+void changed(metrics_ptr self) {
+  auto& st = self->state;
+  if (!st.board || st.publish_pending)
+    return;
+  auto due = st.last_publish + metrics_publish_interval;
+  auto now = self->clock().now();
+  if (now >= due) {
+    publish(self);
+    return;
+  }
+  st.publish_pending = true;
+  self->delayed_send(self, due - now, publish_atom_v);
+}
+
+} // namespace
+
 metrics_actor::behavior_type
-metrics(metrics_actor::stateful_pointer<metrics_state> self) {
+metrics(metrics_actor::stateful_pointer<metrics_state> self,
+        std::shared_ptr<metrics_board> board) {
+  self->state.board = std::move(board);
   return {
-    [=](traffic& msg) { self->state.apply(msg.counts); },
-    [=](metric_event& ev) { self->state.apply(ev); },
+    [=](traffic& msg) {
+      self->state.apply(msg.counts);
+      changed(self);
+    },
+    [=](metric_event& ev) {
+      self->state.apply(ev);
+      changed(self);
+    },
+    [=](conn_durations& d) {
+      self->state.apply(d);
+      changed(self);
+    },
+    [=](publish_atom) {
+      if (self->state.board)
+        publish(self);
+    },
     [=](get_atom) { return self->state.counters; },
   };
 }

@@ -238,6 +238,15 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   return rec;
 }
 
+/// What the reactor measured of a connection whose request was parsed.
+conn_durations durations_of(const net::close_stats& stats) {
+  conn_durations d;
+  d.handshake_ns = stats.handshake_time.count();
+  d.connect = stats.connect;
+  d.connect_ns = stats.connect_time.count();
+  return d;
+}
+
 /// The connection is gone: a login check it waits for is dropped, the
 /// access record goes out, then the session quits.
 void on_closed(session_ptr self, conn_closed& msg) {
@@ -248,6 +257,8 @@ void on_closed(session_ptr self, conn_closed& msg) {
     st.user = std::move(msg.user);
   if (msg.stats.reason == net::close_reason::handshake_timeout)
     count(self, metric::handshake_timeout);
+  if (msg.stats.has_target)
+    self->send(st.deps.metrics, durations_of(msg.stats));
   // The record goes out before the session quits: once the session_census
   // sees the session gone, the record is in the access log's mailbox.
   if (st.deps.access_log)

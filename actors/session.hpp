@@ -15,7 +15,8 @@
 //   conn_handshake_failed  malformed input       -> reply, close
 //   conn_failed            upstream failed       -> failure reply, close
 //   conn_closed            connection gone       -> cancel a pending login
-//                                                   check, access log line, quit
+//                                                   check, the durations to
+//                                                   metrics, access log line, quit
 #pragma once
 
 #include <cstdint>

@@ -21,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/persister.hpp"
+#include "actors/prometheus.hpp"
 #include "actors/registry.hpp"
 #include "actors/reloader.hpp"
 #include "actors/service_notify.hpp"
@@ -122,6 +123,14 @@ public:
   /// Binds every SOCKS listener; false (logged) on the first failure.
   bool open_listeners();
 
+  /// Serves /metrics where configured; false (logged) when it cannot listen.
+  bool start_prometheus();
+
+  /// A later step failed before the loops started: the listeners opened so
+  /// far let their handler go (it holds actor handles the actor system's
+  /// end would otherwise wait for).
+  void release_listeners();
+
   /// Starts the reactor's loops and logs that the proxy is ready.
   void start_serving();
 
@@ -178,6 +187,9 @@ private:
   std::optional<reloader> reloader_;
   std::unique_ptr<net::sctp_transport> admin_tx_;
   std::vector<std::string> bound_;
+  /// The metrics actor's published snapshot (with Prometheus on).
+  std::shared_ptr<metrics_board> board_;
+  std::unique_ptr<prometheus_endpoint> prometheus_;
 };
 
 bool proxy_program::load_users() {
@@ -242,7 +254,9 @@ void proxy_program::spawn_services() {
   registry_ = sys.spawn(registry, users_, hashers_,
                         registry_config{cfg_.users_file, cfg_.max_users},
                         persister_);
-  metrics_ = sys.spawn(metrics);
+  if (cfg_.prometheus_listen)
+    board_ = std::make_shared<metrics_board>();
+  metrics_ = sys.spawn(metrics, board_);
   access_log_ = sys.spawn<caf::detached>(
     access_log, log_fd_, log_fd_ != STDOUT_FILENO && log_fd_ >= 0,
     access_log_spec{cfg_.access_log, cfg_.access_log_fmt});
@@ -327,6 +341,24 @@ bool proxy_program::open_listeners() {
   return true;
 }
 
+bool proxy_program::start_prometheus() {
+  if (!cfg_.prometheus_listen)
+    return true;
+  auto res = prometheus_endpoint::start(*cfg_.prometheus_listen, board_);
+  if (auto err = std::get_if<std::string>(&res)) {
+    log::error(*err);
+    return false;
+  }
+  prometheus_ = std::get<std::unique_ptr<prometheus_endpoint>>(std::move(res));
+  log::info("Prometheus listening on " + prometheus_->address().to_string()
+            + " (GET /metrics)");
+  return true;
+}
+
+void proxy_program::release_listeners() {
+  io_->stop();
+}
+
 void proxy_program::start_serving() {
   io_->set_traffic_sink([met = metrics_](const net::traffic_counts& t) {
     caf::anon_send(met, traffic{t});
@@ -382,6 +414,7 @@ void proxy_program::wait_for_stop_signal() {
 // exits 0 either way; a bound that runs out is logged as a warning.
 void proxy_program::shut_down() {
   stop_admin();
+  prometheus_.reset();
   io_->stop_listening();
   auto& census = desk_->census();
   census.wait_until_none(std::chrono::steady_clock::now() + cfg().shutdown_grace);
@@ -438,14 +471,14 @@ int run(const config::proxy_config& cfg) {
     proxy.stop_actors();
     return 1;
   }
-  if (!proxy.open_listeners()) {
+  if (!proxy.open_listeners() || !proxy.start_prometheus()) {
     proxy.stop_admin();
+    proxy.release_listeners();
     proxy.stop_actors();
     return 1;
   }
   proxy.start_serving();
-  // Merge note: the Prometheus exposer starts before this line, so that
-  // READY=1 means every listener (SOCKS, admin, metrics) accepts.
+  // READY=1 once every listener (SOCKS, admin, metrics) accepts.
   proxy.notify_ready();
   proxy.wait_for_stop_signal();
   proxy.shut_down();

@@ -282,6 +282,8 @@ std::vector<key_spec> make_key_table() {
     one("admin", "manager_listen", &c::manager_listen, listener_or_off()),
     one("admin", "transform_command", &c::transform_allowed,
         choice<bool>({{"allowed", true}, {"off", false}})),
+    // -- [prometheus] ---
+    one("prometheus", "listen", &c::prometheus_listen, listener_or_off()),
   };
 }
 

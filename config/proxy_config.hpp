@@ -96,6 +96,11 @@ struct proxy_config {
   /// Whether SPCP may set a transformation command (`transform_command =
   /// allowed`); false (`off`): refused, and no filter ever runs.
   bool transform_allowed = true;
+
+  // -- [prometheus] ---
+  /// Where GET /metrics is served (absent: off).
+  std::optional<net::ip_endpoint> prometheus_listen
+    = net::ip_endpoint::parse("127.0.0.1:9464");
 };
 
 } // namespace px::config

@@ -32,8 +32,7 @@ key_rule rule(const char* name, bool reloadable, T proxy_config::*member) {
 }
 
 /// Every key that can differ between two valid files, and whether the
-/// running proxy takes it. (Merge note: `[prometheus] listen` belongs with
-/// the listeners: restart needed.)
+/// running proxy takes it.
 const std::vector<key_rule>& rules() {
   using c = proxy_config;
   constexpr bool now = true;
@@ -67,6 +66,8 @@ const std::vector<key_rule>& rules() {
     rule("spcp_listen", restart, &c::spcp_listen),
     rule("manager_listen", restart, &c::manager_listen),
     rule("transform_command", now, &c::transform_allowed),
+    // -- [prometheus] ---
+    rule("[prometheus] listen", restart, &c::prometheus_listen),
   };
   return table;
 }

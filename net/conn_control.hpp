@@ -91,6 +91,16 @@ enum class close_reason : uint8_t {
 /// Name of a close reason, for logs.
 const char* to_string(close_reason x);
 
+/// How a CONNECT run under the plan ended (close_stats::connect).
+enum class connect_result : uint8_t {
+  /// No CONNECT reached an outcome (another command, or closed before).
+  none,
+  /// The upstream connect succeeded.
+  succeeded,
+  /// DNS or every connect attempt failed (on_connect_failed was sent).
+  failed,
+};
+
 /// What is reported when a connection closes.
 struct close_stats {
   /// Bytes relayed from the client to the target.
@@ -105,6 +115,14 @@ struct close_stats {
   socks5::address target;
   /// The upstream peer a CONNECT reached (unset otherwise).
   ip_endpoint remote;
+  /// From the accept to the parsed request, on the loop's clock (valid when
+  /// `has_target`). With deferred accept the kernel hands a client over once
+  /// its greeting is there: the time before it is not counted.
+  std::chrono::nanoseconds handshake_time{0};
+  /// Whether a CONNECT reached an outcome, and how long it took from the
+  /// request (DNS and every attempt; valid unless `connect` is none).
+  connect_result connect = connect_result::none;
+  std::chrono::nanoseconds connect_time{0};
   /// When the connection closed (on_closed may come up to
   /// reactor_config::close_delay later).
   std::chrono::steady_clock::time_point closed_at;

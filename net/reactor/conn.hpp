@@ -65,6 +65,14 @@ struct conn final : side_owner {
   socks5::address target;
   ip_endpoint remote;
 
+  // -- durations (for the close report) ---
+  /// When the loop accepted the client, then when it parsed its request.
+  time_point accepted_at{};
+  time_point requested_at{};
+  /// The CONNECT's outcome and when it came (none: no outcome).
+  connect_result connect = connect_result::none;
+  time_point connected_at{};
+
   // -- connect and BIND ---
   /// Generation of the running DNS/connect/BIND operation: a deadline or a
   /// DNS answer of an older one is stale.

@@ -203,6 +203,7 @@ void loop::accept_from(listener& l) {
     auto c = std::make_unique<conn>();
     c->id = (static_cast<conn_id>(index_) << loop_shift) | ++seq_;
     c->core = this;
+    c->accepted_at = ctx_.now;
     c->down.fd = a.fd;
     c->down.wr = true; // a new socket's send buffer is empty
     c->down.owner = c->up.owner = c.get();
@@ -329,6 +330,11 @@ void loop::close_conn(conn& c, close_reason reason) {
   stats.has_target = c.has_target;
   stats.target = c.target;
   stats.remote = c.remote;
+  if (c.has_target)
+    stats.handshake_time = c.requested_at - c.accepted_at;
+  stats.connect = c.connect;
+  if (c.connect != connect_result::none)
+    stats.connect_time = c.connected_at - c.requested_at;
   stats.closed_at = ctx_.now;
   // Only an owner names a handler: a connection with one is owned.
   auto handler = std::move(c.handler);

@@ -95,6 +95,7 @@ void loop::do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
 
 void loop::on_request(conn& c, socks5::request req) {
   c.has_target = true;
+  c.requested_at = ctx_.now;
   c.target = req.dst;
   if (req.cmd == socks5::command::connect)
     start_connect(c, req.dst);
@@ -159,6 +160,8 @@ void loop::on_connect(conn& c, const connect_outcome& out) {
   ++c.op_gen; // cancels the deadline
   c.state = cstate::connected;
   c.remote = out.remote;
+  c.connect = connect_result::succeeded;
+  c.connected_at = ctx_.now;
   ++ctx_.traffic.connects_ok;
   // The success reply names our address towards the target, and the relay
   // starts at once.
@@ -170,6 +173,10 @@ void loop::on_connect(conn& c, const connect_outcome& out) {
 }
 
 void loop::connect_failed(conn& c, connect_error err) {
+  if (c.state == cstate::connecting) { // a CONNECT (not BIND or UDP)
+    c.connect = connect_result::failed;
+    c.connected_at = ctx_.now;
+  }
   ++c.op_gen;
   c.up.close();
   c.state = cstate::handshake; // the owner now sends a reply and closes

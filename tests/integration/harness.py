@@ -47,7 +47,7 @@ class Proxy:
     """The real proxy binary on ports chosen by the kernel."""
 
     def __init__(self, extra_socks="", extra_server="", listen6=True, admin=None,
-                 env=None):
+                 env=None, prometheus=None):
         self.dir = tempfile.mkdtemp(prefix="proxy-it-")
         self.users = os.path.join(self.dir, "users.txt")
         with open(self.users, "w") as f:
@@ -65,7 +65,10 @@ class Proxy:
                     "\n[server]\nthreads = 2\naccess_log = access.log\n"
                     "shutdown_grace = 2s\n" + extra_server +
                     "\n[admin]\n" + (admin if admin is not None
-                                         else "spcp_listen = off\nmanager_listen = off\n"))
+                                         else "spcp_listen = off\nmanager_listen = off\n") +
+                    # Off unless asked for: the default port is fixed (9464).
+                    "\n[prometheus]\n" + (prometheus if prometheus is not None
+                                              else "listen = off\n"))
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config],
@@ -74,6 +77,7 @@ class Proxy:
                                      env=dict(os.environ, **(env or {})))
         self.port = None
         self.port6 = None
+        self.metrics_port = None
         deadline = time.time() + 10
         while time.time() < deadline:
             text = self.log_text()
@@ -82,6 +86,8 @@ class Proxy:
             if m4 and (m6 or not listen6) and "ready:" in text:
                 self.port = int(m4.group(1))
                 self.port6 = int(m6.group(1)) if m6 else None
+                mp = re.search(r"Prometheus listening on \S+:(\d+)", text)
+                self.metrics_port = int(mp.group(1)) if mp else None
                 return
             if self.proc.poll() is not None:
                 break
@@ -205,6 +211,20 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def run_proxy_config(text, timeout=10):
+    """Runs the proxy on the config `text` (in a temporary folder) until it
+    exits; the CompletedProcess (stdout and stderr as text)."""
+    d = tempfile.mkdtemp(prefix="proxy-it-")
+    try:
+        cfg = os.path.join(d, "proxy.ini")
+        with open(cfg, "w") as f:
+            f.write(text)
+        return subprocess.run([PROXY_BIN, "--config", cfg],
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def closed_port():

@@ -15,8 +15,8 @@ import socks  # python3-socks (PySocks)
 
 from harness import (PASSWORD, USER, EchoHandler, HttpHandler, Proxy,
                      auth, closed_port, connect_request, greeting, pattern,
-                     read_reply, recv_exact, recv_until_eof, sha256,
-                     socks_connect, start_server, stop_server)
+                     read_reply, recv_exact, recv_until_eof, run_proxy_config,
+                     sha256, socks_connect, start_server, stop_server)
 
 
 def curl(*args, timeout=30):
@@ -405,13 +405,31 @@ class LifecycleTest(unittest.TestCase):
         os.makedirs(os.path.dirname(cfg), exist_ok=True)
         with open(cfg, "w") as f:
             f.write(f"[socks]\nlisten = 127.0.0.1:{port}\nauth = none\n"
-                    "[admin]\nspcp_listen = off\nmanager_listen = off\n")
+                    "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                    "[prometheus]\nlisten = off\n")
         r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                            capture_output=True, text=True, timeout=10)
         blocker.close()
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
+    def test_a_taken_second_listen_address_ends_the_start(self):
+        # The first listener is open when the second fails: the proxy must
+        # let go of it and exit (it used to hang in the actor system's end).
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        try:
+            r = run_proxy_config(
+                f"[socks]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:{port}\n"
+                "auth = none\n[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                "[prometheus]\nlisten = off\n")
+        finally:
+            blocker.close()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"127.0.0.1:{port}: Address already in use", r.stderr)
 
     def test_second_proxy_on_the_same_port_is_refused(self):
         # Our listeners use SO_REUSEPORT (one per loop): a second proxy
@@ -422,7 +440,8 @@ class LifecycleTest(unittest.TestCase):
             with open(cfg, "w") as f:
                 f.write(f"[socks]\nlisten = 127.0.0.1:{p.port}\nauth = none\n"
                         "[server]\nthreads = 2\n"
-                        "[admin]\nspcp_listen = off\nmanager_listen = off\n")
+                        "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                        "[prometheus]\nlisten = off\n")
             r = subprocess.run([os.environ["PROXY_BIN"], "--config", cfg],
                                capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 1)

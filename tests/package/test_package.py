@@ -231,14 +231,13 @@ class ManPagesCoverSources(unittest.TestCase):
 
 def packaged_config_for_test(root, udp_port):
     """The packaged proxy.ini with its paths under root, SOCKS on a free
-    loopback port, SCTP over UDP on udp_port and no Prometheus port (when
-    this build has one); returns its path."""
+    loopback port, SCTP over UDP on udp_port and Prometheus on a free port;
+    returns its path."""
     text = read(SOURCE, "config/package/proxy.ini").replace("/var/", root + "/var/")
     text = text.replace("listen = 127.0.0.1:1080\n", "listen = 127.0.0.1:0\n")
     text = text.replace("listen = [::1]:1080\n", "")
     text = text.replace("[admin]\n", "[admin]\ntransport = udp\nudp_port = %d\n" % udp_port)
-    if '"prometheus", "listen"' in read(SOURCE, "config/keys.cpp"):
-        text += "\n[prometheus]\nlisten = off\n"
+    text = text.replace("listen = 127.0.0.1:9464\n", "listen = 127.0.0.1:0\n")
     path = os.path.join(root, "proxy.ini")
     with open(path, "w") as f:
         f.write(text)

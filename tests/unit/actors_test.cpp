@@ -143,7 +143,7 @@ struct fixture : test_coordinator_fixture<> {
                                           {"boss", config::role_admin, *hash}};
     hashers.push_back(sys.spawn(hasher));
     reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
-    met = sys.spawn(metrics);
+    met = sys.spawn(metrics, nullptr);
     sink = sys.spawn(access_sink);
     deps = session_deps{&io, reg, met, sink};
     desk = std::make_shared<admission_desk>(sys, deps);
@@ -295,6 +295,9 @@ CAF_TEST(a connect session from credentials to the access log) {
   st.target.domain = "localhost";
   st.target.ip.port = 8080;
   st.remote = *net::ip_endpoint::parse("127.0.0.1:8080");
+  st.handshake_time = std::chrono::milliseconds{30};
+  st.connect = net::connect_result::succeeded;
+  st.connect_time = std::chrono::milliseconds{2};
   // Closes reach sessions in batches: the duration ends at the close.
   st.closed_at = sys.clock().now() + std::chrono::milliseconds{1500};
   closed(st);
@@ -307,7 +310,14 @@ CAF_TEST(a connect session from credentials to the access log) {
   CAF_CHECK_EQUAL(rec.bytes_down, 2000u);
   CAF_CHECK_EQUAL(rec.destination, "localhost:8080 (127.0.0.1:8080)");
   CAF_CHECK_EQUAL(rec.client, "127.0.0.1:5555");
-  CAF_CHECK_EQUAL(snapshot().auth_failures, 0u);
+  auto m = snapshot();
+  CAF_CHECK_EQUAL(m.auth_failures, 0u);
+  // The reactor's durations reach the histograms (buckets 25-50 ms, 1-2.5 ms).
+  CAF_CHECK_EQUAL(m.handshake_durations.count(), 1u);
+  CAF_CHECK_EQUAL(m.handshake_durations.counts[6], 1u);
+  CAF_CHECK_EQUAL(m.handshake_durations.sum_ns, 30000000u);
+  CAF_CHECK_EQUAL(m.connect_succeeded_durations.counts[2], 1u);
+  CAF_CHECK_EQUAL(m.connect_failed_durations.count(), 0u);
 }
 
 CAF_TEST(a returning user is granted on the loop from the published logins) {
@@ -489,17 +499,25 @@ CAF_TEST(a failed connect sends the matching reply) {
   auto st = stats(0, 0, net::close_reason::requested);
   st.has_target = true;
   st.target = socks5::address::from(*net::ip_endpoint::parse("127.0.0.1:1"));
+  st.connect = net::connect_result::failed;
+  st.connect_time = std::chrono::seconds{3};
   closed(st);
   CAF_CHECK_EQUAL(records().at(0).result, "connect-refused");
   CAF_CHECK_EQUAL(records().at(0).destination, "127.0.0.1:1");
   auto m = snapshot();
   CAF_CHECK_EQUAL(m.replies[5], 1u);
+  CAF_CHECK_EQUAL(m.handshake_durations.count(), 1u);
+  CAF_CHECK_EQUAL(m.connect_succeeded_durations.count(), 0u);
+  CAF_CHECK_EQUAL(m.connect_failed_durations.counts[12], 1u); // (2.5 s, 5 s]
 }
 
 CAF_TEST(a handshake timeout is counted and logged) {
   start();
   closed(stats(0, 0, net::close_reason::handshake_timeout));
-  CAF_CHECK_EQUAL(snapshot().handshake_timeouts, 1u);
+  auto m = snapshot();
+  CAF_CHECK_EQUAL(m.handshake_timeouts, 1u);
+  // No request was parsed: no duration is observed.
+  CAF_CHECK_EQUAL(m.handshake_durations.count(), 0u);
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   CAF_CHECK_EQUAL(records()[0].result, "handshake-timeout");
 }

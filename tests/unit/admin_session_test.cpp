@@ -52,7 +52,7 @@ struct fixture : test_coordinator_fixture<> {
                                           {"demo", config::role_socks, *hash}};
     hashers.push_back(sys.spawn(hasher));
     reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
-    met = sys.spawn(metrics);
+    met = sys.spawn(metrics, nullptr);
     set = sys.spawn(px::settings, session_settings{}, acceptor_actor{});
     guard = sys.spawn(login_guard);
     sess = spawn_spcp("127.0.0.1:9");

@@ -127,7 +127,7 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     gate = sys.spawn(gated_hasher);
     disk = sys.spawn(scripted_disk);
-    met = sys.spawn(metrics);
+    met = sys.spawn(metrics, nullptr);
   }
 
   ~fixture() override {

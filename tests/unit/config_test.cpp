@@ -75,7 +75,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [prometheus])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
@@ -117,6 +117,21 @@ CAF_TEST(every value error keeps its wording) {
                   "t.ini:5: key 'udp_port': 65536 is out of range [1, 65535]");
   CAF_CHECK_EQUAL(with("[admin]\nspcp_listen = on\n"),
                   "t.ini:5: key 'spcp_listen': 'on' is not ADDRESS:PORT or off");
+  CAF_CHECK_EQUAL(with("[prometheus]\nlisten = 9464\n"),
+                  "t.ini:5: key 'listen': '9464' is not ADDRESS:PORT or off");
+}
+
+CAF_TEST(the prometheus endpoint is on loopback by default and can be moved or off) {
+  auto cfg = config_of(minimal);
+  CAF_REQUIRE(cfg.prometheus_listen);
+  CAF_CHECK_EQUAL(cfg.prometheus_listen->to_string(), "127.0.0.1:9464");
+  cfg = config_of(std::string{minimal} + "[prometheus]\nlisten = off\n");
+  CAF_CHECK(!cfg.prometheus_listen);
+  cfg = config_of(std::string{minimal} + "[prometheus]\nlisten = [::1]:9100\n");
+  CAF_REQUIRE(cfg.prometheus_listen);
+  CAF_CHECK_EQUAL(cfg.prometheus_listen->to_string(), "[::1]:9100");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[prometheus]\nlisten = off\nlisten = off\n"),
+                  "t.ini:6: key 'listen': given twice");
 }
 
 CAF_TEST(line errors keep their wording) {
@@ -126,7 +141,7 @@ CAF_TEST(line errors keep their wording) {
   CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
   CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
   CAF_CHECK_EQUAL(error_of("[ ]\n"),
-                  "t.ini:1: unknown section [] (known: [socks], [server], [admin])");
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [prometheus])");
   // The first mistake wins, whether a bad value or a malformed line follows.
   CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
                   "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
@@ -173,7 +188,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [prometheus]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);

@@ -295,6 +295,9 @@ CAF_TEST(a handshake fed one byte at a time reaches the relay) {
   CAF_CHECK_EQUAL(e->creds.password, "pw");
   io.authenticated(id, true);
   CAF_CHECK(read_n(fd, 2) == (bytes{0x01, 0x00}));
+  // 1.5 s pass on the loop's clock before the request: the handshake's
+  // duration says so.
+  clock_offset_ms += 1500;
   write_all(fd, connect_request(target_port), true);
   auto reply = read_n(fd, 10);
   CAF_REQUIRE_EQUAL(reply.size(), 10u);
@@ -314,9 +317,16 @@ CAF_TEST(a handshake fed one byte at a time reaches the relay) {
   CAF_CHECK_EQUAL(e->stats.bytes_up, 4u);
   CAF_CHECK_EQUAL(e->stats.bytes_down, 4u);
   CAF_CHECK_EQUAL(io.owned_closed(), 1u);
-  // Reported in a batch, stamped with the time of the close itself.
-  CAF_CHECK(e->stats.closed_at > t0);
-  CAF_CHECK(e->stats.closed_at <= std::chrono::steady_clock::now());
+  // The durations of the handshake and of the CONNECT, on the loop's clock.
+  CAF_CHECK(e->stats.handshake_time >= 1500ms);
+  CAF_CHECK(e->stats.handshake_time < 1500ms + (std::chrono::steady_clock::now() - t0));
+  CAF_CHECK(e->stats.connect == net::connect_result::succeeded);
+  CAF_CHECK(e->stats.connect_time >= 0ms);
+  CAF_CHECK(e->stats.connect_time < 1000ms);
+  // Reported in a batch, stamped with the time of the close itself (on the
+  // loop's clock, 1.5 s ahead of the real one).
+  CAF_CHECK(e->stats.closed_at > t0 + 1500ms);
+  CAF_CHECK(e->stats.closed_at <= std::chrono::steady_clock::now() + 1500ms);
 }
 
 CAF_TEST(greeting credentials request and data in one packet) {
@@ -445,6 +455,9 @@ CAF_TEST(the handshake deadline closes a silent client) {
   auto e = rec->next();
   CAF_REQUIRE(e && e->kind == event::closed);
   CAF_CHECK(e->stats.reason == net::close_reason::handshake_timeout);
+  CAF_CHECK(!e->stats.has_target);
+  CAF_CHECK(e->stats.handshake_time == 0ms);
+  CAF_CHECK(e->stats.connect == net::connect_result::none);
   CAF_CHECK(std::chrono::steady_clock::now() - t0 < 3s);
   CAF_CHECK(read_n(fd, 1).empty()); // EOF
   ::close(fd);
@@ -467,6 +480,10 @@ CAF_TEST(a refused connect is reported for the owner to answer) {
   CAF_REQUIRE(e && e->kind == event::closed);
   CAF_CHECK(e->stats.has_target);
   CAF_CHECK_EQUAL(e->stats.target.port(), closed_port);
+  // The CONNECT failed: its outcome and duration are reported all the same.
+  CAF_CHECK(e->stats.connect == net::connect_result::failed);
+  CAF_CHECK(e->stats.connect_time >= 0ms);
+  CAF_CHECK(e->stats.connect_time < 3s);
   ::close(fd);
 }
 
