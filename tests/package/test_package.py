@@ -124,6 +124,7 @@ class InstallTree(unittest.TestCase):
         for line in ["Type=notify",
                      "ExecStartPre=/usr/sbin/socks5-proxyd --config /etc/socks5-proxy/proxy.ini --check",
                      "ExecStart=/usr/sbin/socks5-proxyd --config /etc/socks5-proxy/proxy.ini",
+                     "ExecReload=/usr/sbin/socks5-proxyd --config /etc/socks5-proxy/proxy.ini --check",
                      "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure",
                      "User=socks5-proxy", "CapabilityBoundingSet=", "NoNewPrivileges=yes",
                      "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
