@@ -15,7 +15,8 @@
 # runs; a run with a warm cache takes a few minutes under TCG.
 # Environment: SYSTEMD_VM_ACCEL (tcg, the default, or kvm), SYSTEMD_VM_SMP
 # (2), SYSTEMD_VM_TIMEOUT (seconds for the whole boot, 900),
-# DEBIAN_MIRROR. Exit 0: every check passed; 1: a check failed; 77: skipped
+# SYSTEMD_VM_DROPIN (a file installed as a drop-in of the unit, to try a
+# change under the real systemd), DEBIAN_MIRROR. Exit 0: every check passed; 1: a check failed; 77: skipped
 # (not root, or a tool is missing).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -129,7 +130,12 @@ rm -rf "$R"
 mkdir -p "$BASE/root/vmtest"
 cp "$DEB" "$BASE/root/vmtest/socks5-proxy.deb"
 install -m755 "$HERE/systemd_vm_check.sh" "$BASE/root/vmtest/check.sh"
-rm -rf "$BASE/var/lib/socks5-proxy" "$BASE/var/log/socks5-proxy" "$BASE/etc/socks5-proxy"
+rm -rf "$BASE/var/lib/socks5-proxy" "$BASE/var/log/socks5-proxy" "$BASE/etc/socks5-proxy" \
+  "$BASE/etc/systemd/system/socks5-proxy.service.d"
+# A drop-in to try a unit change under the real systemd without a rebuild.
+if [ -n "${SYSTEMD_VM_DROPIN:-}" ]; then
+  install -D -m644 "$SYSTEMD_VM_DROPIN" "$BASE/etc/systemd/system/socks5-proxy.service.d/test.conf"
+fi
 cat > "$BASE/etc/systemd/system/vm-check.service" <<'UNIT'
 [Unit]
 Description=socks5-proxy package check (tests/package/systemd_vm.sh)

@@ -27,7 +27,7 @@ main_pid() { systemctl show -p MainPID --value $UNIT; }
 show() { systemctl show -p "$1" --value $UNIT; }
 
 say "booted: kernel $(uname -r), $(systemctl --version | head -1), PID 1 is $(cat /proc/1/comm)"
-say "up $(cut -d' ' -f1 /proc/uptime) s when the check starts"
+say "up $(cut -d' ' -f1 /proc/uptime) s when the check starts; sctp module loaded: $(grep -qw ^sctp /proc/modules && echo yes || echo no)"
 t_all=$(now)
 
 # -- install: apt-get, as the README says; the postinst starts the unit --------
@@ -58,7 +58,8 @@ check "sandbox: NoNewPrivs and a seccomp filter" \
   bash -c "grep -qx \$'NoNewPrivs:\t1' $status && grep -qx \$'Seccomp:\t2' $status"
 check "sandbox: empty effective and bounding capability sets" \
   bash -c "grep -qx \$'CapEff:\t0000000000000000' $status && grep -qx \$'CapBnd:\t0000000000000000' $status"
-journal | grep -E "listening|ready:" | tail -5 | sed 's/^/VM: journal: /'
+journal | grep -E "listening|ready:" | tail -6 | sed 's/^/VM: journal: /'
+say "sctp module loaded now: $(grep -qw ^sctp /proc/modules && echo yes || echo no)"
 check "journal lines carry priorities, not raw <N> prefixes" bash -c "! journalctl -u $UNIT -q -o cat | grep -q '^<[0-7]>'"
 
 # -- the admin password, proxyctl, a SOCKS user, a connection -----------------
