@@ -13,7 +13,8 @@
 #
 # WORKDIR keeps the kernel, the bootstrapped root and the initramfs between
 # runs; a run with a warm cache takes a few minutes under TCG.
-# Environment: SYSTEMD_VM_ACCEL (tcg, the default, or kvm), SYSTEMD_VM_SMP
+# Environment: SYSTEMD_VM_ACCEL (tcg, the default, or kvm: nested KVM
+# failed on the machines this was written on), SYSTEMD_VM_SMP
 # (2), SYSTEMD_VM_TIMEOUT (seconds for the whole boot, 900),
 # SYSTEMD_VM_DROPIN (a file installed as a drop-in of the unit, to try a
 # change under the real systemd), DEBIAN_MIRROR. Exit 0: every check passed; 1: a check failed; 77: skipped
