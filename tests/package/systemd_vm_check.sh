@@ -207,9 +207,27 @@ expected="no_such_key|status=1/FAILURE|Reload failed|status=9/KILL|Failed with r
 check "no other warning or error in the unit's journal" \
   bash -c "! journalctl -u $UNIT -q -o cat -p warning --no-pager | grep -vE \"$expected\" | grep -q ."
 
-
 say "the unit's whole journal:"
 journalctl -u $UNIT -q -o short-monotonic --no-pager | sed 's/^/VM: | /'
+
+# -- upgrade (a reinstall goes through the same postinst path), then purge -----
+systemctl start $UNIT; pid=$(main_pid)
+users_before=$(md5sum < /var/lib/socks5-proxy/users.txt)
+rm -f $pwfile
+t=$(now)
+apt-get install -y --reinstall ./socks5-proxy.deb > reinstall.log 2>&1
+check "apt-get install --reinstall ($(took "$t")): restarted (new main PID), active" \
+  [ $? -eq 0 -a "$(state)" = active -a "$(main_pid)" != "$pid" ]
+check "the users file is kept, no new admin password" \
+  [ "$(md5sum < /var/lib/socks5-proxy/users.txt)" = "$users_before" -a ! -e $pwfile ]
+check "alice still connects" [ "$(fetch alice al1ce-pw)" = "hello through socks5-proxy" ]
+t=$(now)
+apt-get purge -y socks5-proxy > purge.log 2>&1
+check "apt-get purge ($(took "$t")): the running unit stopped and gone" \
+  [ $? -eq 0 -a "$(systemctl show -p LoadState --value $UNIT)" = not-found ]
+check "no socks5-proxyd process left" bash -c "! pgrep -x socks5-proxyd"
+check "state, logs and config removed" \
+  [ ! -e /var/lib/socks5-proxy -a ! -e /var/log/socks5-proxy -a ! -e /etc/socks5-proxy ]
 say "checks took $(took "$t_all")"
 say "done"
 sync
