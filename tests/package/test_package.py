@@ -241,9 +241,11 @@ def packaged_config_for_test(root, udp_port):
     loopback port, SCTP over UDP on udp_port and no Prometheus port (when
     this build has one); returns its path."""
     text = read(SOURCE, "config/package/proxy.ini").replace("/var/", root + "/var/")
+    # The [admin] line below sets the transport again (a key given twice fails).
+    text = text.replace("\ntransport = udp\n", "\n")
     text = text.replace("listen = 127.0.0.1:1080\n", "listen = 127.0.0.1:0\n")
     text = text.replace("listen = [::1]:1080\n", "")
-    text = text.replace("transport = udp\n", "transport = udp\nudp_port = %d\n" % udp_port)
+    text = text.replace("[admin]\n", "[admin]\ntransport = udp\nudp_port = %d\n" % udp_port)
     if '"prometheus", "listen"' in read(SOURCE, "config/keys.cpp"):
         text += "\n[prometheus]\nlisten = off\n"
     path = os.path.join(root, "proxy.ini")
