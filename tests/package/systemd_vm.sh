@@ -11,14 +11,15 @@
 #
 #   bash tests/package/systemd_vm.sh DEB [WORKDIR]    (default build/systemd-vm)
 #
-# WORKDIR keeps the kernel, the bootstrapped root and the initramfs between
-# runs; a run with a warm cache takes a few minutes under TCG.
+# WORKDIR keeps the kernel and the bootstrapped root between runs: about
+# 4 minutes the first time, 2 after (TCG on 2 cores; docs/packaging.md).
 # Environment: SYSTEMD_VM_ACCEL (tcg, the default, or kvm: nested KVM
-# failed on the machines this was written on), SYSTEMD_VM_SMP
-# (2), SYSTEMD_VM_TIMEOUT (seconds for the whole boot, 900),
-# SYSTEMD_VM_DROPIN (a file installed as a drop-in of the unit, to try a
-# change under the real systemd), DEBIAN_MIRROR. Exit 0: every check passed; 1: a check failed; 77: skipped
-# (not root, or a tool is missing).
+# failed on the machines this was written on), SYSTEMD_VM_SMP (2),
+# SYSTEMD_VM_TIMEOUT (seconds for the whole boot, 900), SYSTEMD_VM_DROPIN
+# (a file installed as a drop-in of the unit, to try a change under the
+# real systemd), DEBIAN_MIRROR.
+# Exit 0: every check passed; 1: a check failed; 77: skipped (not root, or a
+# tool is missing).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -78,12 +79,15 @@ if [ ! -f "$BASE/.bootstrapped" ]; then
               apt-daily-upgrade.timer prometheus.service; do
     ln -sf /dev/null "$BASE/etc/systemd/system/$unit"
   done
-  # The kernel's modules, so that the sctp module loads on demand as on any
-  # Debian 12 (kernel SCTP for the admin protocols).
+  touch "$BASE/.bootstrapped"
+fi
+# The kernel's modules, so that the sctp module loads on demand as on any
+# Debian 12 (kernel SCTP for the admin protocols); again when Debian's
+# cloud kernel moved on.
+if [ ! -f "$BASE/lib/modules/$KVER/modules.dep" ]; then
   rm -rf "$BASE/lib/modules"; mkdir -p "$BASE/lib/modules"
   cp -a "kroot/lib/modules/$KVER" "$BASE/lib/modules/"
   chroot "$BASE" depmod "$KVER"
-  touch "$BASE/.bootstrapped"
 fi
 
 # The package's dependencies (shlibdeps included) from Debian's archive into

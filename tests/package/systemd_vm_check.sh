@@ -126,7 +126,8 @@ query() { curl -s --max-time 5 --data-urlencode "query=$1" http://127.0.0.1:9095
 scraped() { query 'up{job="socks5-proxy"}' | grep -q '"value":\[[0-9.]*,"1"\]'; }
 gone_or_scraped() { ! kill -0 $prom 2>/dev/null || scraped; }
 wait_for 90 gone_or_scraped
-check "a real Prometheus scrapes it: up == 1 ($(took "$t"))" scraped || tail -5 prometheus.log | sed 's/^/VM: prometheus: /'
+check "a real Prometheus scrapes it: up == 1 ($(took "$t"))" scraped
+scraped || tail -5 prometheus.log | sed 's/^/VM: prometheus: /'
 fetch alice al1ce-pw > /dev/null
 want=$((${accepted:-0} + 1))
 counted() {
@@ -163,7 +164,8 @@ wait_for 10 is_active
 journal_since "$n" | sed 's/^/VM: journal: /'
 check "a broken config: systemctl reload fails (rc=$rc)" [ $rc -ne 0 ]
 check "and the unit stays active on the old config, same main PID" [ "$(state)" = active -a "$(main_pid)" = "$pid" ]
-check "the journal has the error with file:line" bash -c "journalctl -u $UNIT -q -o cat | tail -n +$((n + 1)) | grep -q 'proxy.ini:[0-9]'"
+check "the journal has the error with file:line, at priority err" \
+  bash -c "journalctl -u $UNIT -q -o cat -p err | grep -q 'proxy.ini:[0-9]*: key .no_such_key.'"
 check "and still serving" [ "$(fetch alice al1ce-pw)" = "hello through socks5-proxy" ]
 cp proxy.ini.good /etc/socks5-proxy/proxy.ini
 systemctl reload $UNIT; wait_for 10 is_active
