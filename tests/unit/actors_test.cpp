@@ -142,10 +142,12 @@ struct fixture : test_coordinator_fixture<> {
     std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
                                           {"boss", config::role_admin, *hash}};
     hashers.push_back(sys.spawn(hasher));
-    reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
+    registry_config rc;
+    rc.sessions = user_conns;
+    reg = sys.spawn(registry, users, hashers, rc, persister_actor{});
     met = sys.spawn(metrics, nullptr);
     sink = sys.spawn(access_sink);
-    deps = session_deps{&io, reg, met, sink};
+    deps = session_deps{&io, reg, met, sink, user_conns};
     desk = std::make_shared<admission_desk>(sys, deps);
     consume_all();
   }
@@ -229,6 +231,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   fake_io io;
+  /// Open sessions per user (the registry closes a deleted user's).
+  std::shared_ptr<user_sessions> user_conns = std::make_shared<user_sessions>(&io);
   std::shared_ptr<admission_desk> desk;
   bool granted = false;
   std::vector<hasher_actor> hashers;
@@ -841,7 +845,7 @@ CAF_TEST(once the census sees no session the access log holds every record) {
   CAF_REQUIRE(fd >= 0);
   auto alog = sys.spawn(access_log, fd, true, access_log_spec{path});
   auto desk2 = std::make_shared<admission_desk>(
-    sys, session_deps{&io, reg, met, alog});
+    sys, session_deps{&io, reg, met, alog, nullptr});
   desk2->publish(admission_policy::make(settings, nullptr, acceptor_actor{}));
   auto& census = desk2->census();
   auto peer = *net::ip_endpoint::parse("127.0.0.1:5555");
