@@ -51,17 +51,22 @@ using namespace std::chrono;
 /// the connection's loop thread only.
 class session_handler : public net::conn_handler {
 public:
-  session_handler(caf::actor dst, std::weak_ptr<const verified_logins> logins)
-    : dst_(std::move(dst)), logins_(std::move(logins)) {
+  session_handler(caf::actor dst, std::weak_ptr<const verified_logins> logins,
+                  std::shared_ptr<user_sessions> users)
+    : dst_(std::move(dst)), logins_(std::move(logins)), users_(std::move(users)) {
     // nop
   }
 
-  bool on_credentials(net::conn_id, socks5::credentials creds) override {
+  bool on_credentials(net::conn_id id, socks5::credentials creds) override {
     // A returning user: checked against the registry's published value
     // (keyed SHA-256, microseconds). The weak reference expires when a
-    // reload publishes a new value, so a removed user cannot slip through.
+    // reload publishes a new value, and the directory refuses a value
+    // older than the user's last delete or password change, so neither a
+    // removed user nor an old password slips through: the registry checks
+    // those (and denies them).
     if (auto logins = logins_.lock();
-        logins && logins->check(creds.user, creds.password, config::role_socks)) {
+        logins && logins->check(creds.user, creds.password, config::role_socks)
+        && (!users_ || users_->admit(creds.user, id, logins->epoch))) {
       user_ = std::move(creds.user);
       return true;
     }
@@ -91,13 +96,17 @@ public:
     caf::anon_send(dst_, conn_failed{err});
   }
 
-  void on_closed(net::conn_id, net::close_stats stats) override {
+  void on_closed(net::conn_id id, net::close_stats stats) override {
+    if (users_)
+      users_->remove(id);
     caf::anon_send(dst_, conn_closed{std::move(stats), std::move(user_)});
   }
 
 private:
   caf::actor dst_;
   std::weak_ptr<const verified_logins> logins_;
+  /// Open sessions per user (null: not tracked).
+  std::shared_ptr<user_sessions> users_;
   /// The login granted here (reported with the close).
   std::string user_;
 };
@@ -141,10 +150,12 @@ start_session(caf::actor_system& sys, session_args args,
   // must decide (or the close), not once more right now. The handshake
   // deadline is the reactor's (handshake_plan::deadline): no timer of CAF's
   // clock.
+  auto users = args.deps.users;
   auto s = sys.spawn<caf::lazy_init>(session, std::move(args));
   if (census)
     s->attach_functor([census] { census->ended(); });
-  return std::make_shared<session_handler>(std::move(s), std::move(logins));
+  return std::make_shared<session_handler>(std::move(s), std::move(logins),
+                                           std::move(users));
 }
 
 // -- admission (loop threads) -------------------------------------------------

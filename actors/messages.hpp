@@ -386,6 +386,8 @@ CAF_ADD_ATOM(proxy, px, buffer_atom, "buffer")
 CAF_ADD_ATOM(proxy, px, maxcli_atom, "maxcli")
 /// Adds a user.
 CAF_ADD_ATOM(proxy, px, add_atom, "add")
+CAF_ADD_ATOM(proxy, px, del_atom, "del")
+CAF_ADD_ATOM(proxy, px, passwd_atom, "passwd")
 /// Writes a file atomically.
 CAF_ADD_ATOM(proxy, px, write_atom, "write")
 /// The admin association is gone.
@@ -442,6 +444,10 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<exists_atom, std::string, uint8_t>::with<bool>,
   /// (user, password, roles) -> result; acknowledged once durable.
   caf::replies_to<add_atom, std::string, std::string, uint8_t>::with<add_result>,
+  /// user -> result; acknowledged once durable, the user's sessions closed.
+  caf::replies_to<del_atom, std::string>::with<add_result>,
+  /// (user, new password) -> result; acknowledged once durable.
+  caf::replies_to<passwd_atom, std::string, std::string>::with<add_result>,
   /// Names of all users, sorted.
   caf::replies_to<list_atom>::with<std::vector<std::string>>>;
 

@@ -27,6 +27,12 @@ const char* to_string(add_result x) {
       return "invalid";
     case add_result::io_error:
       return "io-error";
+    case add_result::no_user:
+      return "no-such-user";
+    case add_result::busy:
+      return "busy";
+    case add_result::forbidden:
+      return "forbidden";
   }
   return "unknown";
 }
@@ -44,14 +50,29 @@ const char* to_string(auth_verdict x) {
 }
 
 std::string registry_state::file_contents() const {
-  std::vector<config::user_entry> all;
+  std::map<std::string, config::user_entry> all;
   for (auto& kv : users)
-    all.push_back(config::user_entry{kv.first, kv.second.roles, kv.second.hash});
-  for (auto& add : writing)
-    all.push_back(config::user_entry{add.user, add.roles, add.hash});
-  std::sort(all.begin(), all.end(),
-            [](const auto& x, const auto& y) { return x.name < y.name; });
-  return config::format_users(all);
+    all[kv.first] = config::user_entry{kv.first, kv.second.roles, kv.second.hash};
+  for (auto& c : writing) {
+    auto i = all.find(c.user);
+    switch (c.kind) {
+      case change_kind::add:
+        all[c.user] = config::user_entry{c.user, c.roles, c.hash};
+        break;
+      case change_kind::remove:
+        if (i != all.end())
+          all.erase(i);
+        break;
+      case change_kind::passwd: // unless a reload dropped the user meanwhile
+        if (i != all.end())
+          i->second.hash = c.hash;
+        break;
+    }
+  }
+  std::vector<config::user_entry> out;
+  for (auto& kv : all)
+    out.push_back(std::move(kv.second));
+  return config::format_users(out);
 }
 
 std::array<uint8_t, 32> registry_state::digest(const std::string& user,
@@ -80,6 +101,7 @@ bool registry_state::verified(const std::string& user,
 std::shared_ptr<const verified_logins> registry_state::logins() const {
   auto out = std::make_shared<verified_logins>();
   out->key = key;
+  out->epoch = epoch;
   for (auto& kv : users)
     if (kv.second.has_verified)
       out->users.emplace(kv.first,
@@ -100,9 +122,29 @@ add_result registry_state::validate_add(const std::string& user,
   return add_result::ok;
 }
 
-void registry_state::load(const std::vector<config::user_entry>& entries) {
+add_result registry_state::validate_change(change_kind kind,
+                                           const std::string& user,
+                                           const std::string& password) const {
+  auto i = users.find(user);
+  if (i == users.end())
+    return pending.count(user) ? add_result::busy : add_result::no_user;
+  if (pending.count(user))
+    return add_result::busy;
+  if (kind == change_kind::remove && (i->second.roles & config::role_admin))
+    return add_result::forbidden;
+  if (kind == change_kind::passwd && !config::valid_password(password))
+    return add_result::invalid;
+  return add_result::ok;
+}
+
+std::vector<std::string>
+registry_state::load(const std::vector<config::user_entry>& entries,
+                     size_t* gone) {
+  std::vector<std::string> changed;
   std::map<std::string, registry_user> fresh;
   for (auto& e : entries) {
+    if (auto i = users.find(e.name); i != users.end() && i->second.hash != e.hash)
+      changed.push_back(e.name);
     registry_user u;
     u.roles = e.roles;
     u.hash = e.hash;
@@ -113,7 +155,15 @@ void registry_state::load(const std::vector<config::user_entry>& entries) {
     }
     fresh.emplace(e.name, std::move(u));
   }
+  std::vector<std::string> out;
+  for (auto& kv : users)
+    if (fresh.count(kv.first) == 0)
+      out.push_back(kv.first);
+  if (gone != nullptr)
+    *gone = out.size();
+  out.insert(out.end(), changed.begin(), changed.end());
   users.swap(fresh);
+  return out;
 }
 
 namespace registry_steps {
@@ -144,6 +194,33 @@ void hasher_done(registry_ptr self, const hasher_actor& h) {
   dispatch(self);
 }
 
+// -- publishing verified logins -------------------------------------------------
+
+void publish(registry_ptr self) {
+  auto& st = self->state;
+  st.publish_scheduled = false;
+  if (st.sink)
+    self->send(st.sink, logins_update{st.logins()});
+}
+
+void forget_logins(registry_ptr self, const std::vector<std::string>& names,
+                   size_t close) {
+  auto& st = self->state;
+  if (names.empty())
+    return;
+  ++st.epoch;
+  for (size_t i = 0; i < names.size(); ++i) {
+    bool closing = i < close && st.cfg.close_on_delete;
+    size_t n = 0;
+    if (st.cfg.sessions)
+      n = st.cfg.sessions->revoke(names[i], st.epoch, closing);
+    if (n > 0)
+      log::info("closed " + std::to_string(n) + " sessions of deleted user '"
+                + names[i] + "'");
+  }
+  publish(self); // at once: the old password must not log in again
+}
+
 } // namespace registry_steps
 
 namespace {
@@ -156,16 +233,6 @@ constexpr auto refusal_log_interval = std::chrono::seconds{1};
 /// Overload lasts this long after the last check over capacity.
 constexpr auto overload_hold = std::chrono::seconds{1};
 
-// -- publishing verified logins -------------------------------------------------
-
-/// Publishes verified logins now.
-void publish(registry_ptr self) {
-  auto& st = self->state;
-  st.publish_scheduled = false;
-  if (st.sink)
-    self->send(st.sink, logins_update{st.logins()});
-}
-
 /// Publishes soon: a burst of first logins costs one copy of the table.
 void publish_soon(registry_ptr self) {
   auto& st = self->state;
@@ -176,6 +243,13 @@ void publish_soon(registry_ptr self) {
 }
 
 // -- checking a login: cached? -> queue -> a hasher -> every waiter ------------
+
+/// Records a SOCKS login granted here (under the registry's own epoch, so
+/// never refused) for closing when the user is deleted.
+void track(const registry_state& st, const std::string& user, uint64_t ticket) {
+  if (st.cfg.sessions && ticket != 0)
+    st.cfg.sessions->admit(user, ticket, st.epoch);
+}
 
 /// Answers `w` with `v`. An admin login (a bool) refused for overload gets
 /// an error: it was not checked, so it must not read as a wrong password.
@@ -233,8 +307,11 @@ void finish_check(registry_ptr self, const check_key& key,
   bool good = *ok && job->exists && j != st.users.end() && j->second.hash == key.second;
   bool cached = false;
   for (auto& w : job->waiters) {
-    answer(w, good && w.role_ok ? auth_verdict::granted : auth_verdict::denied);
-    cached = cached || (good && w.role_ok);
+    bool granted = good && w.role_ok;
+    if (granted && !w.boolean)
+      track(st, job->user, w.ticket);
+    answer(w, granted ? auth_verdict::granted : auth_verdict::denied);
+    cached = cached || granted;
   }
   if (cached) {
     j->second.verified = key.first;
@@ -316,8 +393,10 @@ void queue_check(registry_ptr self, const std::string& user,
 
 /// A SOCKS login: from the cache, else queued under the client's address.
 caf::result<auth_verdict> check_login(registry_ptr self, login_request& req) {
-  if (self->state.verified(req.user, req.password, req.role))
+  if (self->state.verified(req.user, req.password, req.role)) {
+    track(self->state, req.user, req.ticket);
     return auth_verdict::granted;
+  }
   auto rp = self->make_response_promise<auth_verdict>();
   queue_check(self, req.user, std::move(req.password), req.role,
               source_of(req.peer), check_waiter{req.ticket, false, rp, false});
@@ -376,12 +455,23 @@ registry(registry_actor::stateful_pointer<registry_state> self,
     },
     [=](publish_atom) { publish(self); },
     [=](reload_atom, std::vector<config::user_entry>& entries) {
-      self->state.load(entries);
-      publish(self); // at once: a dropped user must not log in again
+      size_t gone = 0;
+      auto names = self->state.load(entries, &gone);
+      // At once: a dropped user must not log in again, and its sessions
+      // end as after a delete over the admin plane.
+      forget_logins(self, names, gone);
+      if (names.empty())
+        publish(self);
       log::info("users reloaded: " + std::to_string(entries.size()) + " users");
     },
     [=](add_atom, const std::string& user, const std::string& password,
         uint8_t roles) { return add_user(self, user, password, roles); },
+    [=](del_atom, const std::string& user) {
+      return change_user(self, change_kind::remove, user, {});
+    },
+    [=](passwd_atom, const std::string& user, const std::string& password) {
+      return change_user(self, change_kind::passwd, user, password);
+    },
     [=](exists_atom, const std::string& user, uint8_t role) {
       auto& users = self->state.users;
       auto i = users.find(user);

@@ -27,6 +27,7 @@
 
 #include "actors/check_queue.hpp"
 #include "actors/messages.hpp"
+#include "actors/user_sessions.hpp"
 
 namespace px {
 
@@ -58,11 +59,29 @@ struct registry_config {
   size_t max_users = 10000;
   /// Bounds of the login checks waiting for a hasher.
   check_limits checks;
+  /// Open sessions per user (null: none tracked, nothing closed).
+  std::shared_ptr<user_sessions> sessions;
+  /// Whether deleting a user (over the admin plane or by a reload) closes
+  /// its open sessions (`[socks] on_user_delete`).
+  bool close_on_delete = true;
 };
 
-/// An add on its way: validated and reserved, then hashed, then written.
-struct pending_add {
-  /// The name being added.
+/// What a change of the users does.
+enum class change_kind : uint8_t {
+  /// Adds a user.
+  add,
+  /// Deletes a user.
+  remove,
+  /// Replaces a user's password.
+  passwd,
+};
+
+/// A change on its way: validated and reserved, then hashed (add, passwd),
+/// then written, then in force and acknowledged.
+struct pending_change {
+  /// What it does.
+  change_kind kind = change_kind::add;
+  /// The name being added, deleted or given a new password.
   std::string user;
   /// Its roles.
   uint8_t roles = 0;
@@ -70,7 +89,7 @@ struct pending_add {
   std::string password;
   /// The hash, once computed.
   std::string hash;
-  /// Answers the asker once the user is durable (or not added).
+  /// Answers the asker once the change is durable (or not made).
   caf::typed_response_promise<add_result> rp;
 };
 
@@ -81,8 +100,8 @@ struct registry_state {
 
   /// The users in force.
   std::map<std::string, registry_user> users;
-  /// Names being added (reserved until the add ends): see `to_hash`,
-  /// `to_write`, `writing`.
+  /// Names being added, deleted or given a password (reserved until the
+  /// change ends): see `to_hash`, `to_write`, `writing`.
   std::map<std::string, config::user_entry> pending;
   /// Users file and limits.
   registry_config cfg;
@@ -92,6 +111,9 @@ struct registry_state {
   std::vector<hasher_actor> hashers;
   /// The hashers without a job.
   std::vector<hasher_actor> idle;
+  /// Raised by every change that forgets a user's remembered logins; the
+  /// published verified_logins carry it (see actors/user_sessions.hpp).
+  uint64_t epoch = 1;
   /// Random key for `registry_user::verified`.
   std::array<uint8_t, 32> key{};
   /// A hash to verify against for unknown users, so that a wrong name costs
@@ -118,13 +140,15 @@ struct registry_state {
   /// How long a check takes a hasher (moving average of what it took).
   caf::actor_clock::duration_type hash_time = std::chrono::milliseconds{50};
 
-  /// Adds waiting for a hasher (they go before login checks).
-  std::deque<pending_add> to_hash;
-  /// Hashed adds waiting for the next write of the users file.
-  std::vector<pending_add> to_write;
-  /// The adds in the write in flight: acknowledged when it succeeds,
+  /// Adds and password changes waiting for a hasher (they go before login
+  /// checks).
+  std::deque<pending_change> to_hash;
+  /// Changes (hashed where needed) waiting for the next write of the users
+  /// file.
+  std::vector<pending_change> to_write;
+  /// The changes in the write in flight: acknowledged when it succeeds,
   /// failed (and in no later write) when it fails.
-  std::vector<pending_add> writing;
+  std::vector<pending_change> writing;
   /// A write of the users file is in flight.
   bool write_busy = false;
   /// A write timed out: it may still land, with users that were refused,
@@ -157,11 +181,20 @@ struct registry_state {
   add_result validate_add(const std::string& user, const std::string& password,
                           uint8_t roles) const;
 
-  /// Replaces all users.
-  void load(const std::vector<config::user_entry>& entries);
+  /// Whether `user` may be deleted (kind remove) or given `password` (kind
+  /// passwd) now: `ok`, or why not (`no_user`, `busy`, `forbidden`,
+  /// `invalid`).
+  add_result validate_change(change_kind kind, const std::string& user,
+                             const std::string& password) const;
+
+  /// Replaces all users. Returns the names whose remembered logins must be
+  /// forgotten: first the users that are gone, then (after `gone` of them)
+  /// those whose hash changed.
+  std::vector<std::string> load(const std::vector<config::user_entry>& entries,
+                                size_t* gone = nullptr);
 
   /// The users file as the write in flight must leave it: the users in
-  /// force plus the adds of that write (`writing`), nothing else.
+  /// force with the changes of that write (`writing`) applied, nothing else.
   std::string file_contents() const;
 };
 

@@ -1,9 +1,12 @@
-// Part of the registry actor (actors/registry.hpp): adding a user. An add
-// is validated, hashed by a hasher (one job at a time, before login checks),
-// written to the users file, then acknowledged. One write is in flight at a
-// time and holds the users in force plus exactly the adds it answers for, so
-// that an add answered with a failure is in no later write
-// (docs/hardening.md, "Registry writes").
+// Part of the registry actor (actors/registry.hpp): changing the users. An
+// add, delete or password change is validated and reserves its name, is
+// hashed by a hasher where it carries a password (one job at a time, before
+// login checks), written to the users file, then put in force and
+// acknowledged. One write is in flight at a time and holds the users in
+// force with exactly the changes it answers for, so that a change answered
+// with a failure is in no later write (docs/hardening.md, "Registry
+// writes"). A delete closes the user's sessions and a password change
+// forgets its remembered logins only once the file holds the change.
 #include <chrono>
 #include <string>
 #include <utility>
@@ -22,15 +25,43 @@ namespace {
 constexpr auto write_timeout = std::chrono::seconds{30};
 
 /// Any step failed: the name is free again, the asker learns `why`.
-void fail_add(registry_ptr self, pending_add& add, add_result why) {
+void fail_add(registry_ptr self, pending_change& add, add_result why) {
   self->state.pending.erase(add.user);
   add.rp.deliver(why);
 }
 
-/// Last step: the user exists from now on; the asker learns it.
-void commit_new_user(registry_ptr self, pending_add& add) {
+/// What a change did, for the log.
+const char* done_text(change_kind kind) {
+  switch (kind) {
+    case change_kind::add:
+      return "added";
+    case change_kind::remove:
+      return "deleted";
+    case change_kind::passwd:
+      return "given a new password";
+  }
+  return "changed";
+}
+
+/// Last step: the change is in force from now on; the asker learns it.
+void commit_new_user(registry_ptr self, pending_change& add) {
   auto& st = self->state;
-  st.users[add.user] = registry_user{add.roles, add.hash, {}, false};
+  switch (add.kind) {
+    case change_kind::add:
+      st.users[add.user] = registry_user{add.roles, add.hash, {}, false};
+      break;
+    case change_kind::remove:
+      st.users.erase(add.user);
+      forget_logins(self, {add.user}, 1);
+      break;
+    case change_kind::passwd:
+      // A reload may have dropped the user meanwhile: then it stays gone.
+      if (auto i = st.users.find(add.user); i != st.users.end()) {
+        i->second = registry_user{i->second.roles, add.hash, {}, false};
+        forget_logins(self, {add.user}, 0);
+      }
+      break;
+  }
   st.pending.erase(add.user);
   add.rp.deliver(add_result::ok);
 }
@@ -56,7 +87,7 @@ void users_written(registry_ptr self, const std::string& err, bool timed_out) {
       fail_add(self, add, add_result::io_error);
       continue;
     }
-    log::info("user '" + add.user + "' added ("
+    log::info("user '" + add.user + "' " + done_text(add.kind) + " ("
               + config::roles_to_string(add.roles) + ")");
     commit_new_user(self, add);
   }
@@ -86,7 +117,7 @@ void write_users(registry_ptr self, bool retry) {
 
 // The add waits for the next write (or is committed at once when users
 // live in memory only).
-void hash_new_user(registry_ptr self, hasher_actor h, pending_add add) {
+void hash_new_user(registry_ptr self, hasher_actor h, pending_change add) {
   auto password = std::move(add.password);
   add.password.clear();
   self->request(h, hash_timeout, hash_atom_v, std::move(password))
@@ -115,8 +146,30 @@ caf::result<add_result> add_user(registry_ptr self, const std::string& user,
     return why;
   st.pending[user] = config::user_entry{user, roles, {}};
   auto rp = self->make_response_promise<add_result>();
-  st.to_hash.push_back(pending_add{user, roles, password, {}, rp});
+  st.to_hash.push_back(pending_change{change_kind::add, user, roles, password, {}, rp});
   dispatch(self);
+  return rp;
+}
+
+caf::result<add_result> change_user(registry_ptr self, change_kind kind,
+                                    const std::string& user,
+                                    const std::string& password) {
+  auto& st = self->state;
+  if (auto why = st.validate_change(kind, user, password); why != add_result::ok)
+    return why;
+  auto roles = st.users[user].roles;
+  st.pending[user] = config::user_entry{user, roles, {}};
+  auto rp = self->make_response_promise<add_result>();
+  pending_change c{kind, user, roles, password, {}, rp};
+  if (kind == change_kind::passwd) {
+    st.to_hash.push_back(std::move(c));
+    dispatch(self);
+  } else if (st.cfg.path.empty()) {
+    commit_new_user(self, c);
+  } else {
+    st.to_write.push_back(std::move(c));
+    write_users(self, false);
+  }
   return rp;
 }
 

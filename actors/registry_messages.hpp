@@ -31,6 +31,8 @@ struct verified_logins {
     std::array<uint8_t, 32> digest{};
   };
   std::array<uint8_t, 32> key{}; ///< Key of the digests (random per process).
+  /// The registry's epoch when it made this value (actors/user_sessions.hpp).
+  uint64_t epoch = 0;
   /// Verified logins by user name.
   std::unordered_map<std::string, entry> users;
 
@@ -77,9 +79,9 @@ enum class auth_verdict : uint8_t {
 /// Name of a verdict, for logs.
 const char* to_string(auth_verdict x);
 
-/// Outcome of adding a user.
+/// Outcome of adding, deleting or changing the password of a user.
 enum class add_result : uint8_t {
-  /// Added and durable on disk.
+  /// Done and durable on disk.
   ok,
   /// The name exists (or is being added).
   exists,
@@ -87,8 +89,15 @@ enum class add_result : uint8_t {
   full,
   /// Invalid name or password.
   invalid,
-  /// The users file could not be written; the user was not added.
+  /// The users file could not be written; nothing changed.
   io_error,
+  /// Delete, password: no such user.
+  no_user,
+  /// Delete, password: another change of that user is in flight.
+  busy,
+  /// Delete: the user has the admin role (never deleted over the admin
+  /// plane; edit the users file).
+  forbidden,
 };
 
 /// Name of an add result, for logs.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -28,13 +29,29 @@ void hasher_done(registry_ptr self, const hasher_actor& h);
 /// Has the check `job` (which stays in the queue, hashing) verified by `h`.
 void verify_check(registry_ptr self, hasher_actor h, check_job& job);
 
-/// Has the password of `add` hashed by `h`; the add then waits for the
-/// next write of the users file.
-void hash_new_user(registry_ptr self, hasher_actor h, pending_add add);
+/// Has the password of `change` (an add or a passwd) hashed by `h`; it
+/// then waits for the next write of the users file.
+void hash_new_user(registry_ptr self, hasher_actor h, pending_change change);
+
+/// Publishes verified logins now.
+void publish(registry_ptr self);
+
+/// Forgets the remembered logins of `names` (raises the epoch, revokes
+/// them, publishes at once); the first `close` of them are deleted users,
+/// whose sessions are closed unless `on_user_delete = keep`.
+void forget_logins(registry_ptr self, const std::vector<std::string>& names,
+                   size_t close);
 
 /// First step of an add: validates and reserves the name, then waits for a
 /// hasher. Answered once the user is durable (or not added).
 caf::result<add_result> add_user(registry_ptr self, const std::string& user,
                                  const std::string& password, uint8_t roles);
+
+/// First step of a delete (`remove`) or password change (`passwd`):
+/// validates and reserves the name; a new password waits for a hasher, a
+/// delete for the next write. Answered once durable (or not made).
+caf::result<add_result> change_user(registry_ptr self, change_kind kind,
+                                    const std::string& user,
+                                    const std::string& password);
 
 } // namespace px::registry_steps

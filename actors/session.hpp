@@ -26,6 +26,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/user_sessions.hpp"
 #include "net/conn_control.hpp"
 #include "net/socks5_codec.hpp"
 
@@ -41,6 +42,8 @@ struct session_deps {
   metrics_actor metrics;
   /// Null when the access log is off.
   access_log_actor access_log;
+  /// Open sessions per user, for closing a deleted user's (null: none).
+  std::shared_ptr<user_sessions> users;
 };
 
 /// Phases of a SOCKS5 session, as the session sees them.

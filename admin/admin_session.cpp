@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "admin/manager_users.hpp"
 #include "net/log.hpp"
 
 namespace px {
@@ -358,17 +359,16 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
   auto server_error = [=](const caf::error&) {
     finish(self, mgr::encode_status_reply(cmd, mgr::status::server_error));
   };
+  if (is_user_command(req->cmd)) {
+    request_user_change(self, *req,
+                        [=](std::vector<uint8_t> m) { finish(self, std::move(m)); });
+    return;
+  }
   switch (static_cast<mgr::cmd>(req->cmd)) {
     case mgr::cmd::add_user:
-      // Generous timeout: hashing plus an fsync'd write.
-      self->request(s.deps.registry, seconds{60}, add_atom_v, req->user.user,
-                    req->user.password, uint8_t{config::role_socks})
-        .await(
-          [=](add_result r) {
-            finish(self, mgr::encode_status_reply(cmd, manager_state::status_for(r)));
-          },
-          server_error);
-      return;
+    case mgr::cmd::del_user:
+    case mgr::cmd::passwd:
+      return; // above
     case mgr::cmd::list_users:
       self->request(s.deps.registry, admin_timeout, list_atom_v)
         .await(
@@ -400,22 +400,6 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
 }
 
 } // namespace
-
-admin::manager::status manager_state::status_for(add_result r) {
-  switch (r) {
-    case add_result::ok:
-      return admin::manager::status::ok;
-    case add_result::exists:
-      return admin::manager::status::user_exists;
-    case add_result::full:
-      return admin::manager::status::registry_full;
-    case add_result::invalid:
-      return admin::manager::status::invalid_value;
-    case add_result::io_error:
-      return admin::manager::status::server_error;
-  }
-  return admin::manager::status::server_error;
-}
 
 caf::behavior manager_session(caf::stateful_actor<manager_state>* self,
                               net::assoc_id id, net::ip_endpoint peer,

@@ -137,6 +137,12 @@ const char* to_string(status x) {
       return "invalid value";
     case status::server_error:
       return "server error";
+    case status::no_such_user:
+      return "no such user";
+    case status::forbidden:
+      return "forbidden";
+    case status::busy:
+      return "busy";
   }
   return "unknown status";
 }
@@ -159,11 +165,26 @@ bool parse_user_pass(const uint8_t* buf, size_t n, size_t pos, credentials& out)
   return true;
 }
 
-void encode_user_pass(const credentials& c, std::vector<uint8_t>& out) {
+/// Parses ULEN UNAME filling exactly [pos, n).
+bool parse_user(const uint8_t* buf, size_t n, size_t pos, credentials& out) {
+  if (pos >= n)
+    return false;
+  size_t ulen = buf[pos++];
+  if (ulen == 0 || n - pos != ulen)
+    return false;
+  out.user.assign(reinterpret_cast<const char*>(buf + pos), ulen);
+  return true;
+}
+
+void encode_user(const credentials& c, std::vector<uint8_t>& out) {
   auto u = std::min<size_t>(c.user.size(), 255);
-  auto p = std::min<size_t>(c.password.size(), 255);
   out.push_back(static_cast<uint8_t>(u));
   out.insert(out.end(), c.user.begin(), c.user.begin() + static_cast<long>(u));
+}
+
+void encode_user_pass(const credentials& c, std::vector<uint8_t>& out) {
+  encode_user(c, out);
+  auto p = std::min<size_t>(c.password.size(), 255);
   out.push_back(static_cast<uint8_t>(p));
   out.insert(out.end(), c.password.begin(), c.password.begin() + static_cast<long>(p));
 }
@@ -221,7 +242,12 @@ std::optional<request> parse_request(const uint8_t* buf, size_t n,
   r.cmd = buf[1];
   switch (static_cast<cmd>(r.cmd)) {
     case cmd::add_user:
+    case cmd::passwd:
       if (!parse_user_pass(buf, n, 2, r.user))
+        return std::nullopt;
+      return r;
+    case cmd::del_user:
+      if (!parse_user(buf, n, 2, r.user))
         return std::nullopt;
       return r;
     case cmd::list_users:
@@ -247,7 +273,11 @@ std::vector<uint8_t> encode_request(const request& r) {
   out.push_back(r.cmd);
   switch (static_cast<cmd>(r.cmd)) {
     case cmd::add_user:
+    case cmd::passwd:
       encode_user_pass(r.user, out);
+      break;
+    case cmd::del_user:
+      encode_user(r.user, out);
       break;
     case cmd::max_clients:
       out.push_back(4);

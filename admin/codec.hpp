@@ -15,6 +15,9 @@
 //     0x01 list users   DATA empty                      -> VER CMD LLEN {ULEN UNAME}
 //     0x02 metrics      DATA empty                      -> VER CMD HLEN HIST ALEN ACTIVE BLEN BYTES
 //     0x03 max clients  DATA = SLEN(1)=4 SIZE(4, BE)    -> VER CMD STATUS
+//   our extension (docs/admin-protocols.md, "User management"):
+//     0x04 delete user  DATA = ULEN UNAME               -> VER CMD STATUS
+//     0x05 password     DATA = ULEN UNAME PLEN PASSWD   -> VER CMD STATUS
 //
 // Limits: no legitimate message of either protocol is longer than 65538
 // bytes; the transports reject anything above `max_admin_message`.
@@ -93,6 +96,10 @@ enum class cmd : uint8_t {
   list_users = 0x01,
   metrics = 0x02,
   max_clients = 0x03,
+  /// Our extension: delete a user (DATA = ULEN UNAME).
+  del_user = 0x04,
+  /// Our extension: change a user's password (DATA = ULEN UNAME PLEN PASSWD).
+  passwd = 0x05,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -113,6 +120,13 @@ enum class status : uint8_t {
   /// The proxy could not complete the request (e.g. the users file cannot be
   /// written).
   server_error = 0x07,
+  /// Delete user, password: no user of that name.
+  no_such_user = 0x08,
+  /// Delete user: the user has the admin role (admins are managed in the
+  /// users file, never deleted over the admin plane).
+  forbidden = 0x09,
+  /// Delete user, password: another change of that user is in flight.
+  busy = 0x0a,
 };
 
 const char* to_string(status x);
@@ -133,7 +147,7 @@ std::vector<uint8_t> encode_login(const credentials& c);
 struct request {
   /// CMD as sent.
   uint8_t cmd = 0;
-  /// For add_user.
+  /// For add_user and passwd (name and password), del_user (name only).
   credentials user;
   /// For max_clients.
   uint32_t max_clients = 0;

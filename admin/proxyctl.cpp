@@ -27,8 +27,8 @@ The SPCP commands use --port (9090), the Manager commands --manager-port
 Environment:
   PROXYCTL_PASSWORD      the admin's password (else a prompt without echo on
                          a terminal, else the first line of standard input)
-  PROXYCTL_NEW_PASSWORD  users add: the new user's password (else a prompt,
-                         else the next line of standard input)
+  PROXYCTL_NEW_PASSWORD  users add, users passwd: the new password (else a
+                         prompt, else the next line of standard input)
   PROXYCTL_USER          the admin user when --user is not given
 
 Exit codes: 0 ok, 1 refused by the proxy, 2 usage, 3 authentication failed,
@@ -109,13 +109,24 @@ void add_spcp_commands(CLI::App& app, command_line& cl, std::vector<std::string>
 
 void add_manager_commands(CLI::App& app, command_line& cl,
                           std::vector<std::string>& cmd) {
-  auto users = app.add_subcommand("users", "Manager: add or list users");
+  auto users = app.add_subcommand("users",
+                                  "Manager: add, delete, list users; set passwords");
   users->require_subcommand(1);
   auto add = users->add_subcommand(
     "add", "add a SOCKS user (password from $PROXYCTL_NEW_PASSWORD, a prompt "
            "or the next line of standard input); saved to the users file");
   add->add_option("NAME", cl.new_user, "the new user's name")->required();
   add->callback([&] { cmd = {"users", "add", cl.new_user}; });
+  auto del = users->add_subcommand(
+    "del", "delete a user (its open sessions are closed unless the proxy has "
+           "on_user_delete = keep); saved to the users file");
+  del->add_option("NAME", cl.new_user, "the user's name")->required();
+  del->callback([&] { cmd = {"users", "del", cl.new_user}; });
+  auto pw = users->add_subcommand(
+    "passwd", "change a user's password (from $PROXYCTL_NEW_PASSWORD, a prompt "
+              "or the next line of standard input); saved to the users file");
+  pw->add_option("NAME", cl.new_user, "the user's name")->required();
+  pw->callback([&] { cmd = {"users", "passwd", cl.new_user}; });
   users->add_subcommand("list", "list user names (at most 255)")->callback([&cmd] {
     cmd = {"users", "list"};
   });

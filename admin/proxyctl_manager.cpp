@@ -23,11 +23,25 @@ int manager_fail(const std::vector<uint8_t>& in, const char* what) {
   return exit_transport;
 }
 
+/// The command as the user typed it ("users del"), for messages.
+std::string what(const options& opt) {
+  auto out = opt.command[0];
+  if (out == "users" && opt.command.size() > 1)
+    out += " " + opt.command[1];
+  return out;
+}
+
 /// Step 1: the request the command asks for; prints why there is none.
 std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
   mgr::request req;
   if (cmd[0] == "users" && cmd.size() == 3 && cmd[1] == "add") {
     req.cmd = static_cast<uint8_t>(mgr::cmd::add_user);
+    req.user.user = cmd[2];
+  } else if (cmd[0] == "users" && cmd.size() == 3 && cmd[1] == "del") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::del_user);
+    req.user.user = cmd[2];
+  } else if (cmd[0] == "users" && cmd.size() == 3 && cmd[1] == "passwd") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::passwd);
     req.user.user = cmd[2];
   } else if (cmd[0] == "users" && cmd.size() == 2 && cmd[1] == "list") {
     req.cmd = static_cast<uint8_t>(mgr::cmd::list_users);
@@ -38,19 +52,22 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
     req.cmd = static_cast<uint8_t>(mgr::cmd::max_clients);
     req.max_clients = static_cast<uint32_t>(std::stoul(cmd[1]));
   } else {
-    std::cerr << "proxyctl: use 'users add NAME', 'users list', "
+    std::cerr << "proxyctl: use 'users add|del|passwd NAME', 'users list', "
                  "'manager-metrics' or 'max-clients N'\n";
     return std::nullopt;
   }
   return req;
 }
 
-/// Step 2 of `users add`: the new user's password, after the admin's; prints
-/// why the name or the password is unusable.
+/// Step 2 of `users add` and `users passwd`: the new password, after the
+/// admin's (`users del`: none); prints why the name or the password is
+/// unusable.
 bool read_new_password(mgr::request& req) {
-  req.user.password = read_password("PROXYCTL_NEW_PASSWORD", "new user's password: ");
+  bool del = req.cmd == static_cast<uint8_t>(mgr::cmd::del_user);
+  if (!del)
+    req.user.password = read_password("PROXYCTL_NEW_PASSWORD", "new password: ");
   if (req.user.user.empty() || req.user.user.size() > 255
-      || req.user.password.empty() || req.user.password.size() > 255) {
+      || (!del && (req.user.password.empty() || req.user.password.size() > 255))) {
     std::cerr << "proxyctl: user name and password must be 1-255 bytes\n";
     return false;
   }
@@ -101,9 +118,11 @@ int print_reply(const options& opt, const mgr::request& req,
                 const std::vector<uint8_t>& in) {
   switch (static_cast<mgr::cmd>(req.cmd)) {
     case mgr::cmd::add_user:
+    case mgr::cmd::del_user:
+    case mgr::cmd::passwd:
     case mgr::cmd::max_clients:
       if (in.size() != 3 || in[0] != mgr::version || in[1] != req.cmd || in[2] != 0)
-        return manager_fail(in, opt.command[0].c_str());
+        return manager_fail(in, what(opt).c_str());
       print_ok(opt);
       return exit_ok;
     case mgr::cmd::list_users: {
@@ -143,7 +162,10 @@ int run_manager(const options& opt) {
     return exit_usage;
   }
   auto password = read_password();
-  if (req->cmd == static_cast<uint8_t>(mgr::cmd::add_user) && !read_new_password(*req))
+  if (req->cmd != static_cast<uint8_t>(mgr::cmd::list_users)
+      && req->cmd != static_cast<uint8_t>(mgr::cmd::metrics)
+      && req->cmd != static_cast<uint8_t>(mgr::cmd::max_clients)
+      && !read_new_password(*req))
     return exit_usage;
   auto client = connect(opt, *server);
   if (!client)

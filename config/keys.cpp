@@ -245,6 +245,8 @@ std::vector<key_spec> make_key_table() {
                            {"none", auth_mode::none},
                            {"any", auth_mode::any}})),
     one("socks", "users_file", &c::users_file, file_path("empty path")),
+    one("socks", "on_user_delete", &c::close_on_user_delete,
+        choice<bool>({{"close", true}, {"keep", false}})),
     one("socks", "max_clients", &c::max_clients, whole_number<size_t>(1, 1000000)),
     one("socks", "buffer_size", &c::buffer_size,
         size_in(1024, 16 * 1024 * 1024, "1k and 16m")),

@@ -53,6 +53,9 @@ struct proxy_config {
   auth_mode auth = auth_mode::userpass;
   /// Users file, resolved relative to the config file's folder.
   std::string users_file;
+  /// Key `on_user_delete`: `close` (true) ends a deleted user's open
+  /// sessions at once, `keep` (false) lets them run to their end.
+  bool close_on_user_delete = true;
   size_t max_clients = 1024;
   size_t buffer_size = 64 * 1024;
   std::chrono::milliseconds handshake_timeout{10000};

@@ -42,6 +42,7 @@ const std::vector<key_rule>& rules() {
     rule("listen", restart, &c::listen),
     rule("auth", now, &c::auth),
     rule("users_file", restart, &c::users_file),
+    rule("on_user_delete", restart, &c::close_on_user_delete),
     rule("max_clients", now, &c::max_clients),
     rule("buffer_size", now, &c::buffer_size),
     rule("handshake_timeout", now, &c::handshake_timeout),

@@ -147,6 +147,8 @@ MANAGER = {
     "list-users": b(5, 1),
     "metrics": b(5, 2),
     "max-clients": b(5, 3, 4, struct.pack(">I", 256)),
+    "del-user": b(5, 4, lv("alice")),
+    "passwd": b(5, 5, lv("alice"), lv("n3w-pw")),
     "unknown-command": b(5, 9),
     "login-reply": b(5, 0),
     "status-reply": b(5, 0, 4),

@@ -70,6 +70,18 @@ class Proxy:
                     "\n[prometheus]\n" + (prometheus if prometheus is not None
                                               else "listen = off\n"))
         self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.listen6 = listen6
+        self.env = env
+        self._start()
+
+    def restart(self):
+        """Stops the proxy (asserting exit 0) and starts it again on the
+        same config and users file (new ports)."""
+        assert self.stop() == 0, self.log_text()
+        self._start()
+
+    def _start(self):
+        listen6, env = self.listen6, self.env
         self.stderr = open(self.stderr_path, "w+")
         self.proc = subprocess.Popen([PROXY_BIN, "--config", self.config],
                                      stdout=subprocess.DEVNULL,

@@ -2,7 +2,6 @@
 persistence: the real proxy, proxyctl over SCTP-in-UDP, curl, and SIGKILL."""
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -59,20 +58,9 @@ class ManagerTest(unittest.TestCase):
         self.assertIn("frank:socks:$y$", text)
         self.assertNotIn("fr4nk-pw", text)
         # A real restart: same config, same users file.
-        cfg, users = self.proxy.config, self.proxy.users
-        self.assertEqual(self.proxy.stop(), 0)
-        self.proxy.proc = subprocess.Popen([PROXY, "--config", cfg],
-                                           stdout=subprocess.DEVNULL,
-                                           stderr=open(self.proxy.stderr_path, "w"))
-        self.proxy.stderr = open(self.proxy.stderr_path)
-        deadline = time.time() + 10
-        port = None
-        while time.time() < deadline and port is None:
-            m = re.search(r"SOCKS5 listening on 127\.0\.0\.1:(\d+)", self.proxy.log_text())
-            port = int(m.group(1)) if m and "ready:" in self.proxy.log_text() else None
-            time.sleep(0.05)
-        self.assertIsNotNone(port, self.proxy.log_text())
-        self.proxy.port = port
+        users = self.proxy.users
+        self.proxy.restart()
+        port = self.proxy.port
         r = self.curl("frank", "fr4nk-pw", port)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, pattern(321))

@@ -28,72 +28,12 @@
 #include "actors/session.hpp"
 #include "actors/settings.hpp"
 #include "config/users.hpp"
+#include "tests/unit/fake_io.hpp"
 
 using namespace px;
-using bytes = std::vector<uint8_t>;
+using namespace px::test;
 
 namespace {
-
-/// One command a session (or the acceptor) gave the reactor.
-struct command {
-  enum kind_t { handshake, authenticated, send, start_relay, close, bind, udp } kind;
-  net::conn_id id = 0;
-  bytes data;
-  net::after next = net::after::hold;
-  /// handshake: the plan; authenticated: plan.userpass carries `ok`.
-  net::handshake_plan plan;
-  /// bind / udp: the peer or the client hint.
-  socks5::address target;
-  net::relay_options opts;
-};
-
-/// Records commands instead of touching sockets.
-class fake_io : public net::conn_control {
-public:
-  void handshake(net::conn_id id, std::shared_ptr<net::conn_handler> h,
-                 net::handshake_plan plan) override {
-    handlers[id] = std::move(h);
-    command c{command::handshake, id, {}, net::after::hold, std::move(plan), {}, {}};
-    log.push_back(std::move(c));
-  }
-  void authenticated(net::conn_id id, bool ok) override {
-    command c{command::authenticated, id, {}, net::after::hold, {}, {}, {}};
-    c.plan.userpass = ok;
-    log.push_back(std::move(c));
-  }
-  void send(net::conn_id id, bytes b, net::after next) override {
-    log.push_back({command::send, id, std::move(b), next, {}, {}, {}});
-  }
-  void start_relay(net::conn_id id, bytes a, bytes,
-                   net::relay_options opts) override {
-    log.push_back({command::start_relay, id, std::move(a), net::after::hold, {}, {}, opts});
-  }
-  void close(net::conn_id id) override {
-    log.push_back({command::close, id, {}, net::after::hold, {}, {}, {}});
-  }
-  void bind(net::conn_id id, net::bind_request req) override {
-    log.push_back({command::bind, id, {}, net::after::hold, {}, req.peer, {}});
-  }
-  void udp_associate(net::conn_id id, net::udp_request req) override {
-    log.push_back({command::udp, id, {}, net::after::hold, {},
-                   socks5::address::from(req.client_hint), {}});
-  }
-  uint64_t owned_closed() const override {
-    return closed;
-  }
-
-  /// Removes and returns the commands recorded so far.
-  std::vector<command> take() {
-    auto out = std::move(log);
-    log.clear();
-    return out;
-  }
-
-  std::map<net::conn_id, std::shared_ptr<net::conn_handler>> handlers;
-  std::vector<command> log;
-  /// What the reactor would count in owned_closed.
-  uint64_t closed = 0;
-};
 
 struct access_sink_state {
   static inline const char* name = "access-sink";
@@ -142,10 +82,12 @@ struct fixture : test_coordinator_fixture<> {
     std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
                                           {"boss", config::role_admin, *hash}};
     hashers.push_back(sys.spawn(hasher));
-    reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
+    registry_config rc;
+    rc.sessions = user_conns;
+    reg = sys.spawn(registry, users, hashers, rc, persister_actor{});
     met = sys.spawn(metrics, nullptr);
     sink = sys.spawn(access_sink);
-    deps = session_deps{&io, reg, met, sink};
+    deps = session_deps{&io, reg, met, sink, user_conns};
     desk = std::make_shared<admission_desk>(sys, deps);
     consume_all();
   }
@@ -229,6 +171,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   fake_io io;
+  /// Open sessions per user (the registry closes a deleted user's).
+  std::shared_ptr<user_sessions> user_conns = std::make_shared<user_sessions>(&io);
   std::shared_ptr<admission_desk> desk;
   bool granted = false;
   std::vector<hasher_actor> hashers;
@@ -841,7 +785,7 @@ CAF_TEST(once the census sees no session the access log holds every record) {
   CAF_REQUIRE(fd >= 0);
   auto alog = sys.spawn(access_log, fd, true, access_log_spec{path});
   auto desk2 = std::make_shared<admission_desk>(
-    sys, session_deps{&io, reg, met, alog});
+    sys, session_deps{&io, reg, met, alog, nullptr});
   desk2->publish(admission_policy::make(settings, nullptr, acceptor_actor{}));
   auto& census = desk2->census();
   auto peer = *net::ip_endpoint::parse("127.0.0.1:5555");

@@ -122,6 +122,51 @@ CAF_TEST(manager requests golden bytes) {
   CAF_CHECK(err == manager::request_error::malformed);
 }
 
+CAF_TEST(manager user management extension golden bytes) {
+  manager::request_error err;
+  // VER=5 CMD=DEL ULEN=3 "bob"
+  bytes del{0x05, 0x04, 0x03, 'b', 'o', 'b'};
+  auto r = manager::parse_request(del.data(), del.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->cmd, 0x04);
+  CAF_CHECK_EQUAL(r->user.user, "bob");
+  CAF_CHECK(r->user.password.empty());
+  CAF_CHECK(manager::encode_request(*r) == del);
+  // VER=5 CMD=PASSWD ULEN=3 "bob" PLEN=2 "pw"
+  bytes pw{0x05, 0x05, 0x03, 'b', 'o', 'b', 0x02, 'p', 'w'};
+  r = manager::parse_request(pw.data(), pw.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->cmd, 0x05);
+  CAF_CHECK_EQUAL(r->user.user, "bob");
+  CAF_CHECK_EQUAL(r->user.password, "pw");
+  CAF_CHECK(manager::encode_request(*r) == pw);
+  // Malformed: no name, empty name, short name, trailing bytes; a delete
+  // with a password; a password change without one.
+  for (auto& bad : {bytes{0x05, 0x04}, bytes{0x05, 0x04, 0x00},
+                    bytes{0x05, 0x04, 0x03, 'b', 'o'},
+                    bytes{0x05, 0x04, 0x01, 'b', 'x'},
+                    bytes{0x05, 0x04, 0x01, 'b', 0x01, 'p'},
+                    bytes{0x05, 0x05, 0x01, 'b'}, bytes{0x05, 0x05, 0x01, 'b', 0x00},
+                    bytes{0x05, 0x05, 0x01, 'b', 0x02, 'p'},
+                    bytes{0x05, 0x05, 0x01, 'b', 0x01, 'p', 'q'}}) {
+    CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
+    CAF_CHECK(err == manager::request_error::malformed);
+  }
+  // The next code is still unknown.
+  bytes next{0x05, 0x06};
+  CAF_CHECK(!manager::parse_request(next.data(), next.size(), err));
+  CAF_CHECK(err == manager::request_error::unknown_command);
+  // The new statuses.
+  CAF_CHECK(manager::encode_status_reply(0x04, manager::status::no_such_user)
+            == (bytes{0x05, 0x04, 0x08}));
+  CAF_CHECK(manager::encode_status_reply(0x04, manager::status::forbidden)
+            == (bytes{0x05, 0x04, 0x09}));
+  CAF_CHECK(manager::encode_status_reply(0x05, manager::status::busy)
+            == (bytes{0x05, 0x05, 0x0A}));
+  CAF_CHECK_EQUAL(std::string{manager::to_string(manager::status::no_such_user)},
+                  "no such user");
+}
+
 CAF_TEST(manager replies golden bytes) {
   CAF_CHECK(manager::encode_status_reply(0x00, manager::status::user_exists)
             == (bytes{0x05, 0x00, 0x04}));

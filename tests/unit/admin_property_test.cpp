@@ -77,9 +77,12 @@ CAF_TEST(manager login and requests round trip) {
   });
   for_all(rng, "parse_request(encode_request(r))", cases, [](property_rng& rng) -> std::string {
     manager::request r;
-    r.cmd = static_cast<uint8_t>(rng.between(0, 3));
-    if (r.cmd == static_cast<uint8_t>(manager::cmd::add_user))
+    r.cmd = static_cast<uint8_t>(rng.between(0, 5));
+    auto c = static_cast<manager::cmd>(r.cmd);
+    if (c == manager::cmd::add_user || c == manager::cmd::passwd)
       r.user = random_credentials(rng);
+    if (c == manager::cmd::del_user)
+      r.user.user = random_credentials(rng).user;
     if (r.cmd == static_cast<uint8_t>(manager::cmd::max_clients))
       r.max_clients = static_cast<uint32_t>(rng.any_width());
     auto msg = manager::encode_request(r);

@@ -399,6 +399,42 @@ CAF_TEST(add user then duplicate) {
   CAF_CHECK_NOT_EQUAL(r[2], 0x00);
 }
 
+CAF_TEST(delete user and change password) {
+  // One request per association: a fresh session for each.
+  auto next = [&](net::assoc_id id) {
+    msess = sys.spawn(manager_session, id, *net::ip_endpoint::parse("127.0.0.1:9"),
+                      deps());
+    consume_all();
+    CAF_REQUIRE(login() == (bytes{0x05, 0x00}));
+  };
+  auto passwd = [](std::string user, std::string pw) {
+    return mgr::encode_request({0x05, {std::move(user), std::move(pw)}, 0});
+  };
+  auto del = [](std::string user) {
+    return mgr::encode_request({0x04, {std::move(user), {}}, 0});
+  };
+  login();
+  CAF_CHECK(send_msg(passwd("demo", "n3w")) == (bytes{0x05, 0x05, 0x00}));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+  CAF_CHECK(!request<bool>(reg, auth_atom_v, std::string{"demo"},
+                           std::string{"secret"}, uint8_t{config::role_socks}));
+  CAF_CHECK(request<bool>(reg, auth_atom_v, std::string{"demo"}, std::string{"n3w"},
+                          uint8_t{config::role_socks}));
+  next(101);
+  CAF_CHECK(send_msg(passwd("ghost", "x")) == (bytes{0x05, 0x05, 0x08}));
+  next(102);
+  CAF_CHECK(send_msg(del("root")) == (bytes{0x05, 0x04, 0x09}));
+  next(103);
+  CAF_CHECK(send_msg(del("demo")) == (bytes{0x05, 0x04, 0x00}));
+  CAF_CHECK(!request<bool>(reg, exists_atom_v, std::string{"demo"},
+                           uint8_t{config::role_socks}));
+  next(104);
+  CAF_CHECK(send_msg(del("demo")) == (bytes{0x05, 0x04, 0x08}));
+  next(105);
+  // A delete carrying a password is malformed.
+  CAF_CHECK(send_msg(bytes{0x05, 0x04, 0x01, 'x', 0x01, 'y'}) == (bytes{0x05, 0x04, 0x02}));
+}
+
 CAF_TEST(a manager association that does not log in is closed) {
   sched.advance_time(admin_login_deadline);
   consume_all();

@@ -367,7 +367,7 @@ CAF_TEST(a session that closes while its check waits cancels it) {
     args.id = id;
     args.peer = *net::ip_endpoint::parse("10.0.0.1:1000");
     args.settings = settings;
-    args.deps = session_deps{&io, reg, met, access_log_actor{}};
+    args.deps = session_deps{&io, reg, met, access_log_actor{}, nullptr};
     return sys.spawn(session, std::move(args));
   };
   auto s1 = spawn(1);
@@ -401,7 +401,7 @@ CAF_TEST(an overloaded login fails for the client and counts as overload) {
   session_args args;
   args.peer = *net::ip_endpoint::parse("10.0.0.1:1000");
   args.settings = std::make_shared<const session_settings>();
-  args.deps = session_deps{&io, reg, met, access_log_actor{}};
+  args.deps = session_deps{&io, reg, met, access_log_actor{}, nullptr};
   std::vector<caf::actor> sessions;
   for (net::conn_id id = 1; id <= 3; ++id) {
     args.id = id;
