@@ -24,7 +24,8 @@ bool ends_with(std::string_view name, std::string_view suffix) {
 /// Whether a condition holds: yes, no, or unknown (the query lacks it).
 enum class tri : uint8_t { yes, no, unknown };
 
-tri destination_holds(const rule& r, const rule_query& q) {
+/// `dst`: the query's address made canonical (null: not known).
+tri destination_holds(const rule& r, const rule_query& q, const ip_endpoint* dst) {
   if (r.dest_nets.empty() && r.dest_names.empty())
     return tri::yes;
   if (!q.name.empty()
@@ -33,11 +34,10 @@ tri destination_holds(const rule& r, const rule_query& q) {
     return tri::yes;
   if (r.dest_nets.empty())
     return tri::no; // names only, and none matches (or no name)
-  if (q.address == nullptr)
+  if (dst == nullptr)
     return tri::unknown;
-  auto dst = canonical_destination(*q.address);
   return std::any_of(r.dest_nets.begin(), r.dest_nets.end(),
-                     [&](const cidr& b) { return b.contains(dst); })
+                     [&](const cidr& b) { return b.contains(*dst); })
            ? tri::yes
            : tri::no;
 }
@@ -168,6 +168,11 @@ rule_verdict rule_set::check(const rule_query& q) const {
   bool maybe_pass = false;
   bool maybe_block = false;
   int first_unsure = -1;
+  // What a connection reaches (0.0.0.0 is the local host), computed once.
+  ip_endpoint canonical;
+  if (q.address != nullptr)
+    canonical = canonical_destination(*q.address);
+  auto dst = q.address != nullptr ? &canonical : nullptr;
   auto decide = [&](rule_action a, int index) -> rule_verdict {
     if (a == rule_action::pass ? maybe_block : maybe_pass)
       return {rule_verdict::undecided, first_unsure};
@@ -177,7 +182,7 @@ rule_verdict rule_set::check(const rule_query& q) const {
     auto& r = rules_[i];
     if (!subject_holds(r, q))
       continue;
-    auto dest = destination_holds(r, q);
+    auto dest = destination_holds(r, q, dst);
     auto port = port_holds(r, q);
     if (dest == tri::no || port == tri::no)
       continue;
