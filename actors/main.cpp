@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "config/users.hpp"
 #include "net/log.hpp"
+#include "net/rules.hpp"
 
 namespace {
 
@@ -104,7 +105,8 @@ void describe(CLI::App& app, arguments& args) {
 }
 
 /// --check: opens what a start would open besides the sockets (the users
-/// file, the access log) and prints "PATH: OK"; returns the exit code.
+/// file, the access log), prints the access rules as understood (when
+/// there are any) and "PATH: OK"; returns the exit code.
 int check_config(const config::proxy_config& cfg, const std::string& path) {
   if (!cfg.users_file.empty()) {
     auto users = config::load_users(cfg.users_file);
@@ -122,6 +124,9 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
   }
   if (log_fd > STDERR_FILENO)
     ::close(log_fd);
+  net::rule_set rules{cfg.deny_destinations, cfg.rules, cfg.rules_default};
+  if (!rules.trivial())
+    std::cout << "access rules (first match wins):\n" << rules.describe();
   std::cout << path << ": OK\n";
   return 0;
 }

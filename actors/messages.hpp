@@ -103,7 +103,9 @@ struct session_settings {
   int64_t idle_timeout_ms = 300000;
   bool splice = true; ///< Zero-copy relay through pipes.
   std::vector<net::cidr> allow_clients; ///< Clients admitted (empty: everyone).
-  std::vector<net::cidr> deny_destinations; ///< Destinations refused.
+  /// The access rules compiled from [rules] and deny_destination
+  /// (immutable, shared by every session and loop thread; null: none).
+  std::shared_ptr<const net::rule_set> rules;
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
   /// Whether a filter may be set (`[admin] transform_command`); when false,
@@ -192,6 +194,11 @@ struct metrics_snapshot {
   /// UDP datagrams dropped (fragments, foreign sources, denied or
   /// unresolvable destinations, full buffers).
   uint64_t udp_dropped = 0;
+  /// Requests, BIND peers and UDP datagrams the access rules blocked, by
+  /// command.
+  uint64_t rule_blocks_connect = 0;
+  uint64_t rule_blocks_bind = 0;
+  uint64_t rule_blocks_udp = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
   std::vector<uint64_t> replies = std::vector<uint64_t>(socks5::reply_count, 0);
   /// Handshakes that reached a request: from the accept to the request.
@@ -294,16 +301,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, traffic& x) {
   auto& c = x.counts;
   return f(caf::meta::type_name("traffic"), c.bytes_up, c.bytes_down,
-           c.udp_dropped, c.connects_ok, c.owned, c.owned_closed);
+           c.udp_dropped, c.connects_ok, c.owned, c.owned_closed,
+           c.rule_blocks_connect, c.rule_blocks_bind, c.rule_blocks_udp);
 }
 
 /// @relates session_settings
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
+  // The rules are a process-local value (never serialized): their count only.
+  auto rules = x.rules ? x.rules->rules().size() : size_t{0};
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
            x.bind_timeout_ms,
-           x.idle_timeout_ms, x.splice, x.allow_clients, x.deny_destinations,
+           x.idle_timeout_ms, x.splice, x.allow_clients, rules,
            x.transform, x.transform_allowed);
 }
 
@@ -334,7 +344,7 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
            x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
-           x.replies, x.handshake_durations, x.connect_succeeded_durations,
+           x.rule_blocks_connect, x.rule_blocks_bind, x.rule_blocks_udp, x.replies, x.handshake_durations, x.connect_succeeded_durations,
            x.connect_failed_durations);
 }
 

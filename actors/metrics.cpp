@@ -46,6 +46,9 @@ void metrics_state::apply(const net::traffic_counts& t) {
   c.bytes_up += t.bytes_up;
   c.bytes_down += t.bytes_down;
   c.udp_dropped += t.udp_dropped;
+  c.rule_blocks_connect += t.rule_blocks_connect;
+  c.rule_blocks_bind += t.rule_blocks_bind;
+  c.rule_blocks_udp += t.rule_blocks_udp;
   c.replies[static_cast<uint8_t>(socks5::reply::succeeded)] += t.connects_ok;
   c.accepted += t.owned;
   c.active += t.owned;

@@ -84,6 +84,14 @@ void add_connection_families(const metrics_snapshot& s,
   rejected.metric.push_back(
     sample(t::Counter, s.rejected_client_rule, {{"reason", "client_rule"}}));
   out.push_back(std::move(rejected));
+  auto blocks = family("rule_blocks_total",
+                       "Requests, BIND peers and UDP datagrams the access rules "
+                       "blocked, by command.",
+                       t::Counter);
+  blocks.metric.push_back(sample(t::Counter, s.rule_blocks_connect, {{"command", "connect"}}));
+  blocks.metric.push_back(sample(t::Counter, s.rule_blocks_bind, {{"command", "bind"}}));
+  blocks.metric.push_back(sample(t::Counter, s.rule_blocks_udp, {{"command", "udp"}}));
+  out.push_back(std::move(blocks));
   auto bytes = family("relayed_bytes_total", "Bytes relayed, by direction.", t::Counter);
   bytes.metric.push_back(
     sample(t::Counter, s.bytes_up, {{"direction", "client_to_target"}}));

@@ -152,7 +152,6 @@ void on_request(session_ptr self, conn_request& msg) {
   net::udp_request ureq;
   if (req.dst.type != socks5::atyp::domain)
     ureq.client_hint = req.dst.ip;
-  ureq.deny = st.settings->deny_destinations;
   ureq.dns_timeout = milliseconds{st.settings->connect_timeout_ms};
   st.deps.io->udp_associate(st.id, std::move(ureq));
 }
@@ -290,7 +289,7 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.no_auth = s.auth != config::auth_mode::userpass;
   plan.deadline = milliseconds{s.handshake_timeout_ms};
   plan.connect_timeout = milliseconds{s.connect_timeout_ms};
-  plan.deny = s.deny_destinations;
+  plan.rules = s.rules;
   plan.relay = relay_for(s);
   return plan;
 }

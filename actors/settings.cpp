@@ -36,7 +36,9 @@ session_settings make_settings(const config::proxy_config& cfg) {
   s.idle_timeout_ms = cfg.idle_timeout.count();
   s.splice = cfg.splice;
   s.allow_clients = cfg.allow_clients;
-  s.deny_destinations = cfg.deny_destinations;
+  // Compiled once per start or reload; every session and loop shares it.
+  s.rules = std::make_shared<const net::rule_set>(cfg.deny_destinations, cfg.rules,
+                                                  cfg.rules_default);
   s.transform_allowed = cfg.transform_allowed;
   return s;
 }

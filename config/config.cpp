@@ -34,6 +34,8 @@ std::optional<line_error> apply_lines(const std::vector<ini_line>& lines,
       return line_error{line.number, line.key, "given twice"};
     if (auto what = key->set(line.value, path, cfg))
       return line_error{line.number, line.key, std::move(*what)};
+    if (line.section == "rules" && line.key == "rule")
+      cfg.rules.back().line = line.number; // --check and logs name it
   }
   return std::nullopt;
 }

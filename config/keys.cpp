@@ -1,6 +1,7 @@
 #include "config/keys.hpp"
 
 #include "config/ini.hpp"
+#include "config/rules_parse.hpp"
 
 #include <algorithm>
 #include <initializer_list>
@@ -188,6 +189,16 @@ auto address_block() {
   };
 }
 
+/// An access rule (config/rules_parse.hpp); its line is set by the caller.
+auto access_rule() {
+  return [](const std::string& v, const std::string&) -> parsed<net::rule> {
+    net::rule r;
+    if (auto err = parse_rule(v, r))
+      return {std::nullopt, std::move(*err)};
+    return ok(std::move(r));
+  };
+}
+
 /// A path, resolved against the config file's folder unless absolute or one
 /// of the `verbatim` words; `if_empty` says what to write instead of nothing.
 auto file_path(std::string if_empty, std::vector<std::string> verbatim = {}) {
@@ -284,6 +295,11 @@ std::vector<key_spec> make_key_table() {
     one("admin", "manager_listen", &c::manager_listen, listener_or_off()),
     one("admin", "transform_command", &c::transform_allowed,
         choice<bool>({{"allowed", true}, {"off", false}})),
+    // -- [rules] ---
+    many("rules", "rule", &c::rules, access_rule()),
+    one("rules", "default", &c::rules_default,
+        choice<net::rule_action>({{"pass", net::rule_action::pass},
+                                  {"block", net::rule_action::block}})),
     // -- [prometheus] ---
     one("prometheus", "listen", &c::prometheus_listen, listener_or_off()),
   };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "net/rules.hpp"
 
 namespace px::config {
 
@@ -65,7 +66,8 @@ struct proxy_config {
   std::chrono::milliseconds idle_timeout{300000};
   /// Clients allowed to connect (empty: everyone).
   std::vector<net::cidr> allow_clients;
-  /// Destinations refused with REP 0x02.
+  /// Destinations refused with REP 0x02 (shorthand: each is a
+  /// `block dest=BLOCK` rule in front of the [rules]).
   std::vector<net::cidr> deny_destinations;
   /// DNS servers (key `dns_server`, repeatable; empty: /etc/resolv.conf).
   std::vector<net::ip_endpoint> dns_servers;
@@ -99,6 +101,12 @@ struct proxy_config {
   /// Whether SPCP may set a transformation command (`transform_command =
   /// allowed`); false (`off`): refused, and no filter ever runs.
   bool transform_allowed = true;
+
+  // -- [rules] ---
+  /// Access rules in file order, first match wins (key `rule`, repeatable).
+  std::vector<net::rule> rules;
+  /// What happens when no rule matches (key `default`).
+  net::rule_action rules_default = net::rule_action::pass;
 
   // -- [prometheus] ---
   /// Where GET /metrics is served (absent: off).

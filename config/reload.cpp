@@ -67,6 +67,9 @@ const std::vector<key_rule>& rules() {
     rule("spcp_listen", restart, &c::spcp_listen),
     rule("manager_listen", restart, &c::manager_listen),
     rule("transform_command", now, &c::transform_allowed),
+    // -- [rules] ---
+    rule("rule", now, &c::rules),
+    rule("default", now, &c::rules_default),
     // -- [prometheus] ---
     rule("[prometheus] listen", restart, &c::prometheus_listen),
   };

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "net/rules.hpp"
 #include "net/socks5_codec.hpp"
 
 namespace px::net {
@@ -57,7 +58,7 @@ enum class connect_error : uint8_t {
   name_not_found,
   /// The deadline passed (DNS or TCP).
   timeout,
-  /// Every address was excluded by the destination rules.
+  /// The access rules block the request (or every resolved address).
   denied,
   /// The resolver failed for another reason.
   resolver_failure,
@@ -134,9 +135,6 @@ struct connect_request {
   socks5::address target;
   /// Deadline for DNS and every TCP attempt together.
   std::chrono::milliseconds timeout{10000};
-  /// Destinations the owner forbids: resolved addresses inside any of these
-  /// blocks are skipped; if none remains, the connect fails with `denied`.
-  std::vector<cidr> deny;
 };
 
 /// Parameters of a relay.
@@ -166,8 +164,6 @@ struct udp_request {
   /// DST.ADDR/DST.PORT of the request: where the client will send from
   /// (zeros: the control connection's address, any port).
   ip_endpoint client_hint;
-  /// Destinations refused (datagrams to them are dropped).
-  std::vector<cidr> deny;
   /// Resolution deadline for domain destinations.
   std::chrono::milliseconds dns_timeout{10000};
 };
@@ -185,10 +181,12 @@ struct handshake_plan {
   /// The connection is closed (close_reason::handshake_timeout) when its
   /// request has not been read by then.
   std::chrono::milliseconds deadline{10000};
-  /// How a CONNECT is run: deadline for DNS and every TCP attempt, and the
-  /// destinations the owner forbids (see connect_request).
+  /// How a CONNECT is run: deadline for DNS and every TCP attempt.
   std::chrono::milliseconds connect_timeout{10000};
-  std::vector<cidr> deny;
+  /// The access rules (null: none), checked by the loop for every request
+  /// (REP 0x02 through on_connect_failed(denied) when one blocks), every
+  /// resolved address of a CONNECT, a BIND's peer and UDP datagrams.
+  std::shared_ptr<const rule_set> rules;
   /// The relay a CONNECT starts.
   relay_options relay;
 };
@@ -268,6 +266,11 @@ struct traffic_counts {
   /// Connections handed to an owner (`handshake`), and those of them closed.
   uint64_t owned = 0;
   uint64_t owned_closed = 0;
+  /// Requests, BIND peers and UDP datagrams the access rules blocked, by
+  /// command.
+  uint64_t rule_blocks_connect = 0;
+  uint64_t rule_blocks_bind = 0;
+  uint64_t rule_blocks_udp = 0;
 };
 
 /// Receives counters, batched per loop (on a loop thread).

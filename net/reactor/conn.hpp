@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/conn_control.hpp"
+#include "net/rules.hpp"
 #include "net/reactor/bind_op.hpp"
 #include "net/reactor/connector.hpp"
 #include "net/reactor/deadlines.hpp"
@@ -77,8 +78,9 @@ struct conn final : side_owner {
   /// Generation of the running DNS/connect/BIND operation: a deadline or a
   /// DNS answer of an older one is stale.
   uint32_t op_gen = 0;
-  /// Destinations the CONNECT must not reach.
-  std::vector<cidr> deny;
+  /// Whose requests the access rules check: the plan's rules, the client's
+  /// address, and the user once a login is granted.
+  rule_subject who;
   connector connect_op;
   bind_op bind;
 

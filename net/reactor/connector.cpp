@@ -11,28 +11,23 @@
 
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop_context.hpp"
+#include "net/reactor/rule_checks.hpp"
 
 namespace px::net {
 
 connect_outcome connector::start(std::vector<ip_endpoint> addrs,
-                                 const std::vector<cidr>& deny, side& up,
-                                 loop_context& ctx) {
+                                 const rule_subject& who, std::string_view name,
+                                 side& up, loop_context& ctx) {
   addrs_ = std::move(addrs);
   // Rules see (and the connect uses) the address really reached: 0.0.0.0
-  // or a mapped ::ffff:127.0.0.1 must not get around a deny of 127.0.0.0/8.
+  // or a mapped ::ffff:127.0.0.1 must not get around a block of 127.0.0.0/8,
+  // and a name is checked again for every address it resolved to.
   for (auto& a : addrs_)
     a = canonical_destination(a);
   next_ = 0;
   last_ = connect_error::none;
-  if (!deny.empty()) {
-    auto denied = [&](const ip_endpoint& ep) {
-      return std::any_of(deny.begin(), deny.end(),
-                         [&](const cidr& block) { return block.contains(ep); });
-    };
-    addrs_.erase(std::remove_if(addrs_.begin(), addrs_.end(), denied), addrs_.end());
-    if (addrs_.empty())
-      return connect_outcome{connect_status::failed, connect_error::denied, {}, {}};
-  }
+  if (!addrs_.empty() && drop_blocked(who, name, addrs_, ctx.traffic))
+    return connect_outcome{connect_status::failed, connect_error::denied, {}, {}};
   return try_next(up, ctx);
 }
 

@@ -8,6 +8,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/rules.hpp"
 #include "net/reactor/side.hpp"
 
 namespace px::net {
@@ -27,9 +28,10 @@ struct connect_outcome {
 
 class connector {
 public:
-  /// Starts with `addrs` minus those inside `deny` (none left: denied).
-  connect_outcome start(std::vector<ip_endpoint> addrs, const std::vector<cidr>& deny,
-                        side& up, loop_context& ctx);
+  /// Starts with `addrs` minus those the rules of `who` block for a
+  /// CONNECT to `name` (empty: an address was given); none left: denied.
+  connect_outcome start(std::vector<ip_endpoint> addrs, const rule_subject& who,
+                        std::string_view name, side& up, loop_context& ctx);
 
   /// `up` reported readiness: connected, still pending, or (after trying
   /// every address left) failed.

@@ -208,6 +208,7 @@ void loop::accept_from(listener& l) {
     c->down.wr = true; // a new socket's send buffer is empty
     c->down.owner = c->up.owner = c.get();
     c->idle.id = c->id;
+    c->who.client = a.peer;
     ctx_.watch(a.fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, c->down);
     auto& cr = *c;
     conns_.emplace(cr.id, std::move(c));
@@ -258,6 +259,7 @@ void loop::own(conn& c, std::shared_ptr<conn_handler> h,
   c.handler = std::move(h);
   c.state = cstate::handshake;
   c.plan = std::move(plan);
+  c.who.rules = c.plan->rules;
   c.engine.reset(c.plan->userpass, c.plan->no_auth);
   ctx_.timers.arm(ctx_.now + c.plan->deadline, c.id, 0, deadline_kind::handshake);
   process(c);

@@ -8,6 +8,7 @@
 #include "net/log.hpp"
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop.hpp"
+#include "net/reactor/rule_checks.hpp"
 
 namespace px::net {
 
@@ -54,6 +55,7 @@ void loop::drive_handshake(conn& c) {
         }
         return;
       case hs_action::credentials:
+        c.who.user = a.creds.user; // the rules see it once it is granted
         if (!c.handler->on_credentials(c.id, std::move(a.creds)))
           return; // the owner answers with `authenticated`
         c.engine.authenticated(true, c.out.bytes);
@@ -97,6 +99,10 @@ void loop::on_request(conn& c, socks5::request req) {
   c.has_target = true;
   c.requested_at = ctx_.now;
   c.target = req.dst;
+  if (request_blocked(c.who, req, ctx_.traffic)) {
+    connect_failed(c, connect_error::denied); // the owner answers REP 0x02
+    return;
+  }
   if (req.cmd == socks5::command::connect)
     start_connect(c, req.dst);
   else
@@ -109,7 +115,6 @@ void loop::on_request(conn& c, socks5::request req) {
 /// all within the plan's connect timeout.
 void loop::start_connect(conn& c, const socks5::address& target) {
   c.state = cstate::connecting;
-  c.deny = c.plan->deny;
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + c.plan->connect_timeout, c.id, gen,
                   deadline_kind::operation);
@@ -117,7 +122,9 @@ void loop::start_connect(conn& c, const socks5::address& target) {
     resolve_for(c, target.domain);
     return;
   }
-  on_connect(c, c.connect_op.start({target.ip}, c.deny, c.up, ctx_));
+  // An address was checked whole with the request: no second check.
+  static const rule_subject checked;
+  on_connect(c, c.connect_op.start({target.ip}, checked, {}, c.up, ctx_));
 }
 
 void loop::resolve_for(conn& c, const std::string& name) {
@@ -144,7 +151,8 @@ void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
   }
   for (auto& a : res.addrs)
     a.port = c->target.port();
-  on_connect(*c, c->connect_op.start(std::move(res.addrs), c->deny, c->up, ctx_));
+  on_connect(*c, c->connect_op.start(std::move(res.addrs), c->who,
+                                            c->target.domain, c->up, ctx_));
 }
 
 void loop::on_connect(conn& c, const connect_outcome& out) {
@@ -214,6 +222,10 @@ void loop::on_bind(conn& c, const bind_outcome& out) {
       c.handler->on_bound(c.id, out.local);
       return;
     case bind_status::accepted:
+      if (bind_peer_blocked(c.who, out.peer, ctx_.traffic)) {
+        connect_failed(c, connect_error::denied); // closes the peer too
+        return;
+      }
       ++c.op_gen; // cancels the deadline
       c.state = cstate::connected;
       c.handler->on_connected(c.id, out.local, out.peer);
@@ -239,7 +251,7 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
     expect = *peer;
     expect.port = port;
   }
-  c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, std::move(req.deny));
+  c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, c->who);
   auto bound = c->udp->open(*local);
   if (!bound) {
     connect_failed(*c, from_errno(errno));

@@ -32,7 +32,8 @@ void reporter::deliver_all() {
 void reporter::flush_traffic() {
   auto& t = counts_;
   if ((t.bytes_up || t.bytes_down || t.udp_dropped || t.connects_ok || t.owned
-       || t.owned_closed)
+       || t.owned_closed || t.rule_blocks_connect || t.rule_blocks_bind
+       || t.rule_blocks_udp)
       && sink_)
     sink_(t);
   t = traffic_counts{};

@@ -33,8 +33,8 @@ void udp_relay::udp_socket::on_io(uint32_t) {
 }
 
 udp_relay::udp_relay(loop_context& ctx, idle_node& idle, ip_endpoint expect,
-                     std::vector<cidr> deny)
-  : ctx_(ctx), idle_(idle), expect_(expect), deny_(std::move(deny)) {
+                     rule_subject who)
+  : ctx_(ctx), idle_(idle), expect_(expect), who_(std::move(who)) {
   for (auto* s : {&client_, &out4_, &out6_})
     s->owner = this;
 }
@@ -139,10 +139,12 @@ void udp_relay::from_client() {
 
 void udp_relay::to_name(const std::string& domain, uint16_t port,
                         const uint8_t* data, size_t n) {
+  if (blocked(domain, nullptr, port))
+    return; // the name alone decides: no DNS
   if (auto i = names_.find(domain); i != names_.end()) {
     auto dst = i->second;
     dst.port = port;
-    send_to(dst, data, n);
+    send_to(dst, data, n, domain);
     return;
   }
   if (queue_.size() >= max_waiting || !ctx_.dns.available()) {
@@ -173,7 +175,7 @@ void udp_relay::on_resolved(const std::string& domain, const resolve_result& res
     } else if (ip && client_.fd >= 0) {
       auto dst = *ip;
       dst.port = w.port;
-      send_to(dst, w.payload.data(), w.payload.size());
+      send_to(dst, w.payload.data(), w.payload.size(), domain);
     } else {
       ++ctx_.traffic.udp_dropped;
     }
@@ -181,12 +183,28 @@ void udp_relay::on_resolved(const std::string& domain, const resolve_result& res
   queue_.swap(rest);
 }
 
-void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n) {
+bool udp_relay::blocked(std::string_view name, const ip_endpoint* to, uint16_t port) {
+  if (!who_.rules || who_.rules->trivial())
+    return false;
+  auto q = who_.query(cmd_udp);
+  q.name = name;
+  q.address = to;
+  q.port = port;
+  q.port_known = true;
+  if (who_.rules->check(q).kind != rule_verdict::block)
+    return false;
+  ++ctx_.traffic.udp_dropped;
+  ++ctx_.traffic.rule_blocks_udp;
+  return true;
+}
+
+void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
+                        std::string_view name) {
   auto dst = canonical_destination(to); // what rules must see (0.0.0.0 is local)
-  bool denied = std::any_of(deny_.begin(), deny_.end(),
-                            [&](const cidr& b) { return b.contains(dst); });
+  if (blocked(name, &dst, dst.port))
+    return;
   auto& out = dst.v6 ? out6_ : out4_;
-  if (denied || out.fd < 0) {
+  if (out.fd < 0) {
     ++ctx_.traffic.udp_dropped;
     return;
   }

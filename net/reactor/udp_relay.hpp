@@ -17,6 +17,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/rules.hpp"
 #include "net/reactor/deadlines.hpp"
 #include "net/reactor/io_handler.hpp"
 
@@ -28,10 +29,10 @@ struct resolve_result;
 class udp_relay : public std::enable_shared_from_this<udp_relay> {
 public:
   /// `expect`: where the client sends from (port 0: any port, learned from
-  /// the first datagram); `deny`: destinations dropped; `idle`: touched on
-  /// traffic.
+  /// the first datagram); `who`: whose datagrams the access rules check
+  /// (those they block are dropped and counted); `idle`: touched on traffic.
   udp_relay(loop_context& ctx, idle_node& idle, ip_endpoint expect,
-            std::vector<cidr> deny);
+            rule_subject who);
   ~udp_relay();
 
   udp_relay(const udp_relay&) = delete;
@@ -79,7 +80,11 @@ private:
   void from_client();
   void from_targets(udp_socket& out);
   bool from_expected_client(const ip_endpoint& src) const;
-  void send_to(const ip_endpoint& to, const uint8_t* data, size_t n);
+  /// `name`: the destination's name, when the client gave one.
+  void send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
+               std::string_view name = {});
+  /// True when the rules block a datagram to `name`/`to` (counted).
+  bool blocked(std::string_view name, const ip_endpoint* to, uint16_t port);
   void to_name(const std::string& domain, uint16_t port, const uint8_t* data,
                size_t n);
   void on_resolved(const std::string& domain, const resolve_result& res);
@@ -94,7 +99,7 @@ private:
   ip_endpoint client_addr_;
   bool client_known_ = false;
   bool started_ = false;
-  std::vector<cidr> deny_;
+  rule_subject who_;
   std::map<std::string, ip_endpoint> names_;
   std::deque<waiting> queue_;
   std::set<std::string> resolving_;

@@ -55,6 +55,11 @@ std::string write_ini(const proxy_config& c) {
      << "\nudp_port = " << c.udp_port << "\nspcp_listen = " << listener_text(c.spcp_listen)
      << "\nmanager_listen = " << listener_text(c.manager_listen)
      << "\ntransform_command = " << (c.transform_allowed ? "allowed" : "off") << "\n";
+  os << "[rules]\n";
+  for (auto& r : c.rules)
+    os << "rule = " << net::to_string(r) << "\n";
+  os << "default = " << (c.rules_default == net::rule_action::pass ? "pass" : "block")
+     << "\n";
   os << "[prometheus]\nlisten = " << listener_text(c.prometheus_listen) << "\n";
   return os.str();
 }

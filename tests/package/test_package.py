@@ -196,7 +196,11 @@ class PackagedConfig(unittest.TestCase):
             with open(root + "/proxy.ini", "w") as f:
                 f.write(self.text.replace("/var/", root + "/var/"))
             out = run(PROXY, "--config", root + "/proxy.ini", "--check").stdout
-            self.assertEqual(out, root + "/proxy.ini: OK\n")
+            # The deny_destination shorthand, as --check understood it.
+            self.assertEqual(out, "access rules (first match wins):\n"
+                             "rule 1: block dest=169.254.0.0/16  (deny_destination)\n"
+                             "rule 2: block dest=fe80::/10  (deny_destination)\n"
+                             "default: pass\n" + root + "/proxy.ini: OK\n")
             self.assertTrue(os.path.exists(root + "/var/log/socks5-proxy/access.log"))
 
 

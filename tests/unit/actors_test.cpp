@@ -15,6 +15,7 @@
 #include <memory>
 #include <thread>
 #include <unistd.h>
+#include <variant>
 #include <vector>
 
 #include "actors/acceptor.hpp"
@@ -27,6 +28,7 @@
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/settings.hpp"
+#include "config/config.hpp"
 #include "config/users.hpp"
 #include "tests/unit/fake_io.hpp"
 
@@ -194,13 +196,15 @@ CAF_TEST(the plan follows the settings) {
   settings.handshake_timeout_ms = 1500;
   settings.connect_timeout_ms = 2500;
   settings.buffer_size = 4096;
-  settings.deny_destinations = {*net::cidr::parse("10.0.0.0/8")};
+  settings.rules = std::make_shared<const net::rule_set>(
+    std::vector<net::cidr>{*net::cidr::parse("10.0.0.0/8")}, std::vector<net::rule>{},
+    net::rule_action::pass);
   settings.transform = "tr a-z A-Z";
   auto p = session_state::plan_for(settings);
   CAF_CHECK(p.userpass && !p.no_auth);
   CAF_CHECK_EQUAL(p.deadline.count(), 1500);
   CAF_CHECK_EQUAL(p.connect_timeout.count(), 2500);
-  CAF_CHECK_EQUAL(p.deny.size(), 1u);
+  CAF_CHECK(p.rules == settings.rules); // shared, not copied
   CAF_CHECK_EQUAL(p.relay.buffer_size, 4096u);
   CAF_CHECK_EQUAL(p.relay.transform, "tr a-z A-Z");
   settings.auth = cm::none;
@@ -846,6 +850,52 @@ CAF_TEST(access log lines never carry control characters) {
   CAF_CHECK(line.find('\r') == std::string::npos);
   CAF_CHECK_EQUAL(line, "1970-01-01T00:00:00.000Z client=1.2.3.4:5 user=evil?user "
                         "dest=x??:80 result=ok up=0 down=0 ms=0");
+}
+
+CAF_TEST(rules are published with the plan and a reload swaps them for new clients) {
+  using verdict = net::admission::verdict;
+  auto settings_of = [](const std::string& rules) {
+    auto res = config::parse("[socks]\nlisten = 127.0.0.1:1080\nauth = none\n"
+                             "deny_destination = 169.254.0.0/16\n[rules]\n" + rules,
+                             "t.ini");
+    if (auto err = std::get_if<std::string>(&res))
+      CAF_FAIL(*err);
+    return make_settings(std::get<config::proxy_config>(res));
+  };
+  settings = settings_of("rule = block port=25\n");
+  auto acc = sys.spawn(acceptor, settings, desk);
+  consume_all();
+  auto set = sys.spawn(px::settings, settings, acc);
+  consume_all();
+  publish(); // what the wiring does before the first client
+  auto first = admit(1);
+  CAF_REQUIRE(first.what == verdict::own && first.plan->rules);
+  // Compiled once: the shorthand first, then the rule; shared, not copied.
+  CAF_CHECK_EQUAL(first.plan->rules->rules().size(), 2u);
+  CAF_CHECK(admit(2).plan->rules == first.plan->rules);
+  net::rule_query q;
+  q.client = *net::ip_endpoint::parse("127.0.0.1:5555");
+  auto dst = *net::ip_endpoint::parse("192.0.2.1:80");
+  q.address = &dst;
+  q.port = 80;
+  CAF_CHECK(first.plan->rules->check(q).kind == net::rule_verdict::pass);
+  // A reload is answered once the acceptor published the new rules.
+  CAF_CHECK(request<bool>(set, reload_atom_v,
+                          settings_of("rule = block dest=192.0.2.0/24\ndefault = block\n")));
+  auto third = admit(3);
+  CAF_REQUIRE(third.what == verdict::own && third.plan->rules);
+  CAF_CHECK(third.plan->rules != first.plan->rules);
+  CAF_CHECK(third.plan->rules->check(q).kind == net::rule_verdict::block);
+  CAF_CHECK_EQUAL(third.plan->rules->check(q).index, 1);
+  // Clients admitted before keep the value they started with.
+  CAF_CHECK(first.plan->rules->check(q).kind == net::rule_verdict::pass);
+  // The settings actor hands out the same compiled value.
+  auto now = request<session_settings>(set, get_atom_v);
+  CAF_CHECK(now.rules == third.plan->rules);
+  for (net::conn_id id : {1, 2, 3})
+    closed(stats(0, 0, net::close_reason::client_gone), id);
+  caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(set, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

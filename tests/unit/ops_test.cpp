@@ -131,11 +131,14 @@ CAF_TEST(a reload replaces values the admin plane set) {
   st.current.max_clients = 5; // set over the Manager protocol
   session_settings next;
   next.max_clients = 200;
-  next.deny_destinations = {*net::cidr::parse("10.0.0.0/8")};
+  next.rules = std::make_shared<const net::rule_set>(
+    std::vector<net::cidr>{*net::cidr::parse("10.0.0.0/8")}, std::vector<net::rule>{},
+    net::rule_action::pass);
   st.reload(next);
   CAF_CHECK_EQUAL(st.current.max_clients, 200u);
   CAF_CHECK_EQUAL(st.from_file.max_clients, 200u);
-  CAF_CHECK_EQUAL(st.current.deny_destinations.size(), 1u);
+  CAF_REQUIRE(st.current.rules != nullptr);
+  CAF_CHECK_EQUAL(st.current.rules->rules().size(), 1u);
 }
 
 CAF_TEST(journal lines carry a priority instead of a timestamp) {

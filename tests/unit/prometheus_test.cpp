@@ -10,6 +10,7 @@
 #include <caf/test/dsl.hpp>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -163,7 +164,26 @@ CAF_TEST(every family is named once with the prefix and counters end in _total) 
     CAF_CHECK_EQUAL(f.type == prometheus::MetricType::Counter, ends_total);
     CAF_CHECK(!f.metric.empty());
   }
-  CAF_CHECK_EQUAL(names.size(), 15u);
+  CAF_CHECK_EQUAL(names.size(), 16u);
+}
+
+CAF_TEST(rule blocks are one family labelled by command) {
+  metrics_snapshot s;
+  s.rule_blocks_connect = 3;
+  s.rule_blocks_bind = 1;
+  s.rule_blocks_udp = 7;
+  std::map<std::string, double> got;
+  for (auto& f : families_of(s, "0"))
+    if (f.name == std::string{metric_prefix} + "rule_blocks_total")
+      for (auto& m : f.metric) {
+        CAF_REQUIRE_EQUAL(m.label.size(), 1u);
+        CAF_CHECK_EQUAL(m.label[0].name, "command");
+        got[m.label[0].value] = m.counter.value;
+      }
+  CAF_CHECK_EQUAL(got.size(), 3u);
+  CAF_CHECK_EQUAL(got["connect"], 3.0);
+  CAF_CHECK_EQUAL(got["bind"], 1.0);
+  CAF_CHECK_EQUAL(got["udp"], 7.0);
 }
 
 CAF_TEST(the collectable reads the board and adds the process series) {

@@ -1,0 +1,97 @@
+#include "net/reactor/rule_checks.hpp"
+
+#include <algorithm>
+
+namespace px::net {
+
+rule_command rule_command_of(socks5::command cmd) {
+  switch (cmd) {
+    case socks5::command::connect:
+      return cmd_connect;
+    case socks5::command::bind:
+      return cmd_bind;
+    case socks5::command::udp_associate:
+      return cmd_udp;
+  }
+  return cmd_connect;
+}
+
+void count_rule_block(traffic_counts& counts, rule_command cmd) {
+  switch (cmd) {
+    case cmd_connect:
+      ++counts.rule_blocks_connect;
+      return;
+    case cmd_bind:
+      ++counts.rule_blocks_bind;
+      return;
+    case cmd_udp:
+      ++counts.rule_blocks_udp;
+      return;
+  }
+}
+
+bool request_blocked(const rule_subject& who, const socks5::request& req,
+                     traffic_counts& counts) {
+  if (!who.rules || who.rules->trivial())
+    return false;
+  auto cmd = rule_command_of(req.cmd);
+  auto q = who.query(cmd);
+  auto& dst = req.dst;
+  ip_endpoint ip;
+  if (cmd == cmd_connect) {
+    q.port = dst.port();
+    q.port_known = true;
+    if (dst.type == socks5::atyp::domain) {
+      q.name = dst.domain;
+    } else {
+      ip = dst.ip;
+      q.address = &ip;
+    }
+  } else if (cmd == cmd_bind) {
+    // The host the client expects (its port means nothing yet); a name or
+    // 0.0.0.0 is decided when the peer connects.
+    if (dst.type == socks5::atyp::domain)
+      q.name = dst.domain;
+    else if (!dst.ip.is_unspecified())
+      q.address = &dst.ip;
+  }
+  if (who.rules->check(q).kind != rule_verdict::block)
+    return false;
+  count_rule_block(counts, cmd);
+  return true;
+}
+
+bool drop_blocked(const rule_subject& who, std::string_view name,
+                  std::vector<ip_endpoint>& addrs, traffic_counts& counts) {
+  if (!who.rules || who.rules->trivial())
+    return false;
+  auto q = who.query(cmd_connect);
+  q.name = name;
+  q.port_known = true;
+  auto blocked = [&](const ip_endpoint& ep) {
+    q.address = &ep;
+    q.port = ep.port;
+    return who.rules->check(q).kind == rule_verdict::block;
+  };
+  addrs.erase(std::remove_if(addrs.begin(), addrs.end(), blocked), addrs.end());
+  if (!addrs.empty())
+    return false;
+  count_rule_block(counts, cmd_connect);
+  return true;
+}
+
+bool bind_peer_blocked(const rule_subject& who, const ip_endpoint& peer,
+                       traffic_counts& counts) {
+  if (!who.rules || who.rules->trivial())
+    return false;
+  auto q = who.query(cmd_bind);
+  q.address = &peer;
+  q.port = peer.port;
+  q.port_known = true;
+  if (who.rules->check(q).kind != rule_verdict::block)
+    return false;
+  count_rule_block(counts, cmd_bind);
+  return true;
+}
+
+} // namespace px::net

@@ -1,0 +1,38 @@
+// The reactor's access-rule checks (net/rules.hpp), one per moment a rule
+// can decide: the request (before DNS), each resolved address of a CONNECT,
+// the peer of a BIND, and each datagram of a UDP association (udp_relay).
+// They count every block in the loop's traffic counters.
+#pragma once
+
+#include <vector>
+
+#include "net/address.hpp"
+#include "net/conn_control.hpp"
+#include "net/rules.hpp"
+#include "net/socks5_codec.hpp"
+
+namespace px::net {
+
+/// The rule command of a SOCKS command.
+rule_command rule_command_of(socks5::command cmd);
+
+/// Counts one block of `cmd` in `counts`.
+void count_rule_block(traffic_counts& counts, rule_command cmd);
+
+/// True when the rules block `req` from `who` as far as it is known before
+/// DNS (a CONNECT to a name, a BIND or UDP ASSOCIATE may be decided later);
+/// counted.
+bool request_blocked(const rule_subject& who, const socks5::request& req,
+                     traffic_counts& counts);
+
+/// Drops from `addrs` (canonical) the addresses the rules block for a
+/// CONNECT to `name` (empty: an address was given); true when none is left
+/// (counted then).
+bool drop_blocked(const rule_subject& who, std::string_view name,
+                  std::vector<ip_endpoint>& addrs, traffic_counts& counts);
+
+/// True when the rules block the BIND peer `peer`; counted.
+bool bind_peer_blocked(const rule_subject& who, const ip_endpoint& peer,
+                       traffic_counts& counts);
+
+} // namespace px::net
