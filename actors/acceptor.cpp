@@ -22,10 +22,21 @@ acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
   return {
     [=](client_refused& msg) {
       self->send(self->state.desk->deps().metrics, metric_event{msg.reason, 0});
-      if (msg.reason == metric::rejected_client_rule)
-        log::info("refused client " + msg.peer.to_string() + ": not in allow_client");
-      else
-        log::debug("refused client " + msg.peer.to_string() + ": max_clients reached");
+      auto who = "refused client " + msg.peer.to_string();
+      switch (msg.reason) {
+        case metric::rejected_client_rule:
+          log::info(who + ": not in allow_client");
+          break;
+        case metric::rejected_source_sessions:
+          log::info(who + ": source_sessions limit reached");
+          break;
+        case metric::rejected_source_rate:
+          log::info(who + ": source_connect_rate limit reached");
+          break;
+        default:
+          log::debug(who + ": max_clients reached");
+          break;
+      }
     },
     [=](logins_update& msg) {
       self->state.logins = std::move(msg.logins);

@@ -52,25 +52,31 @@ using namespace std::chrono;
 class session_handler : public net::conn_handler {
 public:
   session_handler(caf::actor dst, std::weak_ptr<const verified_logins> logins,
-                  std::shared_ptr<user_sessions> users)
-    : dst_(std::move(dst)), logins_(std::move(logins)), users_(std::move(users)) {
+                  std::shared_ptr<const account_board> accounts)
+    : dst_(std::move(dst)), logins_(std::move(logins)), accounts_(std::move(accounts)) {
     // nop
   }
 
-  bool on_credentials(net::conn_id id, socks5::credentials creds) override {
+  bool on_credentials(net::conn_id, socks5::credentials creds,
+                      net::login_grant& grant) override {
     // A returning user: checked against the registry's published value
     // (keyed SHA-256, microseconds). The weak reference expires when a
-    // reload publishes a new value, and the directory refuses a value
-    // older than the user's last delete or password change, so neither a
-    // removed user nor an old password slips through: the registry checks
-    // those (and denies them).
+    // reload publishes a new value, and an account refuses a value older
+    // than the user's last delete or password change, so neither a removed
+    // user nor an old password slips through: the registry checks those
+    // (and denies them). The user's limits apply here too.
+    uint8_t limited = 0;
     if (auto logins = logins_.lock();
-        logins && logins->check(creds.user, creds.password, config::role_socks)
-        && (!users_ || users_->admit(creds.user, id, logins->epoch))) {
-      user_ = std::move(creds.user);
-      return true;
+        logins && logins->check(creds.user, creds.password, config::role_socks)) {
+      auto got = grant_login(accounts_.get(), creds.user, logins->epoch, grant);
+      if (got == login_check::granted) {
+        user_ = std::move(creds.user);
+        return true;
+      }
+      if (got != login_check::stale)
+        limited = static_cast<uint8_t>(got);
     }
-    caf::anon_send(dst_, conn_credentials{std::move(creds)});
+    caf::anon_send(dst_, conn_credentials{std::move(creds), limited});
     return false;
   }
 
@@ -96,17 +102,15 @@ public:
     caf::anon_send(dst_, conn_failed{err});
   }
 
-  void on_closed(net::conn_id id, net::close_stats stats) override {
-    if (users_)
-      users_->remove(id);
+  void on_closed(net::conn_id, net::close_stats stats) override {
     caf::anon_send(dst_, conn_closed{std::move(stats), std::move(user_)});
   }
 
 private:
   caf::actor dst_;
   std::weak_ptr<const verified_logins> logins_;
-  /// Open sessions per user (null: not tracked).
-  std::shared_ptr<user_sessions> users_;
+  /// The users' accounts (null: none, logins carry no limits).
+  std::shared_ptr<const account_board> accounts_;
   /// The login granted here (reported with the close).
   std::string user_;
 };
@@ -150,12 +154,12 @@ start_session(caf::actor_system& sys, session_args args,
   // must decide (or the close), not once more right now. The handshake
   // deadline is the reactor's (handshake_plan::deadline): no timer of CAF's
   // clock.
-  auto users = args.deps.users;
+  auto accounts = args.deps.accounts;
   auto s = sys.spawn<caf::lazy_init>(session, std::move(args));
   if (census)
     s->attach_functor([census] { census->ended(); });
   return std::make_shared<session_handler>(std::move(s), std::move(logins),
-                                           std::move(users));
+                                           std::move(accounts));
 }
 
 // -- admission (loop threads) -------------------------------------------------
@@ -176,6 +180,8 @@ admission_policy::make(const session_settings& settings,
   p->plan = std::make_shared<const net::handshake_plan>(
     session_state::plan_for(settings));
   p->settings = std::make_shared<const session_settings>(settings);
+  p->source_limits.sessions = settings.source_sessions;
+  p->source_limits.connect_rate = settings.source_connect_rate;
   p->logins = std::move(logins);
   p->acceptor = std::move(acceptor);
   return p;
@@ -206,6 +212,19 @@ net::admission admission_desk::on_accepted(net::conn_id id,
   };
   if (!policy->client_allowed(peer))
     return refuse(metric::rejected_client_rule);
+  if (policy->source_limits.sessions != 0 || policy->source_limits.connect_rate != 0) {
+    net::lease place;
+    switch (sources_.enter(peer, policy->source_limits, net::limit_clock::now(), place)) {
+      case net::limit_hit::sessions:
+        return refuse(metric::rejected_source_sessions);
+      case net::limit_hit::rate:
+        return refuse(metric::rejected_source_rate);
+      case net::limit_hit::none:
+        break;
+    }
+    if (place)
+      out.source = std::make_shared<net::lease>(std::move(place));
+  }
   // Counted first, so that loops admitting at once never overshoot.
   auto n = admitted_.fetch_add(1, std::memory_order_relaxed) + 1;
   auto closed = deps_.io->owned_closed();

@@ -7,7 +7,8 @@
 // asynchronous sends only.
 //
 //   admission_desk    the listeners' accept handler: applies the acceptor's
-//                     newest admission_policy (allow_client, max_clients),
+//                     newest admission_policy (allow_client, the limits
+//                     per client address, max_clients),
 //                     spawns the session lazily and hands the reactor the
 //                     session's handler and the handshake plan
 //   session handler   (start_session) turns one connection's reactor events
@@ -30,6 +31,7 @@
 #include "actors/messages.hpp"
 #include "actors/session.hpp"
 #include "net/conn_control.hpp"
+#include "net/source_table.hpp"
 
 namespace px {
 
@@ -79,6 +81,8 @@ struct admission_policy {
   std::shared_ptr<const verified_logins> logins;
   /// Who hears of refused clients (null: nobody).
   acceptor_actor acceptor;
+  /// Per client address (sessions and connect_rate only; 0: none).
+  net::account_limits source_limits;
 
   /// True when allow_client admits `peer` (empty list: everyone).
   bool client_allowed(const net::ip_endpoint& peer) const;
@@ -134,6 +138,9 @@ private:
   /// Read and replaced with std::atomic_load / std::atomic_store.
   std::shared_ptr<const admission_policy> policy_;
   std::atomic<uint64_t> admitted_{0};
+  /// Open and new connections per client address (lock-free; see
+  /// net/source_table.hpp).
+  net::source_limiter sources_;
   /// Shared with every session's termination hook.
   std::shared_ptr<session_census> census_ = std::make_shared<session_census>();
 };

@@ -28,6 +28,10 @@ namespace px {
 /// The client sent username/password (to its session).
 struct conn_credentials {
   socks5::credentials creds; ///< What the client sent (never logged).
+  /// A login_check (actors/accounts.hpp): `granted` asks the session to
+  /// check the login; `sessions` or `rate` say the handler verified it and
+  /// the user's limit refused it (the session answers and logs that).
+  uint8_t limited = 0;
 };
 
 /// The client asked for BIND or UDP ASSOCIATE (to its session).
@@ -103,6 +107,10 @@ struct session_settings {
   int64_t idle_timeout_ms = 300000;
   bool splice = true; ///< Zero-copy relay through pipes.
   std::vector<net::cidr> allow_clients; ///< Clients admitted (empty: everyone).
+  /// Connections at once and new connections a second per client address
+  /// (`[limits] source_sessions`, `source_connect_rate`; 0: none).
+  uint32_t source_sessions = 0;
+  uint32_t source_connect_rate = 0;
   /// The access rules compiled from [rules] and deny_destination
   /// (immutable, shared by every session and loop thread; null: none).
   std::shared_ptr<const net::rule_set> rules;
@@ -125,6 +133,9 @@ enum class setting_change : uint8_t {
 
 /// Builds the settings of the config file (at the start and on a reload).
 session_settings make_settings(const config::proxy_config& cfg);
+
+/// The users' default limits of the config file (`[limits] user_*`).
+net::account_limits user_limits(const config::proxy_config& cfg);
 
 // -- metrics ------------------------------------------------------------------
 
@@ -149,6 +160,14 @@ enum class metric : uint8_t {
   unexpected_message,
   /// A failed login on an admin protocol.
   admin_auth_failure,
+  /// A client address was at its source_sessions limit.
+  rejected_source_sessions,
+  /// A client address was at its source_connect_rate limit.
+  rejected_source_rate,
+  /// A user's login was refused at its sessions limit.
+  user_limit_sessions,
+  /// A user's login was refused at its connect-rate limit.
+  user_limit_rate,
 };
 
 /// One counted event.
@@ -171,7 +190,7 @@ struct conn_durations {
 /// counts it: no log write on a reactor thread).
 struct client_refused {
   net::ip_endpoint peer; ///< The client's address.
-  /// rejected_client_rule or rejected_max_clients.
+  /// rejected_client_rule, rejected_max_clients, or a source limit.
   metric reason = metric::rejected_client_rule;
 };
 
@@ -199,6 +218,14 @@ struct metrics_snapshot {
   uint64_t rule_blocks_connect = 0;
   uint64_t rule_blocks_bind = 0;
   uint64_t rule_blocks_udp = 0;
+  /// Clients refused at a limit of their address, and logins refused at a
+  /// limit of their user ([limits]).
+  uint64_t rejected_source_sessions = 0;
+  uint64_t rejected_source_rate = 0;
+  uint64_t user_limit_sessions = 0;
+  uint64_t user_limit_rate = 0;
+  /// Reads the relay put off because a user's bandwidth was used up.
+  uint64_t bandwidth_waits = 0;
   /// Replies sent, indexed by REP code (0x00 to 0x08).
   std::vector<uint64_t> replies = std::vector<uint64_t>(socks5::reply_count, 0);
   /// Handshakes that reached a request: from the accept to the request.
@@ -249,7 +276,7 @@ typename Inspector::result_type inspect(Inspector& f, conn_credentials& x) {
   // The password never reaches a log: CAF's logger is off and no handler
   // prints this message.
   return f(caf::meta::type_name("conn_credentials"), x.creds.user,
-           x.creds.password);
+           x.creds.password, x.limited);
 }
 
 /// @relates conn_request
@@ -302,7 +329,8 @@ typename Inspector::result_type inspect(Inspector& f, traffic& x) {
   auto& c = x.counts;
   return f(caf::meta::type_name("traffic"), c.bytes_up, c.bytes_down,
            c.udp_dropped, c.connects_ok, c.owned, c.owned_closed,
-           c.rule_blocks_connect, c.rule_blocks_bind, c.rule_blocks_udp);
+           c.rule_blocks_connect, c.rule_blocks_bind, c.rule_blocks_udp,
+           c.bandwidth_waits);
 }
 
 /// @relates session_settings
@@ -313,7 +341,8 @@ typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
            x.bind_timeout_ms,
-           x.idle_timeout_ms, x.splice, x.allow_clients, rules,
+           x.idle_timeout_ms, x.splice, x.allow_clients, x.source_sessions,
+           x.source_connect_rate, rules,
            x.transform, x.transform_allowed);
 }
 
@@ -344,7 +373,10 @@ typename Inspector::result_type inspect(Inspector& f, metrics_snapshot& x) {
            x.rejected_max_clients,
            x.rejected_client_rule, x.handshake_timeouts, x.protocol_errors,
            x.unexpected_messages, x.admin_auth_failures, x.udp_dropped,
-           x.rule_blocks_connect, x.rule_blocks_bind, x.rule_blocks_udp, x.replies, x.handshake_durations, x.connect_succeeded_durations,
+           x.rule_blocks_connect, x.rule_blocks_bind, x.rule_blocks_udp,
+           x.rejected_source_sessions, x.rejected_source_rate,
+           x.user_limit_sessions, x.user_limit_rate, x.bandwidth_waits,
+           x.replies, x.handshake_durations, x.connect_succeeded_durations,
            x.connect_failed_durations);
 }
 
@@ -366,6 +398,13 @@ typename Inspector::result_type inspect(Inspector& f, access_log_spec& x) {
 
 namespace px::net {
 
+/// @relates account_limits
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, account_limits& x) {
+  return f(caf::meta::type_name("account_limits"), x.sessions, x.connect_rate,
+           x.bandwidth_up, x.bandwidth_down);
+}
+
 /// @relates cidr
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cidr& x) {
@@ -384,6 +423,8 @@ CAF_ADD_ATOM(proxy, px, verify_atom, "verify")
 CAF_ADD_ATOM(proxy, px, hash_atom, "hash")
 /// Replaces the registry's users, or the file's settings (SIGHUP reload).
 CAF_ADD_ATOM(proxy, px, reload_atom, "reload")
+/// Gives the registry the users' default limits.
+CAF_ADD_ATOM(proxy, px, limits_atom, "limits")
 /// Opens the access log anew (SIGHUP, SIGUSR1).
 CAF_ADD_ATOM(proxy, px, reopen_atom, "reopen")
 /// Lists user names.
@@ -450,6 +491,8 @@ using registry_actor = caf::typed_actor<
   caf::reacts_to<overload_atom>,
   /// Replaces all users (after a reload from disk).
   caf::reacts_to<reload_atom, std::vector<config::user_entry>>,
+  /// The [limits] defaults of users (at the start and on a reload).
+  caf::reacts_to<limits_atom, net::account_limits>,
   /// (user, role) -> does the user exist with that role?
   caf::replies_to<exists_atom, std::string, uint8_t>::with<bool>,
   /// (user, password, roles) -> result; acknowledged once durable.
@@ -543,5 +586,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::acceptor_actor))
   CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
   CAF_ADD_TYPE_ID(proxy, (px::conn_durations))
+  CAF_ADD_TYPE_ID(proxy, (px::net::account_limits))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

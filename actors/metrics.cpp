@@ -37,6 +37,18 @@ void metrics_state::apply(const metric_event& ev) {
     case metric::admin_auth_failure:
       ++c.admin_auth_failures;
       break;
+    case metric::rejected_source_sessions:
+      ++c.rejected_source_sessions;
+      break;
+    case metric::rejected_source_rate:
+      ++c.rejected_source_rate;
+      break;
+    case metric::user_limit_sessions:
+      ++c.user_limit_sessions;
+      break;
+    case metric::user_limit_rate:
+      ++c.user_limit_rate;
+      break;
   }
 }
 
@@ -49,6 +61,7 @@ void metrics_state::apply(const net::traffic_counts& t) {
   c.rule_blocks_connect += t.rule_blocks_connect;
   c.rule_blocks_bind += t.rule_blocks_bind;
   c.rule_blocks_udp += t.rule_blocks_udp;
+  c.bandwidth_waits += t.bandwidth_waits;
   c.replies[static_cast<uint8_t>(socks5::reply::succeeded)] += t.connects_ok;
   c.accepted += t.owned;
   c.active += t.owned;

@@ -83,7 +83,20 @@ void add_connection_families(const metrics_snapshot& s,
     sample(t::Counter, s.rejected_max_clients, {{"reason", "max_clients"}}));
   rejected.metric.push_back(
     sample(t::Counter, s.rejected_client_rule, {{"reason", "client_rule"}}));
+  rejected.metric.push_back(
+    sample(t::Counter, s.rejected_source_sessions, {{"reason", "source_sessions"}}));
+  rejected.metric.push_back(
+    sample(t::Counter, s.rejected_source_rate, {{"reason", "source_connect_rate"}}));
   out.push_back(std::move(rejected));
+  auto limited = family("logins_limited_total",
+                        "Verified logins refused at a limit of their user, by limit.",
+                        t::Counter);
+  limited.metric.push_back(sample(t::Counter, s.user_limit_sessions, {{"limit", "sessions"}}));
+  limited.metric.push_back(sample(t::Counter, s.user_limit_rate, {{"limit", "connect_rate"}}));
+  out.push_back(std::move(limited));
+  out.push_back(single("bandwidth_waits_total",
+                       "Relay reads put off because a user's bandwidth was used up.",
+                       t::Counter, s.bandwidth_waits));
   auto blocks = family("rule_blocks_total",
                        "Requests, BIND peers and UDP datagrams the access rules "
                        "blocked, by command.",

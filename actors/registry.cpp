@@ -49,15 +49,63 @@ const char* to_string(auth_verdict x) {
   return "unknown";
 }
 
+config::user_entry plain_entry(std::string name, uint8_t roles, std::string hash) {
+  config::user_entry e;
+  e.name = std::move(name);
+  e.roles = roles;
+  e.hash = std::move(hash);
+  return e;
+}
+
+namespace {
+
+/// `over` where it is set (>= 0), else `def`.
+template <class T>
+T pick(int64_t over, T def) {
+  return over < 0 ? def : static_cast<T>(over);
+}
+
+} // namespace
+
+void registry_state::sync_accounts() {
+  if (!cfg.accounts)
+    return;
+  for (auto i = accounts.begin(); i != accounts.end();)
+    i = users.count(i->first) ? std::next(i) : accounts.erase(i);
+  auto out = std::make_shared<account_map>();
+  for (auto& kv : users) {
+    auto& acct = accounts[kv.first];
+    if (!acct)
+      acct = std::make_shared<net::account>(kv.first);
+    auto& p = kv.second.profile;
+    auto& d = cfg.user_defaults;
+    net::account_limits lim;
+    lim.sessions = pick(p.sessions, d.sessions);
+    lim.connect_rate = pick(p.connect_rate, d.connect_rate);
+    lim.bandwidth_up = pick(p.bandwidth_up, d.bandwidth_up);
+    lim.bandwidth_down = pick(p.bandwidth_down, d.bandwidth_down);
+    acct->configure(lim);
+    if (*acct->groups() != p.groups)
+      acct->set_groups(p.groups);
+    out->by_name.emplace(kv.first, acct);
+  }
+  cfg.accounts->publish(std::move(out));
+}
+
 std::string registry_state::file_contents() const {
   std::map<std::string, config::user_entry> all;
-  for (auto& kv : users)
-    all[kv.first] = config::user_entry{kv.first, kv.second.roles, kv.second.hash};
+  for (auto& kv : users) {
+    auto e = kv.second.profile;
+    e.name = kv.first;
+    e.roles = kv.second.roles;
+    e.hash = kv.second.hash;
+    all[kv.first] = std::move(e);
+  }
   for (auto& c : writing) {
     auto i = all.find(c.user);
     switch (c.kind) {
       case change_kind::add:
-        all[c.user] = config::user_entry{c.user, c.roles, c.hash};
+        all[c.user] = plain_entry(c.user, c.roles, c.hash);
         break;
       case change_kind::remove:
         if (i != all.end())
@@ -148,6 +196,7 @@ registry_state::load(const std::vector<config::user_entry>& entries,
     registry_user u;
     u.roles = e.roles;
     u.hash = e.hash;
+    u.profile = e;
     // Keep the verified-password cache only while the hash is unchanged.
     if (auto i = users.find(e.name); i != users.end() && i->second.hash == e.hash) {
       u.verified = i->second.verified;
@@ -210,14 +259,24 @@ void forget_logins(registry_ptr self, const std::vector<std::string>& names,
     return;
   ++st.epoch;
   for (size_t i = 0; i < names.size(); ++i) {
-    bool closing = i < close && st.cfg.close_on_delete;
-    size_t n = 0;
-    if (st.cfg.sessions)
-      n = st.cfg.sessions->revoke(names[i], st.epoch, closing);
-    if (n > 0)
-      log::info("closed " + std::to_string(n) + " sessions of deleted user '"
-                + names[i] + "'");
+    auto a = st.accounts.find(names[i]);
+    if (a == st.accounts.end())
+      continue;
+    auto& acct = a->second;
+    // Logins remembered so far no longer count; a deleted user's
+    // connections close on their loops (unless on_user_delete = keep).
+    acct->revoked_epoch.store(st.epoch);
+    if (i >= close)
+      continue;
+    acct->deleted.store(true);
+    if (st.cfg.close_on_delete && st.cfg.io != nullptr) {
+      if (auto n = acct->sessions.open(); n > 0)
+        log::info("closing " + std::to_string(n) + " sessions of deleted user '"
+                  + names[i] + "'");
+      st.cfg.io->close_user(acct);
+    }
   }
+  st.sync_accounts();
   publish(self); // at once: the old password must not log in again
 }
 
@@ -243,13 +302,6 @@ void publish_soon(registry_ptr self) {
 }
 
 // -- checking a login: cached? -> queue -> a hasher -> every waiter ------------
-
-/// Records a SOCKS login granted here (under the registry's own epoch, so
-/// never refused) for closing when the user is deleted.
-void track(const registry_state& st, const std::string& user, uint64_t ticket) {
-  if (st.cfg.sessions && ticket != 0)
-    st.cfg.sessions->admit(user, ticket, st.epoch);
-}
 
 /// Answers `w` with `v`. An admin login (a bool) refused for overload gets
 /// an error: it was not checked, so it must not read as a wrong password.
@@ -308,8 +360,6 @@ void finish_check(registry_ptr self, const check_key& key,
   bool cached = false;
   for (auto& w : job->waiters) {
     bool granted = good && w.role_ok;
-    if (granted && !w.boolean)
-      track(st, job->user, w.ticket);
     answer(w, granted ? auth_verdict::granted : auth_verdict::denied);
     cached = cached || granted;
   }
@@ -393,10 +443,8 @@ void queue_check(registry_ptr self, const std::string& user,
 
 /// A SOCKS login: from the cache, else queued under the client's address.
 caf::result<auth_verdict> check_login(registry_ptr self, login_request& req) {
-  if (self->state.verified(req.user, req.password, req.role)) {
-    track(self->state, req.user, req.ticket);
+  if (self->state.verified(req.user, req.password, req.role))
     return auth_verdict::granted;
-  }
   auto rp = self->make_response_promise<auth_verdict>();
   queue_check(self, req.user, std::move(req.password), req.role,
               source_of(req.peer), check_waiter{req.ticket, false, rp, false});
@@ -440,6 +488,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   st.idle = st.hashers;
   st.checks = check_queue{st.cfg.checks};
   st.load(users);
+  st.sync_accounts();
   // A valid yescrypt hash (default cost) of 32 random bytes nobody kept.
   st.dummy_hash = "$y$j9T$CSQrVdnvNd.XLIjfXi/7Y0$"
                   "w0Ykr.hu.Dl9KxBDFGKFa3r.2H8yfbk0RyMNneUJlJ/";
@@ -454,14 +503,20 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       publish(self);
     },
     [=](publish_atom) { publish(self); },
+    [=](limits_atom, net::account_limits defaults) {
+      self->state.cfg.user_defaults = defaults;
+      self->state.sync_accounts();
+    },
     [=](reload_atom, std::vector<config::user_entry>& entries) {
       size_t gone = 0;
       auto names = self->state.load(entries, &gone);
       // At once: a dropped user must not log in again, and its sessions
       // end as after a delete over the admin plane.
       forget_logins(self, names, gone);
-      if (names.empty())
+      if (names.empty()) {
+        self->state.sync_accounts();
         publish(self);
+      }
       log::info("users reloaded: " + std::to_string(entries.size()) + " users");
     },
     [=](add_atom, const std::string& user, const std::string& password,

@@ -27,7 +27,7 @@
 
 #include "actors/check_queue.hpp"
 #include "actors/messages.hpp"
-#include "actors/user_sessions.hpp"
+#include "actors/accounts.hpp"
 
 namespace px {
 
@@ -42,6 +42,9 @@ struct registry_user {
   std::array<uint8_t, 32> verified{};
   /// Whether `verified` holds a digest.
   bool has_verified = false;
+  /// The user's groups and limit overrides as in the users file (name,
+  /// roles and hash there are unused: the fields above hold them).
+  config::user_entry profile;
 };
 
 /// Where and how the registry keeps users.
@@ -59,12 +62,20 @@ struct registry_config {
   size_t max_users = 10000;
   /// Bounds of the login checks waiting for a hasher.
   check_limits checks;
-  /// Open sessions per user (null: none tracked, nothing closed).
-  std::shared_ptr<user_sessions> sessions;
+  /// Where the users' accounts are published (null: no accounts, no
+  /// limits, nothing closed on a delete).
+  std::shared_ptr<account_board> accounts;
+  /// Closes a deleted user's connections (null: nothing closed).
+  net::conn_control* io = nullptr;
+  /// The users' limits unless their line in the users file overrides them.
+  net::account_limits user_defaults;
   /// Whether deleting a user (over the admin plane or by a reload) closes
   /// its open sessions (`[socks] on_user_delete`).
   bool close_on_delete = true;
 };
+
+/// A users-file entry without groups or limit overrides.
+config::user_entry plain_entry(std::string name, uint8_t roles, std::string hash);
 
 /// What a change of the users does.
 enum class change_kind : uint8_t {
@@ -100,6 +111,8 @@ struct registry_state {
 
   /// The users in force.
   std::map<std::string, registry_user> users;
+  /// Their accounts (counters and limits), published on cfg.accounts.
+  std::map<std::string, std::shared_ptr<net::account>> accounts;
   /// Names being added, deleted or given a password (reserved until the
   /// change ends): see `to_hash`, `to_write`, `writing`.
   std::map<std::string, config::user_entry> pending;
@@ -112,7 +125,7 @@ struct registry_state {
   /// The hashers without a job.
   std::vector<hasher_actor> idle;
   /// Raised by every change that forgets a user's remembered logins; the
-  /// published verified_logins carry it (see actors/user_sessions.hpp).
+  /// published verified_logins carry it (see actors/accounts.hpp).
   uint64_t epoch = 1;
   /// Random key for `registry_user::verified`.
   std::array<uint8_t, 32> key{};
@@ -192,6 +205,10 @@ struct registry_state {
   /// those whose hash changed.
   std::vector<std::string> load(const std::vector<config::user_entry>& entries,
                                 size_t* gone = nullptr);
+
+  /// Makes an account for every user in force and drops those of users
+  /// gone, applies each user's limits and groups, and publishes the map.
+  void sync_accounts();
 
   /// The users file as the write in flight must leave it: the users in
   /// force with the changes of that write (`writing`) applied, nothing else.

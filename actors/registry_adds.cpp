@@ -48,7 +48,8 @@ void commit_new_user(registry_ptr self, pending_change& add) {
   auto& st = self->state;
   switch (add.kind) {
     case change_kind::add:
-      st.users[add.user] = registry_user{add.roles, add.hash, {}, false};
+      st.users[add.user] = registry_user{add.roles, add.hash, {}, false, {}};
+      st.sync_accounts();
       break;
     case change_kind::remove:
       st.users.erase(add.user);
@@ -57,7 +58,8 @@ void commit_new_user(registry_ptr self, pending_change& add) {
     case change_kind::passwd:
       // A reload may have dropped the user meanwhile: then it stays gone.
       if (auto i = st.users.find(add.user); i != st.users.end()) {
-        i->second = registry_user{i->second.roles, add.hash, {}, false};
+        i->second = registry_user{i->second.roles, add.hash, {}, false,
+                                  std::move(i->second.profile)};
         forget_logins(self, {add.user}, 0);
       }
       break;
@@ -144,7 +146,7 @@ caf::result<add_result> add_user(registry_ptr self, const std::string& user,
   auto& st = self->state;
   if (auto why = st.validate_add(user, password, roles); why != add_result::ok)
     return why;
-  st.pending[user] = config::user_entry{user, roles, {}};
+  st.pending[user] = plain_entry(user, roles, {});
   auto rp = self->make_response_promise<add_result>();
   st.to_hash.push_back(pending_change{change_kind::add, user, roles, password, {}, rp});
   dispatch(self);
@@ -158,7 +160,7 @@ caf::result<add_result> change_user(registry_ptr self, change_kind kind,
   if (auto why = st.validate_change(kind, user, password); why != add_result::ok)
     return why;
   auto roles = st.users[user].roles;
-  st.pending[user] = config::user_entry{user, roles, {}};
+  st.pending[user] = plain_entry(user, roles, {});
   auto rp = self->make_response_promise<add_result>();
   pending_change c{kind, user, roles, password, {}, rp};
   if (kind == change_kind::passwd) {

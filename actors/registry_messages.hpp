@@ -31,7 +31,7 @@ struct verified_logins {
     std::array<uint8_t, 32> digest{};
   };
   std::array<uint8_t, 32> key{}; ///< Key of the digests (random per process).
-  /// The registry's epoch when it made this value (actors/user_sessions.hpp).
+  /// The registry's epoch when it made this value (actors/accounts.hpp).
   uint64_t epoch = 0;
   /// Verified logins by user name.
   std::unordered_map<std::string, entry> users;

@@ -92,6 +92,8 @@ void reloader::apply(const config::proxy_config& next,
   if (!next.users_file.empty())
     self->request(targets_.registry, answer_timeout, reload_atom_v, std::move(users))
       .receive([] {}, [](const caf::error& e) { no_answer("registry", e); });
+  self->request(targets_.registry, answer_timeout, limits_atom_v, user_limits(next))
+    .receive([] {}, [](const caf::error& e) { no_answer("registry", e); });
   self->request(targets_.settings, answer_timeout, reload_atom_v, make_settings(next))
     .receive([](bool) {}, [](const caf::error& e) { no_answer("settings", e); });
   if (targets_.access_log)

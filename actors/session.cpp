@@ -48,16 +48,43 @@ void fail_request(session_ptr self, socks5::reply rep, std::string result) {
 /// The registry's verdict on a login. A check refused for overload was not
 /// done: the client gets the RFC 1929 failure status, but it is counted and
 /// logged as overload, never as a wrong password.
+/// A verified login the user's limits refused: the RFC 1929 failure
+/// status (the client may not go on), counted and logged as the limit.
+void refuse_for_limit(session_ptr self, login_check why, const std::string& user) {
+  auto& st = self->state;
+  count(self, why == login_check::sessions ? metric::user_limit_sessions
+                                           : metric::user_limit_rate);
+  log::info("login of user '" + user + "' from " + st.peer.to_string()
+            + " refused: " + limit_result(why) + " limit reached");
+  st.user = user;
+  st.result = limit_result(why);
+  st.ph = phase::closing;
+  st.deps.io->authenticated(st.id, false);
+}
+
 void on_auth_result(session_ptr self, auth_verdict v, const std::string& user) {
   auto& st = self->state;
   if (st.ph != phase::authenticating)
     return;
   switch (v) {
-    case auth_verdict::granted:
+    case auth_verdict::granted: {
+      net::login_grant grant;
+      auto got = grant_login(st.deps.accounts.get(), user, fresh_login, grant);
+      if (got == login_check::sessions || got == login_check::rate) {
+        refuse_for_limit(self, got, user);
+        return;
+      }
+      if (got == login_check::stale) {
+        // Deleted while the registry checked it.
+        count(self, metric::auth_failure);
+        st.result = "auth-failed";
+        break;
+      }
       st.user = user;
       st.ph = phase::handshake;
-      st.deps.io->authenticated(st.id, true);
+      st.deps.io->authenticated(st.id, true, std::move(grant));
       return;
+    }
     case auth_verdict::denied:
       count(self, metric::auth_failure);
       log::info("auth failed for user '" + user + "' from "
@@ -80,6 +107,10 @@ void on_credentials(session_ptr self, conn_credentials& msg) {
   if (st.ph != phase::handshake)
     return;
   st.ph = phase::authenticating;
+  if (msg.limited != 0) {
+    refuse_for_limit(self, static_cast<login_check>(msg.limited), msg.creds.user);
+    return;
+  }
   auto user = msg.creds.user;
   // No CAF timeout (a timer per login would cost the clock thread a
   // wake-up): the reactor's handshake deadline bounds the wait, and the

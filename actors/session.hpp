@@ -26,7 +26,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/messages.hpp"
-#include "actors/user_sessions.hpp"
+#include "actors/accounts.hpp"
 #include "net/conn_control.hpp"
 #include "net/socks5_codec.hpp"
 
@@ -42,8 +42,8 @@ struct session_deps {
   metrics_actor metrics;
   /// Null when the access log is off.
   access_log_actor access_log;
-  /// Open sessions per user, for closing a deleted user's (null: none).
-  std::shared_ptr<user_sessions> users;
+  /// The users' accounts, for their limits (null: none).
+  std::shared_ptr<const account_board> accounts;
 };
 
 /// Phases of a SOCKS5 session, as the session sees them.

@@ -36,11 +36,22 @@ session_settings make_settings(const config::proxy_config& cfg) {
   s.idle_timeout_ms = cfg.idle_timeout.count();
   s.splice = cfg.splice;
   s.allow_clients = cfg.allow_clients;
+  s.source_sessions = cfg.source_sessions;
+  s.source_connect_rate = cfg.source_connect_rate;
   // Compiled once per start or reload; every session and loop shares it.
   s.rules = std::make_shared<const net::rule_set>(cfg.deny_destinations, cfg.rules,
                                                   cfg.rules_default);
   s.transform_allowed = cfg.transform_allowed;
   return s;
+}
+
+net::account_limits user_limits(const config::proxy_config& cfg) {
+  net::account_limits out;
+  out.sessions = cfg.user_sessions;
+  out.connect_rate = cfg.user_connect_rate;
+  out.bandwidth_up = cfg.user_bandwidth_up;
+  out.bandwidth_down = cfg.user_bandwidth_down;
+  return out;
 }
 
 void settings_state::publish(settings_actor::pointer self) const {

@@ -251,10 +251,12 @@ void proxy_program::spawn_services() {
   for (int i = 0; i < hasher_count; ++i)
     hashers_.push_back(sys.spawn<caf::detached>(hasher));
   persister_ = sys.spawn<caf::detached>(persister);
-  // Which open sessions belong to which user: a delete closes them.
-  auto user_conns = std::make_shared<user_sessions>(&*io_);
+  // The users' accounts (limits and counters), published by the registry.
+  auto accounts = std::make_shared<account_board>();
   registry_config reg_cfg{cfg_.users_file, cfg_.max_users};
-  reg_cfg.sessions = user_conns;
+  reg_cfg.accounts = accounts;
+  reg_cfg.io = &*io_;
+  reg_cfg.user_defaults = user_limits(cfg_);
   reg_cfg.close_on_delete = cfg_.close_on_user_delete;
   registry_ = sys.spawn(registry, users_, hashers_, std::move(reg_cfg), persister_);
   if (cfg_.prometheus_listen)
@@ -265,7 +267,7 @@ void proxy_program::spawn_services() {
     access_log_spec{cfg_.access_log, cfg_.access_log_fmt});
   // With the access log off, sessions send no record at all.
   session_deps deps{&*io_, registry_, metrics_,
-                    log_fd_ >= 0 ? access_log_ : access_log_actor{}, user_conns};
+                    log_fd_ >= 0 ? access_log_ : access_log_actor{}, accounts};
   auto initial = make_settings(cfg_);
   // Admits clients on the reactor's threads under the acceptor's policy.
   desk_ = std::make_shared<admission_desk>(sys, deps);

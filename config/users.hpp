@@ -27,6 +27,13 @@ struct user_entry {
   uint8_t roles = role_socks;
   /// crypt(5) hash of the password.
   std::string hash;
+  /// Groups (the rules' `group=`), in file order, no duplicates.
+  std::vector<std::string> groups;
+  /// Per-user overrides of the [limits] defaults (-1: the default; 0: no limit).
+  int64_t sessions = -1;
+  int64_t connect_rate = -1;
+  int64_t bandwidth_up = -1;
+  int64_t bandwidth_down = -1;
 };
 
 template <class Inspector>

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "net/limits.hpp"
 #include "net/rules.hpp"
 #include "net/socks5_codec.hpp"
 
@@ -191,6 +192,15 @@ struct handshake_plan {
   relay_options relay;
 };
 
+/// What a granted login brings to its connection: the user's account,
+/// whose bandwidth buckets the relay obeys and whose byte counters it adds
+/// to, and the connection's place in the user's gauge, left when the
+/// connection closes. Empty: no account (no limits, no counters).
+struct login_grant {
+  std::shared_ptr<account> user;
+  std::shared_ptr<lease> session;
+};
+
 /// Where a handshake went wrong (on_handshake_failed).
 enum class handshake_stage : uint8_t {
   /// The greeting is malformed (`error` says how).
@@ -212,8 +222,10 @@ public:
   virtual ~conn_handler() = default;
   /// The client sent username/password. Returns true to grant at once (a
   /// login the owner verified before, checked against a value it
-  /// published); otherwise the owner answers with `authenticated`.
-  virtual bool on_credentials(conn_id id, socks5::credentials creds) = 0;
+  /// published; `grant` says what the login brings); otherwise the owner
+  /// answers with `authenticated`.
+  virtual bool on_credentials(conn_id id, socks5::credentials creds,
+                              login_grant& grant) = 0;
   /// A BIND or UDP ASSOCIATE request (a CONNECT runs under the plan).
   virtual void on_request(conn_id id, socks5::request req) = 0;
   /// The handshake cannot go on; the owner sends its reply and closes.
@@ -243,6 +255,9 @@ struct admission {
   verdict what = verdict::defer;
   std::shared_ptr<conn_handler> handler;
   std::shared_ptr<const handshake_plan> plan;
+  /// The client address's place in its per-address gauge (null: none),
+  /// held until the connection closes.
+  std::shared_ptr<lease> source;
 };
 
 /// Receives accepted connections of a listener, on a loop thread. Must not
@@ -271,6 +286,8 @@ struct traffic_counts {
   uint64_t rule_blocks_connect = 0;
   uint64_t rule_blocks_bind = 0;
   uint64_t rule_blocks_udp = 0;
+  /// Reads the relay put off because a user's bandwidth was used up.
+  uint64_t bandwidth_waits = 0;
 };
 
 /// Receives counters, batched per loop (on a loop thread).
@@ -286,8 +303,9 @@ public:
   virtual void handshake(conn_id id, std::shared_ptr<conn_handler> h,
                          handshake_plan plan) = 0;
   /// The owner's verdict on on_credentials: writes the RFC 1929 status; on
-  /// success the handshake goes on, otherwise the connection closes.
-  virtual void authenticated(conn_id id, bool ok) = 0;
+  /// success the handshake goes on under `grant`, otherwise the connection
+  /// closes.
+  virtual void authenticated(conn_id id, bool ok, login_grant grant = {}) = 0;
   /// Writes bytes to the client, then does `next`.
   virtual void send(conn_id id, std::vector<uint8_t> bytes, after next) = 0;
   /// Listens for the peer of a BIND request: on_bound, then on_connected
@@ -305,6 +323,8 @@ public:
                            relay_options opts) = 0;
   /// Closes at once.
   virtual void close(conn_id id) = 0;
+  /// Closes every connection logged in as `user` (on every loop), at once.
+  virtual void close_user(std::shared_ptr<account> user) = 0;
   /// Connections closed after a `handshake` command named their owner
   /// (monotonic; callable from any thread). An owner that counts its
   /// `handshake` commands knows how many of its connections are open.

@@ -168,9 +168,11 @@ void reactor::handshake(conn_id id, std::shared_ptr<conn_handler> h,
   });
 }
 
-void reactor::authenticated(conn_id id, bool ok) {
+void reactor::authenticated(conn_id id, bool ok, login_grant grant) {
   auto& lp = owner(id);
-  lp.post([&lp, id, ok] { lp.do_authenticated(id, ok); });
+  lp.post([&lp, id, ok, g = std::move(grant)]() mutable {
+    lp.do_authenticated(id, ok, std::move(g));
+  });
 }
 
 void reactor::send(conn_id id, std::vector<uint8_t> bytes, after next) {
@@ -204,6 +206,13 @@ void reactor::start_relay(conn_id id, std::vector<uint8_t> to_client,
 void reactor::close(conn_id id) {
   auto& lp = owner(id);
   lp.post([&lp, id] { lp.do_close(id, close_reason::requested); });
+}
+
+void reactor::close_user(std::shared_ptr<account> user) {
+  for (auto& lp : loops_) {
+    auto raw = lp.get();
+    raw->post([raw, user] { raw->do_close_user(user.get()); });
+  }
 }
 
 } // namespace px::net

@@ -62,7 +62,7 @@ public:
 
   void handshake(conn_id id, std::shared_ptr<conn_handler> h,
                  handshake_plan plan) override;
-  void authenticated(conn_id id, bool ok) override;
+  void authenticated(conn_id id, bool ok, login_grant grant = {}) override;
   void send(conn_id id, std::vector<uint8_t> bytes, after next) override;
   void bind(conn_id id, bind_request req) override;
   void udp_associate(conn_id id, udp_request req) override;
@@ -70,6 +70,7 @@ public:
                    std::vector<uint8_t> to_upstream,
                    relay_options opts) override;
   void close(conn_id id) override;
+  void close_user(std::shared_ptr<account> user) override;
   uint64_t owned_closed() const override;
 
 private:

@@ -175,6 +175,7 @@ struct rule_subject {
   std::shared_ptr<const rule_set> rules;
   ip_endpoint client;
   std::string user;
+  std::vector<std::string> groups;
 
   /// A query for `command` from this subject (destination unknown).
   rule_query query(rule_command command) const {

@@ -84,6 +84,14 @@ struct conn final : side_owner {
   connector connect_op;
   bind_op bind;
 
+  // -- limits ---
+  /// The client address's place in its gauge (null: no per-address limit).
+  std::shared_ptr<lease> source;
+  /// The login's account and place in the user's gauge (empty: none).
+  login_grant login;
+  /// When the relay steps again for the user's bandwidth (epoch: not armed).
+  time_point resume_at{};
+
   // -- relay ---
   relay rel;
   std::unique_ptr<transform_proc> program;

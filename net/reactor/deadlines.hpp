@@ -26,6 +26,8 @@ enum class deadline_kind : uint8_t {
   operation,
   /// A transformation program must finish its output.
   drain,
+  /// A relay waiting for its user's bandwidth reads again.
+  bandwidth,
 };
 
 /// A due deadline.

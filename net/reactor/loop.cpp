@@ -162,6 +162,12 @@ void loop::run_deadlines() {
         if (c->state == cstate::relaying && !c->rel.output_done())
           close_conn(*c, close_reason::transform_failed);
         break;
+      case deadline_kind::bandwidth:
+        if (c->state == cstate::relaying && c->resume_at <= d.when) {
+          c->resume_at = {};
+          relay_step(*c);
+        }
+        break;
     }
   }
 }
@@ -222,6 +228,7 @@ void loop::accept_from(listener& l) {
         // Deferred accept: the greeting is most likely there already (if
         // the deferral ran out without data, one read says EAGAIN).
         cr.down.rd = l.deferred;
+        cr.source = std::move(adm.source);
         own(cr, std::move(adm.handler), std::move(adm.plan));
         break;
       case admission::verdict::defer:
@@ -300,6 +307,15 @@ void loop::do_close(conn_id id, close_reason reason) {
     close_conn(*c, reason);
 }
 
+void loop::do_close_user(const account* user) {
+  std::vector<conn*> hit;
+  for (auto& kv : conns_)
+    if (kv.second->login.user.get() == user)
+      hit.push_back(kv.second.get());
+  for (auto c : hit)
+    close_conn(*c, close_reason::requested);
+}
+
 void loop::do_close_all() {
   std::vector<conn*> all;
   for (auto& kv : conns_)
@@ -324,6 +340,9 @@ void loop::close_conn(conn& c, close_reason reason) {
   c.closed = true;
   ctx_.timers.idle_stop(c.idle);
   release_fds(c);
+  // The client's places in its gauges free up now, not with the report.
+  c.source.reset();
+  c.login = {};
   close_stats stats;
   stats.bytes_up = c.udp ? c.udp->bytes_up() : c.rel.bytes_up();
   stats.bytes_down = c.udp ? c.udp->bytes_down() : c.rel.bytes_down();

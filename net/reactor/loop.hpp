@@ -61,7 +61,8 @@ public:
   // -- commands (on the loop thread; see conn_control) --------------------
 
   void do_handshake(conn_id id, std::shared_ptr<conn_handler> h, handshake_plan plan);
-  void do_authenticated(conn_id id, bool ok);
+  void do_authenticated(conn_id id, bool ok, login_grant grant);
+  void take_login(conn& c, login_grant grant);
   void do_send(conn_id id, std::vector<uint8_t> bytes, after next);
   void do_bind(conn_id id, bind_request req);
   void do_udp_associate(conn_id id, udp_request req);
@@ -69,6 +70,8 @@ public:
                       std::vector<uint8_t> to_upstream, relay_options opts);
   void do_close(conn_id id, close_reason reason);
   void do_close_all();
+  /// Closes the connections logged in as `user`.
+  void do_close_user(const account* user);
   void do_remove_listeners();
 
   // -- events -------------------------------------------------------------

@@ -56,8 +56,9 @@ void loop::drive_handshake(conn& c) {
         return;
       case hs_action::credentials:
         c.who.user = a.creds.user; // the rules see it once it is granted
-        if (!c.handler->on_credentials(c.id, std::move(a.creds)))
+        if (!c.handler->on_credentials(c.id, std::move(a.creds), c.login))
           return; // the owner answers with `authenticated`
+        take_login(c, std::move(c.login));
         c.engine.authenticated(true, c.out.bytes);
         continue;
       case hs_action::request:
@@ -76,10 +77,20 @@ void loop::drive_handshake(conn& c) {
   }
 }
 
-void loop::do_authenticated(conn_id id, bool ok) {
+/// The login of `c` is granted under `grant`: the rules see the user's
+/// groups, the relay its buckets.
+void loop::take_login(conn& c, login_grant grant) {
+  c.login = std::move(grant);
+  if (c.login.user)
+    c.who.groups = *c.login.user->groups();
+}
+
+void loop::do_authenticated(conn_id id, bool ok, login_grant grant) {
   auto c = find(id);
   if (!c || c->state != cstate::handshake || c->engine.step() != hs_step::authenticating)
     return;
+  if (ok)
+    take_login(*c, std::move(grant));
   if (!c->engine.authenticated(ok, c->out.bytes))
     c->out.then = after::close;
   process(*c);
@@ -323,7 +334,7 @@ void loop::begin_relay(conn& c, std::vector<uint8_t> to_client,
     return;
   }
   c.state = cstate::relaying;
-  c.rel.start(c.down, c.up, c.program.get(), opts, ctx_);
+  c.rel.start(c.down, c.up, c.program.get(), opts, ctx_, c.login.user.get());
   // Pending handshake output goes out before the reply.
   auto first = c.out.take();
   first.insert(first.end(), to_client.begin(), to_client.end());
@@ -363,6 +374,12 @@ void loop::relay_step(conn& c) {
   }
   if (out.input_closed)
     ctx_.timers.arm(ctx_.now + transform_drain_timeout, c.id, 0, deadline_kind::drain);
+  if (out.resume != time_point{} && (c.resume_at == time_point{} || out.resume < c.resume_at)) {
+    // A user's bandwidth is used up: read again when the bucket has refilled.
+    c.resume_at = out.resume;
+    ctx_.timers.arm(out.resume, c.id, 0, deadline_kind::bandwidth);
+    ++ctx_.traffic.bandwidth_waits;
+  }
 }
 
 } // namespace px::net

@@ -37,8 +37,15 @@ void pump::set_prefix(std::vector<uint8_t> bytes, bool is_data) {
   prefix_is_data_ = is_data;
 }
 
-pump_result pump::step() {
+void pump::shape(rate_bucket* bucket, std::atomic<uint64_t>* counter) {
+  bucket_ = bucket;
+  counter_ = counter;
+}
+
+pump_result pump::step(limit_clock::time_point now) {
   pump_result r;
+  now_ = now;
+  resume_ = {};
   for (;;) {
     bool moved = false;
     if (!write_prefix(r, moved))
@@ -62,7 +69,31 @@ pump_result pump::step() {
   // not cost 20 000 pipe descriptors or 640 MB of buffers.
   if (held_ == 0)
     release();
+  r.resume = resume_;
+  if (counter_ != nullptr && r.delivered > 0)
+    counter_->fetch_add(r.delivered, std::memory_order_relaxed);
   return r;
+}
+
+size_t pump::allowance(size_t room) {
+  // Whole reads: wait for 16 KiB (or the room) rather than read a few
+  // bytes at a time.
+  constexpr size_t quantum = 16 * 1024;
+  if (bucket_ == nullptr || bucket_->unlimited())
+    return room;
+  limit_clock::time_point retry;
+  auto k = bucket_->grant(now_, room, quantum, retry);
+  if (k == 0)
+    resume_ = retry;
+  return k;
+}
+
+void pump::settle(ssize_t n, size_t granted) {
+  if (bucket_ == nullptr)
+    return;
+  auto used = n > 0 ? static_cast<size_t>(n) : 0;
+  if (used < granted)
+    bucket_->refund(granted - used);
 }
 
 bool pump::write_prefix(pump_result& r, bool& moved) {
@@ -148,9 +179,12 @@ bool pump::fill(bool& moved) {
       }
       if (held_ >= pipe_.capacity)
         return true; // the pipe is full: read once it drained
-      room = std::min(room, pipe_.capacity - held_);
+      room = allowance(std::min(room, pipe_.capacity - held_));
+      if (room == 0)
+        return true; // the bucket is empty: step again at resume_
       n = splice(src_->fd, nullptr, pipe_.wr, nullptr, room,
                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      settle(n, room);
     } else {
       if (!buf_)
         buf_.reset(new uint8_t[cap_]);
@@ -159,8 +193,11 @@ bool pump::fill(bool& moved) {
         tail_ -= head_;
         head_ = 0;
       }
-      room = cap_ - tail_;
+      room = allowance(cap_ - tail_);
+      if (room == 0)
+        return true; // the bucket is empty: step again at resume_
       n = src_->read_some(buf_.get() + tail_, room);
+      settle(n, room);
     }
     if (n > 0) {
       auto k = static_cast<size_t>(n);

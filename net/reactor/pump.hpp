@@ -16,6 +16,10 @@
 //   cap     never more than `cap` bytes held: a full pipe or buffer stops
 //           reading the source until the destination takes them
 //           (back-pressure)
+//   shape   with a bandwidth bucket (a user's limit), a read takes its
+//           length from the bucket first; an empty bucket pauses the
+//           reads (nothing more is buffered) and the step says when to
+//           step again
 //   end     once the source said EOF and everything is delivered, the
 //           caller half-closes (shutdown(SHUT_WR)) or not
 #pragma once
@@ -25,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "net/limits.hpp"
 #include "net/reactor/pipe_pool.hpp"
 #include "net/reactor/side.hpp"
 
@@ -57,6 +62,8 @@ struct pump_result {
   uint64_t delivered = 0;
   /// The side whose system call failed (on error).
   const side* failed = nullptr;
+  /// Reads wait for the bandwidth bucket until then (epoch: they do not).
+  limit_clock::time_point resume{};
 };
 
 class pump {
@@ -75,8 +82,12 @@ public:
   /// relayed (the client's early data), else not (a reply).
   void set_prefix(std::vector<uint8_t> bytes, bool is_data);
 
-  /// Moves as much as possible without blocking.
-  pump_result step();
+  /// Takes the length of every read from `bucket` (null: unlimited) and
+  /// adds the bytes delivered to `counter` (null: none). Both borrowed.
+  void shape(rate_bucket* bucket, std::atomic<uint64_t>* counter);
+
+  /// Moves as much as possible without blocking; `now` is for the bucket.
+  pump_result step(limit_clock::time_point now = {});
 
   /// The source reached EOF and every byte is delivered: the caller ends
   /// the direction with `half_close`.
@@ -127,6 +138,10 @@ private:
   bool write_refused(ssize_t n, pump_result& r);
   /// Reads from the source into the pipe or buffer; false on error.
   bool fill(bool& moved);
+  /// How much of `room` the bucket grants now (all without one; 0: wait).
+  size_t allowance(size_t room);
+  /// A read of `n` used `n` of `granted` bytes: the rest goes back.
+  void settle(ssize_t n, size_t granted);
   /// Drops the pipe or buffer of an empty direction, and switches to
   /// splice once the direction carries bulk data.
   void on_empty();
@@ -151,6 +166,10 @@ private:
   bool eof_ = false;
   bool shut_ = false;
   uint64_t moved_ = 0;
+  rate_bucket* bucket_ = nullptr;
+  std::atomic<uint64_t>* counter_ = nullptr;
+  limit_clock::time_point now_{};
+  limit_clock::time_point resume_{};
 };
 
 } // namespace px::net

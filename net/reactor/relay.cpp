@@ -6,7 +6,7 @@
 namespace px::net {
 
 void relay::start(side& down, side& up, transform_proc* program,
-                  const relay_options& opts, loop_context& ctx) {
+                  const relay_options& opts, loop_context& ctx, account* user) {
   down_ = &down;
   up_ = &up;
   program_ = program;
@@ -18,14 +18,20 @@ void relay::start(side& down, side& up, transform_proc* program,
   if (!program) {
     npumps_ = 2;
     pumps_[1].start(up, down, cfg, ctx.pipes);
-    return;
+  } else {
+    // A program's pipes are copied: they are not sockets, and its output
+    // is rarely bulk.
+    cfg.splice = false;
+    npumps_ = 3;
+    pumps_[1].start(up, program->input, cfg, ctx.pipes);
+    pumps_[2].start(program->output, down, cfg, ctx.pipes);
   }
-  // A program's pipes are copied: they are not sockets, and its output is
-  // rarely bulk.
-  cfg.splice = false;
-  npumps_ = 3;
-  pumps_[1].start(up, program->input, cfg, ctx.pipes);
-  pumps_[2].start(program->output, down, cfg, ctx.pipes);
+  if (user != nullptr) {
+    // A user's limits apply where bytes leave the client and where they
+    // reach it (after the program, if any).
+    pumps_[0].shape(&user->up, &user->bytes_up);
+    to_client().shape(&user->down, &user->bytes_down);
+  }
 }
 
 pump& relay::to_client() {
@@ -52,7 +58,10 @@ relay_outcome relay::step(loop_context& ctx) {
     auto& p = pumps_[i];
     if (p.done())
       continue;
-    auto r = p.step();
+    auto r = p.step(ctx.now);
+    if (r.resume != limit_clock::time_point{}
+        && (out.resume == limit_clock::time_point{} || r.resume < out.resume))
+      out.resume = r.resume;
     if (p.writes_to(*up_))
       ctx.traffic.bytes_up += r.delivered;
     else if (p.writes_to(*down_))

@@ -34,14 +34,17 @@ struct relay_outcome {
   /// The program's input was closed in this step (its drain deadline
   /// starts).
   bool input_closed = false;
+  /// A direction waits for the user's bandwidth until then (epoch: none).
+  limit_clock::time_point resume{};
 };
 
 class relay {
 public:
   /// Relays between `down` (the client) and `up` (the target), through
-  /// `program` when not null.
+  /// `program` when not null, within `user`'s bandwidth and counted in its
+  /// totals (null: unlimited, not counted).
   void start(side& down, side& up, transform_proc* program,
-             const relay_options& opts, loop_context& ctx);
+             const relay_options& opts, loop_context& ctx, account* user = nullptr);
 
   /// Written to the client before anything relayed (not counted), and to
   /// the target (the client's early data, counted).

@@ -81,15 +81,16 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     auto hash = config::hash_password("demo");
     CAF_REQUIRE(hash);
-    std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
-                                          {"boss", config::role_admin, *hash}};
+    std::vector<config::user_entry> users{plain_entry("demo", config::role_socks, *hash),
+                                          plain_entry("boss", config::role_admin, *hash)};
     hashers.push_back(sys.spawn(hasher));
     registry_config rc;
-    rc.sessions = user_conns;
+    rc.accounts = accounts;
+    rc.io = &io;
     reg = sys.spawn(registry, users, hashers, rc, persister_actor{});
     met = sys.spawn(metrics, nullptr);
     sink = sys.spawn(access_sink);
-    deps = session_deps{&io, reg, met, sink, user_conns};
+    deps = session_deps{&io, reg, met, sink, accounts};
     desk = std::make_shared<admission_desk>(sys, deps);
     consume_all();
   }
@@ -141,7 +142,8 @@ struct fixture : test_coordinator_fixture<> {
   /// (none when the handler granted the login itself: `granted`).
   std::vector<command> login(std::string user, std::string password,
                              net::conn_id id = 7) {
-    granted = at(id).on_credentials(id, creds(std::move(user), std::move(password)));
+    granted = at(id).on_credentials(id, creds(std::move(user), std::move(password)),
+                                    io.grants[id]);
     consume_all();
     return io.take();
   }
@@ -172,9 +174,18 @@ struct fixture : test_coordinator_fixture<> {
       .state.records;
   }
 
+  /// Publishes an account for `user` (as the registry does for its users).
+  std::shared_ptr<net::account> add_account(const std::string& user) {
+    auto m = std::make_shared<account_map>(*accounts->current());
+    auto acct = std::make_shared<net::account>(user);
+    m->by_name[user] = acct;
+    accounts->publish(m);
+    return acct;
+  }
+
   fake_io io;
-  /// Open sessions per user (the registry closes a deleted user's).
-  std::shared_ptr<user_sessions> user_conns = std::make_shared<user_sessions>(&io);
+  /// The users' accounts (the registry publishes them).
+  std::shared_ptr<account_board> accounts = std::make_shared<account_board>();
   std::shared_ptr<admission_desk> desk;
   bool granted = false;
   std::vector<hasher_actor> hashers;
@@ -275,6 +286,7 @@ CAF_TEST(a returning user is granted on the loop from the published logins) {
   v->key[0] = 42;
   v->users["ghost"] = {config::role_socks, login_digest(v->key, "ghost", "pw")};
   logins = v;
+  add_account("ghost");
   start();
   auto cmds = login("ghost", "pw");
   CAF_CHECK(granted);
@@ -472,7 +484,8 @@ CAF_TEST(a handshake timeout is counted and logged) {
 
 CAF_TEST(a client gone mid-handshake is logged with its phase) {
   start();
-  at().on_credentials(7, creds("demo", "demo"));
+  net::login_grant g;
+  at().on_credentials(7, creds("demo", "demo"), g);
   // The client leaves while the registry checks (nothing consumed yet).
   closed(stats(0, 0, net::close_reason::client_gone));
   CAF_REQUIRE_EQUAL(records().size(), 1u);
@@ -534,8 +547,8 @@ CAF_TEST(concurrent checks of the same credentials share one hash) {
   });
   auto hash = config::hash_password("demo");
   CAF_REQUIRE(hash);
-  std::vector<config::user_entry> users{{"demo", config::role_socks, *hash},
-                                        {"boss", config::role_admin, *hash}};
+  std::vector<config::user_entry> users{plain_entry("demo", config::role_socks, *hash),
+                                        plain_entry("boss", config::role_admin, *hash)};
   auto r = sys.spawn(registry, users, std::vector<hasher_actor>{counting},
                      registry_config{}, persister_actor{});
   consume_all();
@@ -574,7 +587,7 @@ CAF_TEST(a reload replaces users and drops stale cache entries) {
   auto other = config::hash_password("new");
   CAF_REQUIRE(other);
   self->send(reg, reload_atom_v,
-             std::vector<config::user_entry>{{"demo", config::role_socks, *other}});
+             std::vector<config::user_entry>{plain_entry("demo", config::role_socks, *other)});
   consume_all();
   CAF_CHECK(!request<bool>(reg, auth_atom_v, std::string{"demo"},
                            std::string{"demo"}, uint8_t{config::role_socks}));
@@ -608,7 +621,7 @@ CAF_TEST(the first step of an add validates without side effects) {
   CAF_CHECK(st.validate_add("carol", "pw", 0x80) == add_result::invalid);
   CAF_CHECK(st.validate_add("bad name", "pw", socks) == add_result::invalid);
   CAF_CHECK(st.validate_add("demo", "pw", socks) == add_result::exists);
-  st.pending["carol"] = config::user_entry{"carol", socks, {}};
+  st.pending["carol"] = plain_entry("carol", socks, {});
   CAF_CHECK(st.validate_add("carol", "pw", socks) == add_result::exists);
   st.pending.clear();
   st.cfg.max_users = 2; // boss, demo
@@ -735,6 +748,7 @@ CAF_TEST(the acceptor policy enforces max clients and the allow list) {
   auto v = std::make_shared<verified_logins>();
   v->users["ghost"] = {config::role_socks, login_digest(v->key, "ghost", "pw")};
   self->send(acc, logins_update{v});
+  add_account("ghost");
   consume_all();
   // A client outside allow_client is refused.
   settings.allow_clients = {*net::cidr::parse("10.0.0.0/8")};

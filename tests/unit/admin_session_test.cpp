@@ -48,8 +48,8 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     auto hash = config::hash_password("secret");
     CAF_REQUIRE(hash);
-    std::vector<config::user_entry> users{{"root", config::role_admin, *hash},
-                                          {"demo", config::role_socks, *hash}};
+    std::vector<config::user_entry> users{plain_entry("root", config::role_admin, *hash),
+                                          plain_entry("demo", config::role_socks, *hash)};
     hashers.push_back(sys.spawn(hasher));
     reg = sys.spawn(registry, users, hashers, registry_config{}, persister_actor{});
     met = sys.spawn(metrics, nullptr);

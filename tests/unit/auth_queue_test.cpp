@@ -105,7 +105,7 @@ class login_io : public net::conn_control {
 public:
   void handshake(net::conn_id, std::shared_ptr<net::conn_handler>,
                  net::handshake_plan) override {}
-  void authenticated(net::conn_id id, bool ok) override {
+  void authenticated(net::conn_id id, bool ok, net::login_grant = {}) override {
     verdicts.emplace_back(id, ok);
   }
   void send(net::conn_id, std::vector<uint8_t>, net::after) override {}
@@ -114,6 +114,7 @@ public:
   void start_relay(net::conn_id, std::vector<uint8_t>, std::vector<uint8_t>,
                    net::relay_options) override {}
   void close(net::conn_id) override {}
+  void close_user(std::shared_ptr<net::account>) override {}
   uint64_t owned_closed() const override {
     return 0;
   }
@@ -146,7 +147,7 @@ struct fixture : test_coordinator_fixture<> {
 
   /// The registry (user demo; `path` set: users written to the disk).
   void start_registry(check_limits lim, std::string path = {}) {
-    std::vector<config::user_entry> users{{"demo", config::role_socks, "$y$demo"}};
+    std::vector<config::user_entry> users{plain_entry("demo", config::role_socks, "$y$demo")};
     reg = sys.spawn(registry, users,
                     std::vector<hasher_actor>{caf::actor_cast<hasher_actor>(gate)},
                     registry_config{std::move(path), 100, lim},

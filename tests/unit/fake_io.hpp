@@ -36,10 +36,12 @@ public:
     command c{command::handshake, id, {}, net::after::hold, std::move(plan), {}, {}};
     log.push_back(std::move(c));
   }
-  void authenticated(net::conn_id id, bool ok) override {
+  void authenticated(net::conn_id id, bool ok, net::login_grant grant = {}) override {
     command c{command::authenticated, id, {}, net::after::hold, {}, {}, {}};
     c.plan.userpass = ok;
     log.push_back(std::move(c));
+    if (ok)
+      grants[id] = std::move(grant);
   }
   void send(net::conn_id id, bytes b, net::after next) override {
     log.push_back({command::send, id, std::move(b), next, {}, {}, {}});
@@ -50,6 +52,16 @@ public:
   }
   void close(net::conn_id id) override {
     log.push_back({command::close, id, {}, net::after::hold, {}, {}, {}});
+    grants.erase(id);
+  }
+  /// Closes the connections granted to `user` (as a loop would).
+  void close_user(std::shared_ptr<net::account> user) override {
+    std::vector<net::conn_id> ids;
+    for (auto& kv : grants)
+      if (kv.second.user == user)
+        ids.push_back(kv.first);
+    for (auto id : ids)
+      close(id);
   }
   void bind(net::conn_id id, net::bind_request req) override {
     log.push_back({command::bind, id, {}, net::after::hold, {}, req.peer, {}});
@@ -70,6 +82,8 @@ public:
   }
 
   std::map<net::conn_id, std::shared_ptr<net::conn_handler>> handlers;
+  /// Logins granted with `authenticated` (or recorded by a test), by connection.
+  std::map<net::conn_id, net::login_grant> grants;
   std::vector<command> log;
   /// What the reactor would count in owned_closed.
   uint64_t closed = 0;

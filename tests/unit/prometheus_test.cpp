@@ -164,7 +164,7 @@ CAF_TEST(every family is named once with the prefix and counters end in _total) 
     CAF_CHECK_EQUAL(f.type == prometheus::MetricType::Counter, ends_total);
     CAF_CHECK(!f.metric.empty());
   }
-  CAF_CHECK_EQUAL(names.size(), 16u);
+  CAF_CHECK_EQUAL(names.size(), 18u);
 }
 
 CAF_TEST(rule blocks are one family labelled by command) {

@@ -58,7 +58,7 @@ public:
     }
     return adm;
   }
-  bool on_credentials(net::conn_id id, socks5::credentials c) override {
+  bool on_credentials(net::conn_id id, socks5::credentials c, net::login_grant&) override {
     bool granted;
     {
       std::lock_guard<std::mutex> guard{mtx_};

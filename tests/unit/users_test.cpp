@@ -24,7 +24,7 @@
 #include "actors/messages.hpp"
 #include "actors/persister.hpp"
 #include "actors/registry.hpp"
-#include "actors/user_sessions.hpp"
+#include "actors/accounts.hpp"
 #include "config/users.hpp"
 #include "tests/unit/fake_io.hpp"
 
@@ -55,13 +55,14 @@ struct fixture : test_coordinator_fixture<> {
     run();
   }
 
-  /// A registry with demo (socks) and boss (admin), tracking `user_conns`.
+  /// A registry with demo (socks) and boss (admin), publishing `accounts`.
   registry_actor spawn_registry(std::string path, persister_actor pers) {
     registry_config rc{std::move(path), 100};
-    rc.sessions = user_conns;
+    rc.accounts = accounts;
+    rc.io = &io;
     rc.close_on_delete = close_on_delete;
-    std::vector<config::user_entry> users{{"boss", config::role_admin, hash_demo},
-                                          {"demo", config::role_socks, hash_demo}};
+    std::vector<config::user_entry> users{plain_entry("boss", config::role_admin, hash_demo),
+                                          plain_entry("demo", config::role_socks, hash_demo)};
     auto r = sys.spawn(registry, users, hashers, rc, std::move(pers));
     run();
     return r;
@@ -73,14 +74,26 @@ struct fixture : test_coordinator_fixture<> {
 
   /// A SOCKS login of connection `id` checked by the registry.
   auth_verdict login(std::string user, std::string pw, net::conn_id id) {
-    login_request req{std::move(user), std::move(pw),
+    login_request req{user, std::move(pw),
                       static_cast<uint8_t>(config::role_socks),
                       *net::ip_endpoint::parse("127.0.0.1:1"), id};
     auto h = self->request(reg, caf::infinite, std::move(req));
     run();
     auth_verdict out = auth_verdict::overloaded;
     h.receive([&](auth_verdict v) { out = v; }, [](caf::error&) {});
+    // As the session does with a granted login: a place in the account,
+    // which the connection (here: the fake loop) holds.
+    if (out == auth_verdict::granted && id != 0
+        && grant_login(accounts.get(), user, fresh_login, io.grants[id])
+             != login_check::granted)
+      io.grants.erase(id);
     return out;
+  }
+
+  /// Open connections counted for `user`.
+  size_t open(const std::string& user) {
+    auto acct = accounts->find(user);
+    return acct ? acct->sessions.open() : 0;
   }
 
   add_result change(caf::atom_value what, std::string user, std::string pw = {}) {
@@ -105,12 +118,12 @@ struct fixture : test_coordinator_fixture<> {
     args.id = id;
     args.peer = *net::ip_endpoint::parse("127.0.0.1:2");
     args.settings = std::make_shared<const session_settings>();
-    args.deps = session_deps{&io, reg, metrics_actor{}, access_log_actor{}, user_conns};
+    args.deps = session_deps{&io, reg, metrics_actor{}, access_log_actor{}, accounts};
     return start_session(sys, std::move(args), logins);
   }
 
   fake_io io;
-  std::shared_ptr<user_sessions> user_conns = std::make_shared<user_sessions>(&io);
+  std::shared_ptr<account_board> accounts = std::make_shared<account_board>();
   bool close_on_delete = true;
   std::string hash_demo;
   std::vector<hasher_actor> hashers;
@@ -119,44 +132,57 @@ struct fixture : test_coordinator_fixture<> {
 
 } // namespace
 
-CAF_TEST(the directory admits revokes and closes) {
-  fake_io io;
-  user_sessions dir{&io};
-  CAF_CHECK(dir.admit("a", 1, 1));
-  CAF_CHECK(dir.admit("a", 2, 1));
-  CAF_CHECK(dir.admit("b", 3, 1));
-  dir.remove(2);
-  dir.remove(99); // unknown: ignored
-  CAF_CHECK_EQUAL(dir.count("a"), 1u);
-  // A password change: nothing closed, logins of older values refused.
-  CAF_CHECK_EQUAL(dir.revoke("a", 2, false), 0u);
-  CAF_CHECK(closes(io).empty());
-  CAF_CHECK(!dir.admit("a", 4, 1));
-  CAF_CHECK(dir.admit("a", 5, 2));
-  CAF_CHECK_EQUAL(dir.count("a"), 2u);
-  // A delete: closes every open connection of the user, not the others.
-  CAF_CHECK_EQUAL(dir.revoke("a", 3, true), 2u);
-  auto ids = closes(io);
-  std::sort(ids.begin(), ids.end());
-  CAF_CHECK(ids == (std::vector<net::conn_id>{1, 5}));
-  CAF_CHECK_EQUAL(dir.count("a"), 0u);
-  CAF_CHECK_EQUAL(dir.count("b"), 1u);
-  // An older revocation never lowers the epoch.
-  dir.revoke("a", 1, false);
-  CAF_CHECK(!dir.admit("a", 6, 2));
+CAF_TEST(an account grants logins within its limits and refuses stale ones) {
+  account_board board;
+  auto acct = std::make_shared<net::account>("a");
+  net::account_limits lim;
+  lim.sessions = 2;
+  acct->configure(lim);
+  auto m = std::make_shared<account_map>();
+  m->by_name["a"] = acct;
+  board.publish(m);
+  net::login_grant g1;
+  net::login_grant g2;
+  net::login_grant g3;
+  CAF_CHECK(grant_login(&board, "a", 1, g1) == login_check::granted);
+  CAF_CHECK(g1.user == acct);
+  CAF_CHECK(grant_login(&board, "a", 1, g2) == login_check::granted);
+  // The third is one too many; the refusal holds no place.
+  CAF_CHECK(grant_login(&board, "a", 1, g3) == login_check::sessions);
+  CAF_CHECK(!g3.user);
+  CAF_CHECK_EQUAL(acct->sessions.open(), 2u);
+  CAF_CHECK_EQUAL(acct->refused_sessions.load(), 1u);
+  g1 = {}; // a connection closed
+  CAF_CHECK_EQUAL(acct->sessions.open(), 1u);
+  CAF_CHECK(grant_login(&board, "a", 1, g1) == login_check::granted);
+  // A password change at epoch 3: logins remembered at 2 are stale, the
+  // registry's own checks are not.
+  acct->revoked_epoch = 3;
+  g1 = {};
+  CAF_CHECK(grant_login(&board, "a", 2, g1) == login_check::stale);
+  CAF_CHECK(grant_login(&board, "a", 3, g1) == login_check::granted);
+  g1 = {};
+  // Deleted, or unknown: stale whatever the epoch.
+  CAF_CHECK(grant_login(&board, "nobody", fresh_login, g1) == login_check::stale);
+  acct->deleted = true;
+  CAF_CHECK(grant_login(&board, "a", fresh_login, g1) == login_check::stale);
+  // Without a board nothing is counted.
+  CAF_CHECK(grant_login(nullptr, "a", 1, g1) == login_check::granted);
+  CAF_CHECK(!g1.user);
 }
 
 CAF_TEST_FIXTURE_SCOPE(users_tests, fixture)
 
 CAF_TEST(deleting a user closes its sessions and refuses its next login) {
   CAF_CHECK(login("demo", "demo", 7) == auth_verdict::granted);
-  CAF_CHECK_EQUAL(user_conns->count("demo"), 1u);
-  // The loop path: a login granted from the published value is tracked.
+  CAF_CHECK_EQUAL(open("demo"), 1u);
+  // The loop path: a login granted from the published value holds a
+  // place in the account too.
   auto logins = state(reg).logins();
   CAF_REQUIRE(logins->check("demo", "demo", config::role_socks));
   auto h = handler(8, logins);
-  CAF_CHECK(h->on_credentials(8, socks5::credentials{"demo", "demo"}));
-  CAF_CHECK_EQUAL(user_conns->count("demo"), 2u);
+  CAF_CHECK(h->on_credentials(8, socks5::credentials{"demo", "demo"}, io.grants[8]));
+  CAF_CHECK_EQUAL(open("demo"), 2u);
   auto epoch = state(reg).epoch;
   CAF_CHECK(change(del_atom_v, "demo") == add_result::ok);
   auto ids = closes(io);
@@ -168,7 +194,8 @@ CAF_TEST(deleting a user closes its sessions and refuses its next login) {
   // A handshake still holding the old value is not granted on the loop:
   // it goes to the registry, which denies it.
   auto late = handler(9, logins);
-  CAF_CHECK(!late->on_credentials(9, socks5::credentials{"demo", "demo"}));
+  net::login_grant none;
+  CAF_CHECK(!late->on_credentials(9, socks5::credentials{"demo", "demo"}, none));
   CAF_CHECK(login("demo", "demo", 10) == auth_verdict::denied);
   CAF_CHECK(change(del_atom_v, "demo") == add_result::no_user);
   CAF_CHECK(change(del_atom_v, "boss") == add_result::forbidden);
@@ -186,11 +213,12 @@ CAF_TEST(a new password forgets remembered logins and keeps sessions) {
   CAF_CHECK(change(passwd_atom_v, "nobody", "x") == add_result::no_user);
   CAF_CHECK(change(passwd_atom_v, "demo", "n3w") == add_result::ok);
   CAF_CHECK(closes(io).empty()); // open sessions stay
-  CAF_CHECK_EQUAL(user_conns->count("demo"), 1u);
+  CAF_CHECK_EQUAL(open("demo"), 1u);
   CAF_CHECK(!state(reg).users["demo"].has_verified);
   // The old value's remembered login is refused on the loop...
   auto h = handler(8, old);
-  CAF_CHECK(!h->on_credentials(8, socks5::credentials{"demo", "demo"}));
+  net::login_grant none;
+  CAF_CHECK(!h->on_credentials(8, socks5::credentials{"demo", "demo"}, none));
   // ... and by the registry; the new password is accepted.
   CAF_CHECK(login("demo", "demo", 9) == auth_verdict::denied);
   CAF_CHECK(login("demo", "n3w", 10) == auth_verdict::granted);
@@ -239,7 +267,7 @@ CAF_TEST(deletes and new passwords are written before they are answered) {
 CAF_TEST(a reload that drops a user acts like a delete) {
   CAF_CHECK(login("demo", "demo", 7) == auth_verdict::granted);
   self->send(reg, reload_atom_v,
-             std::vector<config::user_entry>{{"boss", config::role_admin, hash_demo}});
+             std::vector<config::user_entry>{plain_entry("boss", config::role_admin, hash_demo)});
   run();
   CAF_CHECK(closes(io) == (std::vector<net::conn_id>{7}));
   CAF_CHECK(login("demo", "demo", 8) == auth_verdict::denied);
