@@ -429,6 +429,8 @@ CAF_ADD_ATOM(proxy, px, limits_atom, "limits")
 CAF_ADD_ATOM(proxy, px, reopen_atom, "reopen")
 /// Lists user names.
 CAF_ADD_ATOM(proxy, px, list_atom, "list")
+/// Asks the registry for users' counters.
+CAF_ADD_ATOM(proxy, px, stats_atom, "stats")
 /// Reads a snapshot (metrics, settings).
 CAF_ADD_ATOM(proxy, px, get_atom, "get")
 /// Sets the buffer size.
@@ -502,7 +504,9 @@ using registry_actor = caf::typed_actor<
   /// (user, new password) -> result; acknowledged once durable.
   caf::replies_to<passwd_atom, std::string, std::string>::with<add_result>,
   /// Names of all users, sorted.
-  caf::replies_to<list_atom>::with<std::vector<std::string>>>;
+  caf::replies_to<list_atom>::with<std::vector<std::string>>,
+  /// Counters of one user (or of all: an empty name), sorted by name.
+  caf::replies_to<stats_atom, std::string>::with<std::vector<user_stats>>>;
 
 /// Owns counters and gauges.
 using metrics_actor = caf::typed_actor<
@@ -587,5 +591,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::settings_actor))
   CAF_ADD_TYPE_ID(proxy, (px::conn_durations))
   CAF_ADD_TYPE_ID(proxy, (px::net::account_limits))
+  CAF_ADD_TYPE_ID(proxy, (px::user_stats))
+  CAF_ADD_TYPE_ID(proxy, (std::vector<px::user_stats>))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

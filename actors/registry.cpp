@@ -92,6 +92,31 @@ void registry_state::sync_accounts() {
   cfg.accounts->publish(std::move(out));
 }
 
+user_stats stats_of(const net::account& a) {
+  user_stats s;
+  s.name = a.name();
+  s.open = a.sessions.open();
+  s.connections = a.connections.load();
+  s.bytes_up = a.bytes_up.load();
+  s.bytes_down = a.bytes_down.load();
+  s.refused_sessions = a.refused_sessions.load();
+  s.refused_rate = a.refused_rate.load();
+  auto lim = a.limits();
+  s.max_sessions = lim.sessions;
+  s.connect_rate = lim.connect_rate;
+  s.bandwidth_up = lim.bandwidth_up;
+  s.bandwidth_down = lim.bandwidth_down;
+  return s;
+}
+
+std::vector<user_stats> registry_state::stats(const std::string& user) const {
+  std::vector<user_stats> out;
+  for (auto& kv : accounts)
+    if (user.empty() || kv.first == user)
+      out.push_back(stats_of(*kv.second));
+  return out;
+}
+
 std::string registry_state::file_contents() const {
   std::map<std::string, config::user_entry> all;
   for (auto& kv : users) {
@@ -537,6 +562,9 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       for (auto& kv : self->state.users)
         names.push_back(kv.first);
       return names;
+    },
+    [=](stats_atom, const std::string& user) {
+      return self->state.stats(user);
     },
   };
 }

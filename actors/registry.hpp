@@ -74,6 +74,9 @@ struct registry_config {
   bool close_on_delete = true;
 };
 
+/// The counters and limits of an account.
+user_stats stats_of(const net::account& a);
+
 /// A users-file entry without groups or limit overrides.
 config::user_entry plain_entry(std::string name, uint8_t roles, std::string hash);
 
@@ -209,6 +212,9 @@ struct registry_state {
   /// Makes an account for every user in force and drops those of users
   /// gone, applies each user's limits and groups, and publishes the map.
   void sync_accounts();
+
+  /// The counters of `user` (empty: of every user), by name.
+  std::vector<user_stats> stats(const std::string& user) const;
 
   /// The users file as the write in flight must leave it: the users in
   /// force with the changes of that write (`writing`) applied, nothing else.

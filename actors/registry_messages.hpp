@@ -103,6 +103,26 @@ enum class add_result : uint8_t {
 /// Name of an add result, for logs.
 const char* to_string(add_result x);
 
+/// One user's counters and limits (`proxyctl users stats`), read from its
+/// account.
+struct user_stats {
+  std::string name;
+  /// Connections logged in as the user now, and since its account exists.
+  uint64_t open = 0;
+  uint64_t connections = 0;
+  /// Bytes relayed client to target and back.
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  /// Verified logins refused at the user's session and rate limits.
+  uint64_t refused_sessions = 0;
+  uint64_t refused_rate = 0;
+  /// The limits in force (0: none).
+  uint64_t max_sessions = 0;
+  uint64_t connect_rate = 0;
+  uint64_t bandwidth_up = 0;
+  uint64_t bandwidth_down = 0;
+};
+
 // -- inspect ------------------------------------------------------------------
 
 /// @relates logins_update
@@ -111,6 +131,14 @@ typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
   // A process-local value (never serialized): shows its size only.
   auto n = x.logins ? x.logins->users.size() : size_t{0};
   return f(caf::meta::type_name("logins_update"), n);
+}
+
+/// @relates user_stats
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_stats& x) {
+  return f(caf::meta::type_name("user_stats"), x.name, x.open, x.connections,
+           x.bytes_up, x.bytes_down, x.refused_sessions, x.refused_rate,
+           x.max_sessions, x.connect_rate, x.bandwidth_up, x.bandwidth_down);
 }
 
 /// @relates login_request
