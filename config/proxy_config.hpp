@@ -108,6 +108,21 @@ struct proxy_config {
   /// What happens when no rule matches (key `default`).
   net::rule_action rules_default = net::rule_action::pass;
 
+  // -- [limits] ---
+  /// Concurrent SOCKS sessions per authenticated user (0: no limit).
+  uint32_t user_sessions = 0;
+  /// New sessions per second per user (0: no limit); bursts of as many.
+  uint32_t user_connect_rate = 0;
+  /// Bytes per second per user, client to target (up) and back (down); 0: no limit.
+  uint64_t user_bandwidth_up = 0;
+  uint64_t user_bandwidth_down = 0;
+  /// Concurrent connections per client address (0: no limit).
+  uint32_t source_sessions = 0;
+  /// New connections per second per client address (0: no limit).
+  uint32_t source_connect_rate = 0;
+  /// Export one time series per user in /metrics (off by default).
+  bool per_user_metrics = false;
+
   // -- [prometheus] ---
   /// Where GET /metrics is served (absent: off).
   std::optional<net::ip_endpoint> prometheus_listen
