@@ -20,6 +20,7 @@
 #include "actors/access_log.hpp"
 #include "actors/wiring.hpp"
 #include "config/config.hpp"
+#include "config/limits.hpp"
 #include "config/users.hpp"
 #include "net/log.hpp"
 #include "net/rules.hpp"
@@ -127,6 +128,8 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
   net::rule_set rules{cfg.deny_destinations, cfg.rules, cfg.rules_default};
   if (!rules.trivial())
     std::cout << "access rules (first match wins):\n" << rules.describe();
+  if (auto limits = config::describe_limits(cfg); !limits.empty())
+    std::cout << "limits:\n" << limits;
   std::cout << path << ": OK\n";
   return 0;
 }

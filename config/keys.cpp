@@ -1,6 +1,7 @@
 #include "config/keys.hpp"
 
 #include "config/ini.hpp"
+#include "config/limits.hpp"
 #include "config/rules_parse.hpp"
 
 #include <algorithm>
@@ -189,6 +190,17 @@ auto address_block() {
   };
 }
 
+/// A RATE (config/limits.hpp): bytes per second, 0 for no limit.
+auto bandwidth() {
+  return [](const std::string& v, const std::string&) -> parsed<uint64_t> {
+    auto n = parse_rate(v);
+    if (!n)
+      return is_not<uint64_t>(v, "a rate of at most 1024G bytes per second "
+                                 "(e.g. 0, 512K, 10M, 1G/s)");
+    return ok(*n);
+  };
+}
+
 /// An access rule (config/rules_parse.hpp); its line is set by the caller.
 auto access_rule() {
   return [](const std::string& v, const std::string&) -> parsed<net::rule> {
@@ -245,7 +257,8 @@ key_spec many(std::string_view section, std::string_view name,
   return {section, name, true, set};
 }
 
-std::vector<key_spec> make_key_table() {
+/// The keys of [socks], [server], [admin] and [rules].
+std::vector<key_spec> main_keys() {
   using c = proxy_config;
   return {
     // -- [socks] ---
@@ -300,9 +313,35 @@ std::vector<key_spec> make_key_table() {
     one("rules", "default", &c::rules_default,
         choice<net::rule_action>({{"pass", net::rule_action::pass},
                                   {"block", net::rule_action::block}})),
-    // -- [prometheus] ---
-    one("prometheus", "listen", &c::prometheus_listen, listener_or_off()),
   };
+}
+
+/// The keys of [limits] (config/limits.hpp).
+std::vector<key_spec> limits_keys() {
+  using c = proxy_config;
+  return {
+    one("limits", "user_sessions", &c::user_sessions,
+        whole_number<uint32_t>(0, max_sessions_limit)),
+    one("limits", "user_connect_rate", &c::user_connect_rate,
+        whole_number<uint32_t>(0, max_connect_rate_limit)),
+    one("limits", "user_bandwidth_up", &c::user_bandwidth_up, bandwidth()),
+    one("limits", "user_bandwidth_down", &c::user_bandwidth_down, bandwidth()),
+    one("limits", "source_sessions", &c::source_sessions,
+        whole_number<uint32_t>(0, max_sessions_limit)),
+    one("limits", "source_connect_rate", &c::source_connect_rate,
+        whole_number<uint32_t>(0, max_connect_rate_limit)),
+    one("limits", "per_user_metrics", &c::per_user_metrics, boolean()),
+  };
+}
+
+/// Every key, in the order the sections are documented.
+std::vector<key_spec> make_key_table() {
+  auto table = main_keys();
+  auto limits = limits_keys();
+  table.insert(table.end(), limits.begin(), limits.end());
+  table.push_back(one("prometheus", "listen", &proxy_config::prometheus_listen,
+                      listener_or_off()));
+  return table;
 }
 
 } // namespace

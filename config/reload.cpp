@@ -70,6 +70,14 @@ const std::vector<key_rule>& rules() {
     // -- [rules] ---
     rule("rule", now, &c::rules),
     rule("default", now, &c::rules_default),
+    // -- [limits] ---
+    rule("user_sessions", now, &c::user_sessions),
+    rule("user_connect_rate", now, &c::user_connect_rate),
+    rule("user_bandwidth_up", now, &c::user_bandwidth_up),
+    rule("user_bandwidth_down", now, &c::user_bandwidth_down),
+    rule("source_sessions", now, &c::source_sessions),
+    rule("source_connect_rate", now, &c::source_connect_rate),
+    rule("per_user_metrics", now, &c::per_user_metrics),
     // -- [prometheus] ---
     rule("[prometheus] listen", restart, &c::prometheus_listen),
   };

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "config/ini.hpp"
+#include "config/users.hpp"
 
 namespace px::config {
 
@@ -51,6 +52,13 @@ error parse_user(const std::string& item, net::rule& r) {
   if (item.empty() || item.size() > 255)
     return bad(item, "a user name");
   r.users.push_back(item);
+  return std::nullopt;
+}
+
+error parse_group(const std::string& item, net::rule& r) {
+  if (!valid_group_name(item))
+    return bad(item, "a group name (like a user name, without ',' or '=')");
+  r.groups.push_back(item);
   return std::nullopt;
 }
 
@@ -111,6 +119,8 @@ item_parser parser_of(const std::string& key) {
     return parse_client;
   if (key == "user")
     return parse_user;
+  if (key == "group")
+    return parse_group;
   if (key == "dest")
     return parse_dest;
   if (key == "port")
@@ -125,12 +135,10 @@ error parse_condition(const std::string& word, net::rule& r) {
     return "unexpected word '" + shown(word)
            + "' (conditions are key=value; a rule ends with an optional 'log')";
   auto key = word.substr(0, eq);
-  if (key == "group")
-    return std::string{"'group=' is reserved for groups of users, not supported yet"};
   auto parse = parser_of(key);
   if (parse == nullptr)
     return "unknown condition '" + shown(key)
-           + "' (known: command, client, user, dest, port)";
+           + "' (known: command, client, user, group, dest, port)";
   auto value = word.substr(eq + 1);
   if (value.empty())
     return "condition '" + key + "' has no value";

@@ -1,14 +1,15 @@
 // The syntax of one access rule in `[rules]` (docs/configuration.md):
 //
-//   rule = pass|block [command=LIST] [client=LIST] [user=LIST] [dest=LIST]
-//          [port=LIST] [log]
+//   rule = pass|block [command=LIST] [client=LIST] [user=LIST] [group=LIST]
+//          [dest=LIST] [port=LIST] [log]
 //
 // Words are separated by blanks; a LIST is items separated by commas, and
 // holds when any item does. `command`: connect, bind, udp. `client`: address
-// blocks. `user`: user names. `dest`: address blocks (either family) and
+// blocks. `user`: user names. `group`: groups of the users file (a
+// logged-in user in any of them). `dest`: address blocks (either family) and
 // names (`host.example.com` exactly, `*.example.com` below it,
 // `.example.com` it and below it; any case). `port`: ports or ranges
-// (`1-1023`). `group=` is reserved for groups of users (not supported yet).
+// (`1-1023`).
 #pragma once
 
 #include <optional>

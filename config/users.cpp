@@ -1,5 +1,6 @@
 #include "config/users.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/ini.hpp"
+#include "config/limits.hpp"
+#include "net/address.hpp"
 #include "net/write_all.hpp"
 
 namespace px::config {
@@ -46,7 +50,121 @@ bool whole_hash(std::string_view hash) {
   return fields >= 3;
 }
 
+using error = std::optional<std::string>;
+
+/// "'TEXT' is not WHAT" for option `key`.
+error bad_value(std::string_view key, std::string_view text, const char* what) {
+  return std::string{key} + ": '" + shown(std::string{text}) + "' is not " + what;
+}
+
+/// A count in [0, max] into `out`.
+error parse_count(std::string_view key, std::string_view text, uint64_t max,
+                  int64_t& out) {
+  auto n = net::parse_decimal(text);
+  if (!n || *n > max)
+    return std::string{key} + ": '" + shown(std::string{text})
+           + "' is not a whole number from 0 to " + std::to_string(max);
+  out = static_cast<int64_t>(*n);
+  return std::nullopt;
+}
+
+/// One `key=value` option of a user line into `u`; `seen` holds the keys
+/// before it.
+error parse_option(std::string_view item, std::set<std::string>& seen, user_entry& u) {
+  auto eq = item.find('=');
+  if (item.empty() || eq == std::string_view::npos)
+    return "option '" + shown(std::string{item})
+           + "' is not key=value (options are separated by ',')";
+  auto key = item.substr(0, eq);
+  auto value = item.substr(eq + 1);
+  if (key != "group" && !seen.insert(std::string{key}).second)
+    return "option '" + shown(std::string{key}) + "' given twice";
+  if (key == "group") {
+    if (!valid_group_name(value))
+      return bad_value(key, value, "a group name (like a user name, without ',' or '=')");
+    if (std::find(u.groups.begin(), u.groups.end(), value) == u.groups.end())
+      u.groups.emplace_back(value);
+    return std::nullopt;
+  }
+  if (key == "sessions")
+    return parse_count(key, value, max_sessions_limit, u.sessions);
+  if (key == "rate")
+    return parse_count(key, value, max_connect_rate_limit, u.connect_rate);
+  if (key == "up" || key == "down") {
+    auto n = parse_rate(value);
+    if (!n)
+      return bad_value(key, value, "a rate of at most 1024G (e.g. 0, 512K, 10M)");
+    (key == "up" ? u.bandwidth_up : u.bandwidth_down) = static_cast<int64_t>(*n);
+    return std::nullopt;
+  }
+  return "unknown option '" + shown(std::string{key})
+         + "' (known: group, sessions, rate, up, down)";
+}
+
+/// The options field after the hash (`text`: without its ':').
+error parse_options(std::string_view text, user_entry& u) {
+  std::set<std::string> seen;
+  for (;;) {
+    auto comma = text.find(',');
+    if (auto err = parse_option(text.substr(0, comma), seen, u))
+      return err;
+    if (comma == std::string_view::npos)
+      return std::nullopt;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+/// The options field of `u` (empty when it has none).
+std::string format_options(const user_entry& u) {
+  std::string out;
+  auto add = [&out](const std::string& item) {
+    out += (out.empty() ? "" : ",") + item;
+  };
+  for (auto& g : u.groups)
+    add("group=" + g);
+  if (u.sessions >= 0)
+    add("sessions=" + std::to_string(u.sessions));
+  if (u.connect_rate >= 0)
+    add("rate=" + std::to_string(u.connect_rate));
+  if (u.bandwidth_up >= 0)
+    add("up=" + format_rate(static_cast<uint64_t>(u.bandwidth_up)));
+  if (u.bandwidth_down >= 0)
+    add("down=" + format_rate(static_cast<uint64_t>(u.bandwidth_down)));
+  return out;
+}
+
+/// One user line (not a comment) into `u`.
+error parse_user_line(const std::string& line, user_entry& u) {
+  auto c1 = line.find(':');
+  auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+  if (c2 == std::string::npos)
+    return std::string{"expected 'name:roles:hash'"};
+  auto c3 = line.find(':', c2 + 1);
+  u.name = line.substr(0, c1);
+  auto roles = parse_roles(std::string_view{line}.substr(c1 + 1, c2 - c1 - 1));
+  u.hash = line.substr(c2 + 1, c3 == std::string::npos ? c3 : c3 - c2 - 1);
+  if (!valid_username(u.name))
+    return std::string{"invalid user name (1-255 printable characters, no ':' or spaces)"};
+  if (!roles)
+    return "user '" + u.name + "': roles must be socks, admin or socks,admin";
+  u.roles = *roles;
+  // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
+  if (u.hash.empty() || u.hash.front() != '$' || !visible_ascii(u.hash)
+      || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK || !whole_hash(u.hash))
+    return "user '" + u.name
+           + "': password hash is not a supported crypt(5) hash"
+             " (create entries with 'proxy --hash-user')";
+  if (c3 != std::string::npos)
+    if (auto err = parse_options(std::string_view{line}.substr(c3 + 1), u))
+      return "user '" + u.name + "': " + *err;
+  return std::nullopt;
+}
+
 } // namespace
+
+bool valid_group_name(std::string_view name) {
+  return valid_username(name) && name.find_first_of(",=") == std::string_view::npos;
+}
 
 bool valid_username(std::string_view name) {
   if (name.empty() || name.size() > 255 || name.front() == '#')
@@ -104,25 +222,9 @@ parse_users(const std::string& text, const std::string& path) {
       line.pop_back();
     if (line.empty() || line.front() == '#')
       continue;
-    auto c1 = line.find(':');
-    auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
-    if (c2 == std::string::npos)
-      return fail("expected 'name:roles:hash'");
     user_entry u;
-    u.name = line.substr(0, c1);
-    auto roles = parse_roles(std::string_view{line}.substr(c1 + 1, c2 - c1 - 1));
-    u.hash = line.substr(c2 + 1);
-    if (!valid_username(u.name))
-      return fail("invalid user name (1-255 printable characters, no ':' or spaces)");
-    if (!roles)
-      return fail("user '" + u.name + "': roles must be socks, admin or socks,admin");
-    u.roles = *roles;
-    // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
-    if (u.hash.empty() || u.hash.front() != '$' || !visible_ascii(u.hash)
-        || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK || !whole_hash(u.hash))
-      return fail("user '" + u.name
-                  + "': password hash is not a supported crypt(5) hash"
-                    " (create entries with 'proxy --hash-user')");
+    if (auto err = parse_user_line(line, u))
+      return fail(*err);
     if (!names.insert(u.name).second)
       return fail("user '" + u.name + "' appears twice");
     users.push_back(std::move(u));
@@ -145,8 +247,11 @@ load_users(const std::string& path) {
 
 std::string format_users(const std::vector<user_entry>& users) {
   std::string out = "# name:roles:hash (written by the proxy; edit with care)\n";
-  for (auto& u : users)
-    out += u.name + ":" + roles_to_string(u.roles) + ":" + u.hash + "\n";
+  for (auto& u : users) {
+    auto options = format_options(u);
+    out += u.name + ":" + roles_to_string(u.roles) + ":" + u.hash
+           + (options.empty() ? "" : ":" + options) + "\n";
+  }
   return out;
 }
 

@@ -1,13 +1,26 @@
-// The users file: one user per line, `name:roles:hash`, where roles is a
-// comma-separated subset of {socks, admin} and hash is a crypt(5) string
-// (yescrypt by default). '#' starts a comment line. Passwords never appear
-// in clear text.
+// The users file: one user per line, `name:roles:hash[:options]`, where
+// roles is a comma-separated subset of {socks, admin}, hash is a crypt(5)
+// string (yescrypt by default; it never holds a ':'), and the optional
+// options are `key=value` items separated by ',':
+//
+//   group=NAME     the user is in group NAME (repeatable; the rules' `group=`)
+//   sessions=N     at most N sessions at once (0: no limit)
+//   rate=N         at most N new sessions per second (0: no limit)
+//   up=RATE        client-to-target bytes per second (config/limits.hpp)
+//   down=RATE      target-to-client bytes per second
+//
+// Each of sessions, rate, up and down overrides the `[limits]` default of
+// proxy.ini for this user. '#' starts a comment line. Passwords never
+// appear in clear text. Example:
+//
+//   alice:socks:$y$j9T$...:group=staff,group=ops,sessions=10,down=10M
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,6 +34,15 @@ enum role : uint8_t {
 
 /// One line of the users file.
 struct user_entry {
+  user_entry() = default;
+
+  /// A user without groups or limits of its own (a constructor, not
+  /// aggregate initialization: callers that name three fields stay valid).
+  user_entry(std::string name, uint8_t roles, std::string hash)
+    : name(std::move(name)), roles(roles), hash(std::move(hash)) {
+    // nop
+  }
+
   /// 1 to 255 bytes of printable ASCII without ':' or spaces.
   std::string name;
   /// Bitwise OR of `role` values (at least one).
@@ -34,15 +56,26 @@ struct user_entry {
   int64_t connect_rate = -1;
   int64_t bandwidth_up = -1;
   int64_t bandwidth_down = -1;
+
+  friend bool operator==(const user_entry& x, const user_entry& y) {
+    return x.name == y.name && x.roles == y.roles && x.hash == y.hash
+           && x.groups == y.groups && x.sessions == y.sessions
+           && x.connect_rate == y.connect_rate && x.bandwidth_up == y.bandwidth_up
+           && x.bandwidth_down == y.bandwidth_down;
+  }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
-  return f(x.name, x.roles, x.hash);
+  return f(x.name, x.roles, x.hash, x.groups, x.sessions, x.connect_rate,
+           x.bandwidth_up, x.bandwidth_down);
 }
 
 /// True when `name` can be stored in the users file.
 bool valid_username(std::string_view name);
+
+/// True when `name` can name a group: a valid user name without ',' or '='.
+bool valid_group_name(std::string_view name);
 
 /// True when `password` can be hashed (1 to 255 bytes, no NUL).
 bool valid_password(std::string_view password);
@@ -61,7 +94,8 @@ parse_users(const std::string& text, const std::string& path);
 std::variant<std::vector<user_entry>, std::string>
 load_users(const std::string& path);
 
-/// Serializes users, one `name:roles:hash` line each.
+/// Serializes users, one `name:roles:hash` line each, followed by
+/// `:options` when the user has groups or limits of its own.
 std::string format_users(const std::vector<user_entry>& users);
 
 /// Hashes a password with yescrypt and a fresh random salt. Slow by design

@@ -55,6 +55,15 @@ tri port_holds(const rule& r, const rule_query& q) {
            : tri::no;
 }
 
+/// True when an authenticated user of `q` is in one of `groups`.
+bool in_any_group(const std::vector<std::string>& groups, const rule_query& q) {
+  if (q.user.empty() || q.groups == nullptr)
+    return false;
+  return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
+    return std::find(q.groups->begin(), q.groups->end(), g) != q.groups->end();
+  });
+}
+
 /// The conditions that a query always knows.
 bool subject_holds(const rule& r, const rule_query& q) {
   if (r.commands != 0 && (r.commands & q.command) == 0)
@@ -67,6 +76,8 @@ bool subject_holds(const rule& r, const rule_query& q) {
       && (q.user.empty()
           || std::none_of(r.users.begin(), r.users.end(),
                           [&](const std::string& u) { return u == q.user; })))
+    return false;
+  if (!r.groups.empty() && !in_any_group(r.groups, q))
     return false;
   return true;
 }
@@ -113,7 +124,7 @@ bool name_pattern::matches(std::string_view name) const {
 bool operator==(const rule& x, const rule& y) {
   return x.line == y.line && x.action == y.action && x.log == y.log
          && x.commands == y.commands && x.clients == y.clients
-         && x.users == y.users && x.dest_nets == y.dest_nets
+         && x.users == y.users && x.groups == y.groups && x.dest_nets == y.dest_nets
          && x.dest_names == y.dest_names && x.ports == y.ports;
 }
 
@@ -130,6 +141,8 @@ std::string to_string(const rule& r) {
     out += " client=" + joined(r.clients, block_string);
   if (!r.users.empty())
     out += " user=" + joined(r.users, [](const std::string& u) { return u; });
+  if (!r.groups.empty())
+    out += " group=" + joined(r.groups, [](const std::string& g) { return g; });
   if (!r.dest_nets.empty() || !r.dest_names.empty()) {
     auto names = joined(r.dest_names, [](const name_pattern& p) {
       return (p.below ? "*" : "") + p.text;

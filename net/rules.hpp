@@ -90,6 +90,9 @@ struct rule {
   std::vector<cidr> clients;
   /// User names (`user=`), exact and case-sensitive.
   std::vector<std::string> users;
+  /// Groups of users (`group=`), exact and case-sensitive: the rule holds
+  /// for an authenticated user in any of them.
+  std::vector<std::string> groups;
   /// Destination address blocks (`dest=` items that are addresses).
   std::vector<cidr> dest_nets;
   /// Destination names (`dest=` items that are names).
@@ -111,6 +114,8 @@ struct rule_query {
   ip_endpoint client;
   /// The authenticated user (empty: none).
   std::string_view user;
+  /// The authenticated user's groups (null or empty: none).
+  const std::vector<std::string>* groups = nullptr;
   /// The destination name (empty: an address was given).
   std::string_view name;
   /// The destination address (null: not known yet).
@@ -175,14 +180,17 @@ struct rule_subject {
   std::shared_ptr<const rule_set> rules;
   ip_endpoint client;
   std::string user;
+  /// The user's groups (the users file's `group=`).
   std::vector<std::string> groups;
 
-  /// A query for `command` from this subject (destination unknown).
+  /// A query for `command` from this subject (destination unknown); it
+  /// points into this subject.
   rule_query query(rule_command command) const {
     rule_query q;
     q.command = command;
     q.client = client;
     q.user = user;
+    q.groups = &groups;
     q.port_known = false;
     return q;
   }

@@ -184,7 +184,10 @@ PROXY_INI = {
         "shutdown_grace = 1\naccess_log = log/access.log\nlog_level = debug\n"
         "max_users = 1\n"
         "[admin]\ntransport = udp\nudp_port = 65535\nspcp_listen = off\n"
-        "manager_listen = [::1]:9091\n"),
+        "manager_listen = [::1]:9091\n"
+        "[limits]\nuser_sessions = 1000000\nuser_connect_rate = 5\n"
+        "user_bandwidth_up = 512K\nuser_bandwidth_down = 1024G/s\n"
+        "source_sessions = 0\nsource_connect_rate = 1000000\nper_user_metrics = on\n"),
     "crlf.ini": b("[socks]\r\nlisten = 127.0.0.1:1080 # here\r\n; comment\r\n"
                   "users_file=u.txt\r\n"),
     "bad-value.ini": b("[socks]\nlisten = 127.0.0.1:1080\nusers_file = u\nbuffer_size = 12q\n"),
@@ -201,6 +204,10 @@ USERS = {
     "bcrypt.txt": b("erin:socks:$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n"),
     "plaintext.txt": b("alice:socks:plaintext\n"),
     "twice.txt": b("a:socks:" + HASH + "\na:admin:" + HASH + "\n"),
+    "options.txt": b("alice:socks:" + HASH + ":group=staff,group=ops,sessions=10,rate=5,"
+                     "up=512K,down=10M/s\nbob:socks:" + HASH + ":group=ops,group=ops,up=0\n"
+                     "carol:admin:" + HASH + "\n"),
+    "bad-option.txt": b("alice:socks:" + HASH + ":sessions=1,sessions=2\n"),
 }
 
 CORPORA = {

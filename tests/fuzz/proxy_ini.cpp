@@ -60,6 +60,13 @@ std::string write_ini(const proxy_config& c) {
     os << "rule = " << net::to_string(r) << "\n";
   os << "default = " << (c.rules_default == net::rule_action::pass ? "pass" : "block")
      << "\n";
+  os << "[limits]\nuser_sessions = " << c.user_sessions
+     << "\nuser_connect_rate = " << c.user_connect_rate
+     << "\nuser_bandwidth_up = " << c.user_bandwidth_up
+     << "\nuser_bandwidth_down = " << c.user_bandwidth_down
+     << "\nsource_sessions = " << c.source_sessions
+     << "\nsource_connect_rate = " << c.source_connect_rate
+     << "\nper_user_metrics = " << (c.per_user_metrics ? "on" : "off") << "\n";
   os << "[prometheus]\nlisten = " << listener_text(c.prometheus_listen) << "\n";
   return os.str();
 }
@@ -96,6 +103,10 @@ void check_config(const proxy_config& c) {
   FUZZ_CHECK(c.users_file.empty() || c.users_file.front() == '/');
   FUZZ_CHECK(c.buffer_size >= 1024 && c.buffer_size <= 16 * 1024 * 1024);
   FUZZ_CHECK(c.max_clients >= 1 && c.udp_port >= 1 && c.threads <= 255);
+  FUZZ_CHECK(c.user_sessions <= 1000000 && c.source_sessions <= 1000000);
+  FUZZ_CHECK(c.user_connect_rate <= 1000000 && c.source_connect_rate <= 1000000);
+  FUZZ_CHECK(c.user_bandwidth_up <= uint64_t{1} << 40);
+  FUZZ_CHECK(c.user_bandwidth_down <= uint64_t{1} << 40);
 }
 
 } // namespace

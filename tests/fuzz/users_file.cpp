@@ -1,4 +1,5 @@
-// Fuzz target: the users file (config::parse_users) and roles.
+// Fuzz target: the users file (config::parse_users, with its groups and
+// limits after the hash) and roles.
 #include <set>
 #include <variant>
 
@@ -14,15 +15,6 @@ namespace {
 const std::string path = "/fuzz/users.txt";
 
 using users = std::vector<user_entry>;
-
-bool same_users(const users& x, const users& y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i].name != y[i].name || x[i].roles != y[i].roles || x[i].hash != y[i].hash)
-      return false;
-  return true;
-}
 
 std::optional<std::string> error_of(const std::string& text) {
   auto res = parse_users(text, path);
@@ -45,6 +37,16 @@ void check_users(const users& list) {
     FUZZ_CHECK(names.insert(u.name).second);
     check_roles(u.roles);
     FUZZ_CHECK(!u.hash.empty() && u.hash.front() == '$');
+    FUZZ_CHECK(u.hash.find(':') == std::string::npos);
+    std::set<std::string> groups;
+    for (auto& g : u.groups) {
+      FUZZ_CHECK(valid_group_name(g));
+      FUZZ_CHECK(groups.insert(g).second);
+    }
+    FUZZ_CHECK(u.sessions >= -1 && u.sessions <= int64_t{1000000});
+    FUZZ_CHECK(u.connect_rate >= -1 && u.connect_rate <= int64_t{1000000});
+    FUZZ_CHECK(u.bandwidth_up >= -1 && u.bandwidth_up <= int64_t{1} << 40);
+    FUZZ_CHECK(u.bandwidth_down >= -1 && u.bandwidth_down <= int64_t{1} << 40);
   }
 }
 
@@ -61,9 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   check_users(*list);
   // Round trip: what the proxy writes back (format_users, after a Manager
-  // add) reads back as the same users.
-  auto back = parse_users(format_users(*list), path);
+  // add) reads back as the same users (groups and limits included), and
+  // writes back byte for byte.
+  auto written = format_users(*list);
+  auto back = parse_users(written, path);
   auto again = std::get_if<users>(&back);
-  FUZZ_CHECK(again != nullptr && same_users(*again, *list));
+  FUZZ_CHECK(again != nullptr && *again == *list);
+  FUZZ_CHECK(again != nullptr && format_users(*again) == written);
   return 0;
 }

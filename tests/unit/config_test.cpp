@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "config/ini.hpp"
 #include "config/keys.hpp"
+#include "config/limits.hpp"
 #include "config/reload.hpp"
 #include "config/users.hpp"
 
@@ -75,7 +76,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [prometheus])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [limits], [prometheus])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
@@ -141,7 +142,7 @@ CAF_TEST(line errors keep their wording) {
   CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
   CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
   CAF_CHECK_EQUAL(error_of("[ ]\n"),
-                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [prometheus])");
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [limits], [prometheus])");
   // The first mistake wins, whether a bad value or a malformed line follows.
   CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
                   "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
@@ -188,7 +189,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [prometheus]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [limits], [prometheus]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);
@@ -241,6 +242,119 @@ CAF_TEST(turning the access log on or off needs a restart but another file does 
   CAF_CHECK(off.changed.empty());
   CAF_CHECK_EQUAL(join(off.restart_needed), "access_log (to or from off)");
   CAF_CHECK_EQUAL(off.next.access_log, running.access_log);
+}
+
+CAF_TEST(limits are off by default and every key parses) {
+  auto cfg = config_of(minimal);
+  CAF_CHECK_EQUAL(cfg.user_sessions, 0u);
+  CAF_CHECK_EQUAL(cfg.user_connect_rate, 0u);
+  CAF_CHECK_EQUAL(cfg.user_bandwidth_up, 0u);
+  CAF_CHECK_EQUAL(cfg.user_bandwidth_down, 0u);
+  CAF_CHECK_EQUAL(cfg.source_sessions, 0u);
+  CAF_CHECK_EQUAL(cfg.source_connect_rate, 0u);
+  CAF_CHECK(!cfg.per_user_metrics);
+  CAF_CHECK_EQUAL(describe_limits(cfg), "");
+  cfg = config_of(std::string{minimal}
+                  + "[limits]\nuser_sessions = 10\nuser_connect_rate = 5\n"
+                    "user_bandwidth_up = 512K\nuser_bandwidth_down = 10M/s\n"
+                    "source_sessions = 1000000\nsource_connect_rate = 1000000\n"
+                    "per_user_metrics = on\n");
+  CAF_CHECK_EQUAL(cfg.user_sessions, 10u);
+  CAF_CHECK_EQUAL(cfg.user_connect_rate, 5u);
+  CAF_CHECK_EQUAL(cfg.user_bandwidth_up, 512u * 1024);
+  CAF_CHECK_EQUAL(cfg.user_bandwidth_down, 10u * 1024 * 1024);
+  CAF_CHECK_EQUAL(cfg.source_sessions, 1000000u);
+  CAF_CHECK_EQUAL(cfg.source_connect_rate, 1000000u);
+  CAF_CHECK(cfg.per_user_metrics);
+  // What --check prints, and it reads back as the same limits.
+  auto shown = describe_limits(cfg);
+  CAF_CHECK_EQUAL(shown, "user_sessions = 10\nuser_connect_rate = 5\n"
+                         "user_bandwidth_up = 512K/s\nuser_bandwidth_down = 10M/s\n"
+                         "source_sessions = 1000000\nsource_connect_rate = 1000000\n"
+                         "per_user_metrics = on\n");
+  auto again = config_of(std::string{minimal} + "[limits]\n" + shown);
+  CAF_CHECK_EQUAL(describe_limits(again), shown);
+  cfg = config_of(std::string{minimal} + "[limits]\nuser_bandwidth_up = 0\n"
+                                         "per_user_metrics = off\n");
+  CAF_CHECK_EQUAL(cfg.user_bandwidth_up, 0u);
+  CAF_CHECK_EQUAL(describe_limits(cfg), "");
+}
+
+CAF_TEST(rates take binary suffixes and an optional per second) {
+  // -1: refused.
+  auto rate = [](const std::string& text) -> int64_t {
+    auto n = parse_rate(text);
+    return n ? static_cast<int64_t>(*n) : -1;
+  };
+  CAF_CHECK_EQUAL(rate("0"), int64_t{0});
+  CAF_CHECK_EQUAL(rate("1500"), int64_t{1500});
+  CAF_CHECK_EQUAL(rate("1k"), int64_t{1024});
+  CAF_CHECK_EQUAL(rate("1K/s"), int64_t{1024});
+  CAF_CHECK_EQUAL(rate("1M"), int64_t{1048576});
+  CAF_CHECK_EQUAL(rate("3m/s"), int64_t{3145728});
+  CAF_CHECK_EQUAL(rate("2G"), int64_t{2147483648});
+  CAF_CHECK_EQUAL(rate("1024G"), int64_t{1} << 40);
+  CAF_CHECK_EQUAL(rate("1099511627776"), int64_t{1} << 40);
+  for (auto bad : {"", "/s", "K", "1T", "1025G", "1099511627777", "1.5M", "-1",
+                   "1 M", "1MB", "1M/", "1M/s/s", "99999999999999999999", "0x10"})
+    CAF_CHECK_EQUAL(rate(bad), -1);
+  CAF_CHECK_EQUAL(format_rate(0), "0");
+  CAF_CHECK_EQUAL(format_rate(1536), "1536");
+  CAF_CHECK_EQUAL(format_rate(2048), "2K");
+  CAF_CHECK_EQUAL(format_rate(1536 * 1024), "1536K");
+  CAF_CHECK_EQUAL(format_rate(uint64_t{1} << 40), "1024G");
+  for (uint64_t n : {uint64_t{1}, uint64_t{1023}, uint64_t{1} << 20, uint64_t{5} << 30})
+    CAF_CHECK_EQUAL(rate(format_rate(n)), static_cast<int64_t>(n));
+}
+
+CAF_TEST(limit errors name the line and the bounds) {
+  auto with = [](const std::string& lines) {
+    return error_of(std::string{minimal} + "[limits]\n" + lines);
+  };
+  const std::string rate_hint = "' is not a rate of at most 1024G bytes per second "
+                                "(e.g. 0, 512K, 10M, 1G/s)";
+  CAF_CHECK_EQUAL(with("user_sessions = 1000001\n"),
+                  "t.ini:5: key 'user_sessions': 1000001 is out of range [0, 1000000]");
+  CAF_CHECK_EQUAL(with("user_sessions = -1\n"),
+                  "t.ini:5: key 'user_sessions': '-1' is not a whole number");
+  CAF_CHECK_EQUAL(with("\nuser_connect_rate = 1000001\n"),
+                  "t.ini:6: key 'user_connect_rate': 1000001 is out of range [0, 1000000]");
+  CAF_CHECK_EQUAL(with("user_connect_rate = 5/s\n"),
+                  "t.ini:5: key 'user_connect_rate': '5/s' is not a whole number");
+  CAF_CHECK_EQUAL(with("user_bandwidth_up = 1T\n"),
+                  "t.ini:5: key 'user_bandwidth_up': '1T" + rate_hint);
+  CAF_CHECK_EQUAL(with("user_bandwidth_down = 1025G\n"),
+                  "t.ini:5: key 'user_bandwidth_down': '1025G" + rate_hint);
+  CAF_CHECK_EQUAL(with("user_bandwidth_down = 10 MB\n"),
+                  "t.ini:5: key 'user_bandwidth_down': '10 MB" + rate_hint);
+  CAF_CHECK_EQUAL(with("source_sessions = many\n"),
+                  "t.ini:5: key 'source_sessions': 'many' is not a whole number");
+  CAF_CHECK_EQUAL(with("source_connect_rate = 2000000\n"),
+                  "t.ini:5: key 'source_connect_rate': 2000000 is out of range [0, 1000000]");
+  CAF_CHECK_EQUAL(with("per_user_metrics = sometimes\n"),
+                  "t.ini:5: key 'per_user_metrics': 'sometimes' is not true or false");
+  CAF_CHECK_EQUAL(with("user_sessions = 1\nuser_sessions = 2\n"),
+                  "t.ini:6: key 'user_sessions': given twice");
+  CAF_CHECK_EQUAL(with("max_clients = 1\n"),
+                  "t.ini:5: key 'max_clients': unknown key in [limits]");
+}
+
+CAF_TEST(a reload applies every limit) {
+  auto running = config_of(minimal);
+  auto loaded = config_of(std::string{minimal}
+                          + "[limits]\nuser_sessions = 1\nuser_connect_rate = 2\n"
+                            "user_bandwidth_up = 3\nuser_bandwidth_down = 4\n"
+                            "source_sessions = 5\nsource_connect_rate = 6\n"
+                            "per_user_metrics = yes\n");
+  auto plan = plan_reload(running, loaded);
+  CAF_CHECK_EQUAL(join(plan.changed),
+                  "user_sessions, user_connect_rate, user_bandwidth_up, "
+                  "user_bandwidth_down, source_sessions, source_connect_rate, "
+                  "per_user_metrics");
+  CAF_CHECK(plan.restart_needed.empty());
+  CAF_CHECK_EQUAL(plan.next.user_sessions, 1u);
+  CAF_CHECK_EQUAL(plan.next.source_connect_rate, 6u);
+  CAF_CHECK(plan.next.per_user_metrics);
 }
 
 CAF_TEST(durations are at most 100 days in every unit) {
@@ -326,6 +440,116 @@ CAF_TEST(users file parses and rejects bad lines) {
   CAF_CHECK_EQUAL(err("alice\n"), "u.txt:1: expected 'name:roles:hash'");
   CAF_CHECK_EQUAL(err("a:socks:" + *hash + "\na:admin:" + *hash + "\n"),
                   "u.txt:2: user 'a' appears twice");
+}
+
+CAF_TEST(users file lines carry groups and limits after the hash) {
+  auto hash = hash_password("pw");
+  CAF_REQUIRE(hash);
+  auto text = "# name:roles:hash (written by the proxy; edit with care)\n"
+              "old:socks:" + *hash + "\n"
+              "alice:socks:" + *hash + ":group=staff,group=ops,sessions=10,rate=5,"
+              "up=512K,down=10M\n"
+              "bob:socks,admin:" + *hash + ":sessions=0,up=1500\n"
+              "carol:socks:" + *hash + ":group=ops,group=staff,group=ops,down=1G/s\n";
+  auto res = parse_users(text, "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(res));
+  auto& users = std::get<std::vector<user_entry>>(res);
+  CAF_REQUIRE_EQUAL(users.size(), 4u);
+  // A line of three fields is what it always was.
+  CAF_CHECK_EQUAL(users[0].hash, *hash);
+  CAF_CHECK(users[0].groups.empty());
+  CAF_CHECK_EQUAL(users[0].sessions, -1);
+  CAF_CHECK_EQUAL(users[0].connect_rate, -1);
+  CAF_CHECK_EQUAL(users[0].bandwidth_up, -1);
+  CAF_CHECK_EQUAL(users[0].bandwidth_down, -1);
+  CAF_CHECK_EQUAL(users[1].hash, *hash);
+  CAF_CHECK(users[1].groups == (std::vector<std::string>{"staff", "ops"}));
+  CAF_CHECK_EQUAL(users[1].sessions, 10);
+  CAF_CHECK_EQUAL(users[1].connect_rate, 5);
+  CAF_CHECK_EQUAL(users[1].bandwidth_up, 512 * 1024);
+  CAF_CHECK_EQUAL(users[1].bandwidth_down, 10 * 1024 * 1024);
+  CAF_CHECK_EQUAL(users[2].sessions, 0);
+  CAF_CHECK_EQUAL(users[2].connect_rate, -1);
+  CAF_CHECK_EQUAL(users[2].bandwidth_up, 1500);
+  // A group named twice counts once, in the order first written.
+  CAF_CHECK(users[3].groups == (std::vector<std::string>{"ops", "staff"}));
+  CAF_CHECK_EQUAL(users[3].bandwidth_down, int64_t{1} << 30);
+  // The proxy writes the options only where set, in a fixed order.
+  auto written = format_users(users);
+  CAF_CHECK_EQUAL(written,
+                  "# name:roles:hash (written by the proxy; edit with care)\n"
+                  "old:socks:" + *hash + "\n"
+                  "alice:socks:" + *hash + ":group=staff,group=ops,sessions=10,rate=5,"
+                  "up=512K,down=10M\n"
+                  "bob:socks,admin:" + *hash + ":sessions=0,up=1500\n"
+                  "carol:socks:" + *hash + ":group=ops,group=staff,down=1G\n");
+  auto back = parse_users(written, "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(back));
+  CAF_CHECK(std::get<std::vector<user_entry>>(back) == users);
+  // A file of three-field lines written by the proxy reads and writes back
+  // byte for byte.
+  std::vector<user_entry> plain{users[0], user_entry{"dave", role_admin, *hash}};
+  auto plain_text = format_users(plain);
+  auto plain_back = parse_users(plain_text, "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(plain_back));
+  CAF_CHECK_EQUAL(format_users(std::get<std::vector<user_entry>>(plain_back)), plain_text);
+}
+
+CAF_TEST(users file option errors name the line) {
+  auto hash = hash_password("pw");
+  CAF_REQUIRE(hash);
+  auto err = [&](const std::string& options) {
+    auto res = parse_users("ok:socks:" + *hash + "\nalice:socks:" + *hash + options
+                             + "\n",
+                           "u.txt");
+    return std::holds_alternative<std::string>(res) ? std::get<std::string>(res)
+                                                    : "OK";
+  };
+  CAF_CHECK_EQUAL(err(":group=a"), "OK");
+  CAF_CHECK_EQUAL(err(":sessions=1000000,rate=1000000,up=1024G,down=0"), "OK");
+  CAF_CHECK_EQUAL(err(":color=red"),
+                  "u.txt:2: user 'alice': unknown option 'color' (known: group, "
+                  "sessions, rate, up, down)");
+  CAF_CHECK_EQUAL(err(":"),
+                  "u.txt:2: user 'alice': option '' is not key=value (options are "
+                  "separated by ',')");
+  CAF_CHECK_EQUAL(err(":group=a,"),
+                  "u.txt:2: user 'alice': option '' is not key=value (options are "
+                  "separated by ',')");
+  CAF_CHECK_EQUAL(err(":staff"),
+                  "u.txt:2: user 'alice': option 'staff' is not key=value (options are "
+                  "separated by ',')");
+  CAF_CHECK_EQUAL(err(":sessions=1,sessions=2"),
+                  "u.txt:2: user 'alice': option 'sessions' given twice");
+  CAF_CHECK_EQUAL(err(":up=1M,up=1M"), "u.txt:2: user 'alice': option 'up' given twice");
+  CAF_CHECK_EQUAL(err(":sessions=1000001"),
+                  "u.txt:2: user 'alice': sessions: '1000001' is not a whole number "
+                  "from 0 to 1000000");
+  CAF_CHECK_EQUAL(err(":rate=-1"),
+                  "u.txt:2: user 'alice': rate: '-1' is not a whole number from 0 to "
+                  "1000000");
+  CAF_CHECK_EQUAL(err(":up=1T"),
+                  "u.txt:2: user 'alice': up: '1T' is not a rate of at most 1024G "
+                  "(e.g. 0, 512K, 10M)");
+  CAF_CHECK_EQUAL(err(":down="),
+                  "u.txt:2: user 'alice': down: '' is not a rate of at most 1024G "
+                  "(e.g. 0, 512K, 10M)");
+  CAF_CHECK_EQUAL(err(":group="),
+                  "u.txt:2: user 'alice': group: '' is not a group name (like a user "
+                  "name, without ',' or '=')");
+  CAF_CHECK_EQUAL(err(":group=a=b"),
+                  "u.txt:2: user 'alice': group: 'a=b' is not a group name (like a "
+                  "user name, without ',' or '=')");
+  CAF_CHECK_EQUAL(err(":group=a b"),
+                  "u.txt:2: user 'alice': group: 'a b' is not a group name (like a "
+                  "user name, without ',' or '=')");
+  CAF_CHECK_EQUAL(err(":group=a:b"),
+                  "u.txt:2: user 'alice': group: 'a:b' is not a group name (like a "
+                  "user name, without ',' or '=')");
+  CAF_CHECK(valid_group_name("staff-1.ops_x"));
+  CAF_CHECK(!valid_group_name("a,b"));
+  CAF_CHECK(!valid_group_name("#a"));
+  CAF_CHECK(!valid_group_name(std::string(256, 'g')));
 }
 
 CAF_TEST(a hash with bytes crypt_checksalt does not see is refused) {

@@ -1,9 +1,10 @@
 // Access rules: the syntax of `[rules]` and rule matching as a table (first
 // match, default, names before and after resolution, ports, CIDRs of both
-// families, users, commands).
+// families, users, groups, commands).
 #define CAF_SUITE rules
 #include <caf/test/unit_test_impl.hpp>
 
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -72,6 +73,46 @@ void check_rows(const rule_set& rules, const std::vector<row>& rows) {
     }
     q.port_known = r.port >= 0;
     q.port = r.port < 0 ? 0 : static_cast<uint16_t>(r.port);
+    auto v = rules.check(q);
+    CAF_CHECK_EQUAL(static_cast<int>(v.kind), static_cast<int>(r.kind));
+    CAF_CHECK_EQUAL(v.index + 1, r.index);
+  }
+}
+
+/// One row of a group table: a CONNECT to 1.2.3.4:80 from 1.1.1.1 by
+/// `user` in `groups` (comma-separated; "" for none; nullptr: no list).
+struct group_row {
+  const char* what;
+  const char* user;
+  const char* groups;
+  rule_verdict::kind_t kind;
+  int index;
+};
+
+std::vector<std::string> split_groups(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma - start));
+    start = comma == std::string::npos ? text.size() : comma + 1;
+  }
+  return out;
+}
+
+void check_group_rows(const rule_set& rules, const std::vector<group_row>& rows) {
+  auto dst = ip("1.2.3.4", 80);
+  for (auto& r : rows) {
+    CAF_MESSAGE(r.what);
+    rule_subject subject{nullptr, ip("1.1.1.1"), r.user, {}};
+    if (r.groups != nullptr)
+      subject.groups = split_groups(r.groups);
+    auto q = subject.query(cmd_connect);
+    if (r.groups == nullptr)
+      q.groups = nullptr;
+    q.address = &dst;
+    q.port = 80;
+    q.port_known = true;
     auto v = rules.check(q);
     CAF_CHECK_EQUAL(static_cast<int>(v.kind), static_cast<int>(r.kind));
     CAF_CHECK_EQUAL(v.index + 1, r.index);
@@ -156,13 +197,50 @@ CAF_TEST(deny_destination is a block rule in front of the rules) {
                   "default: pass\n");
 }
 
+CAF_TEST(group rules hold for a logged-in user in any listed group) {
+  auto rules = rules_of("rule = block group=banned\n"
+                        "rule = pass user=alice group=ops\n"
+                        "rule = pass group=staff,admins\n"
+                        "default = block\n");
+  check_group_rows(rules, {
+    {"a member of a listed group passes", "bob", "staff", pass, 3},
+    {"the second group of the list", "bob", "admins", pass, 3},
+    {"one of several groups of the user", "bob", "guests,admins,x", pass, 3},
+    {"no listed group", "bob", "guests", block, 0},
+    {"group names are exact", "bob", "Staff,staf,staffs", block, 0},
+    {"a user without groups", "bob", "", block, 0},
+    {"a query without a group list", "bob", nullptr, block, 0},
+    {"no login never matches a group", "", "staff", block, 0},
+    {"a blocked group comes first", "carol", "staff,banned", block, 1},
+    {"user and group together", "alice", "ops", pass, 2},
+    {"the user alone is not enough", "alice", "dev", block, 0},
+    {"nor the group alone", "dave", "ops", block, 0},
+  });
+}
+
+CAF_TEST(the query of a subject points at its groups) {
+  rule_subject subject;
+  subject.user = "bob";
+  subject.groups = {"staff"};
+  auto q = subject.query(cmd_udp);
+  CAF_CHECK(q.groups == &subject.groups);
+  CAF_CHECK_EQUAL(q.user, "bob");
+  auto rules = std::make_shared<const rule_set>(
+    std::vector<cidr>{}, rules_of("rule = block group=staff\n").rules(),
+    rule_action::pass);
+  subject.rules = rules;
+  CAF_CHECK(subject.blocks(subject.query(cmd_connect)));
+  subject.groups = {"other"};
+  CAF_CHECK(!subject.blocks(subject.query(cmd_connect)));
+}
+
 CAF_TEST(no rules and a passing default is trivial) {
   CAF_CHECK(rules_of("").trivial());
   CAF_CHECK(!rules_of("default = block\n").trivial());
 }
 
 CAF_TEST(rules print as they were understood and parse back) {
-  auto text = "block command=connect,udp client=10.0.0.0/8,::/0 user=alice,bob "
+  auto text = "block command=connect,udp client=10.0.0.0/8,::/0 user=alice,bob group=ops,dev "
               "dest=192.0.2.0/24,*.example.com,.corp,host.lan port=25,6000-6063 log";
   net::rule r;
   CAF_REQUIRE(!config::parse_rule(text, r));
@@ -185,10 +263,15 @@ CAF_TEST(rule errors name the file and line) {
                   "t.ini:7: key 'rule': client: '10.0.0.0/33' is not an address block (e.g. 10.0.0.0/8)");
   CAF_CHECK_EQUAL(error_of("rule = block dest=a..b\n"),
                   "t.ini:5: key 'rule': dest: 'a..b' is not an address block or a name (host, *.suffix or .suffix)");
-  CAF_CHECK_EQUAL(error_of("rule = block group=staff\n"),
-                  "t.ini:5: key 'rule': 'group=' is reserved for groups of users, not supported yet");
+  CAF_CHECK_EQUAL(error_of("rule = block group=staff\n"), "OK");
+  CAF_CHECK_EQUAL(error_of("rule = block group=staff,a=b\n"),
+                  "t.ini:5: key 'rule': group: 'a=b' is not a group name (like a user name, without ',' or '=')");
+  CAF_CHECK_EQUAL(error_of("rule = block group=staff,\n"),
+                  "t.ini:5: key 'rule': group: '' is not a group name (like a user name, without ',' or '=')");
+  CAF_CHECK_EQUAL(error_of("rule = block group=a group=b\n"),
+                  "t.ini:5: key 'rule': condition 'group' given twice (use a list: a,b)");
   CAF_CHECK_EQUAL(error_of("rule = block dst=1.2.3.4\n"),
-                  "t.ini:5: key 'rule': unknown condition 'dst' (known: command, client, user, dest, port)");
+                  "t.ini:5: key 'rule': unknown condition 'dst' (known: command, client, user, group, dest, port)");
   CAF_CHECK_EQUAL(error_of("rule = block port=25 port=26\n"),
                   "t.ini:5: key 'rule': condition 'port' given twice (use a list: a,b)");
   CAF_CHECK_EQUAL(error_of("rule = block log port=25\n"),
