@@ -263,6 +263,7 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
     expect.port = port;
   }
   c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, c->who);
+  c->udp->set_user(c->login.user.get());
   auto bound = c->udp->open(*local);
   if (!bound) {
     connect_failed(*c, from_errno(errno));

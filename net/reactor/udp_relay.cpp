@@ -87,6 +87,7 @@ void udp_relay::close() {
     s->fd = -1;
   }
   started_ = false;
+  user_ = nullptr; // the connection's login (and the account) goes now
 }
 
 void udp_relay::touch() {
@@ -208,6 +209,8 @@ void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
     ++ctx_.traffic.udp_dropped;
     return;
   }
+  if (user_ != nullptr && over_bandwidth(user_->up, n))
+    return;
   sockaddr_storage ss;
   auto len = dst.to_sockaddr(ss);
   if (::sendto(out.fd, data, n, 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
@@ -216,7 +219,19 @@ void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
   }
   up_ += n;
   ctx_.traffic.bytes_up += n;
+  if (user_ != nullptr)
+    user_->bytes_up.fetch_add(n, std::memory_order_relaxed);
   touch();
+}
+
+bool udp_relay::over_bandwidth(rate_bucket& bucket, size_t n) {
+  if (bucket.unlimited())
+    return false;
+  limit_clock::time_point retry;
+  if (bucket.grant(ctx_.now, n, n, retry) == n)
+    return false;
+  ++ctx_.traffic.udp_dropped;
+  return true;
 }
 
 void udp_relay::from_targets(udp_socket& out) {
@@ -236,6 +251,8 @@ void udp_relay::from_targets(udp_socket& out) {
       ++ctx_.traffic.udp_dropped;
       continue;
     }
+    if (user_ != nullptr && over_bandwidth(user_->down, static_cast<size_t>(n)))
+      continue;
     std::vector<uint8_t> head;
     socks5::encode_udp_header(socks5::address::from(*src), head);
     // The header goes right before the payload: one sendto, no copy of the
@@ -252,6 +269,8 @@ void udp_relay::from_targets(udp_socket& out) {
     }
     down_ += static_cast<size_t>(n);
     ctx_.traffic.bytes_down += static_cast<size_t>(n);
+    if (user_ != nullptr)
+      user_->bytes_down.fetch_add(static_cast<size_t>(n), std::memory_order_relaxed);
     touch();
   }
 }

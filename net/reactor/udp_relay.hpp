@@ -42,6 +42,13 @@ public:
   /// sockets. Returns the client-facing address, or nothing (errno set).
   std::optional<ip_endpoint> open(ip_endpoint local);
 
+  /// Datagrams of `user` (null: none) count in its totals, and those over
+  /// its bandwidth are dropped (counted): a datagram cannot wait the way a
+  /// stream's reads do, so UDP is policed, not paced.
+  void set_user(account* user) {
+    user_ = user;
+  }
+
   /// Datagrams flow from now on.
   void start();
 
@@ -89,6 +96,9 @@ private:
                size_t n);
   void on_resolved(const std::string& domain, const resolve_result& res);
   void touch();
+  /// True when `bucket` has no room for `n` bytes now (the datagram is
+  /// dropped and counted).
+  bool over_bandwidth(rate_bucket& bucket, size_t n);
 
   loop_context& ctx_;
   idle_node& idle_;
@@ -105,6 +115,7 @@ private:
   std::set<std::string> resolving_;
   uint64_t up_ = 0;
   uint64_t down_ = 0;
+  account* user_ = nullptr;
 };
 
 } // namespace px::net

@@ -20,6 +20,7 @@ import socks  # python3-socks (PySocks)
 import harness
 from harness import (Proxy, USER, PASSWORD, greeting, recv_exact,
                      socks_connect, start_server, stop_server)
+from test_udp_bind import UdpEcho
 
 MIB = 1 << 20
 
@@ -178,6 +179,12 @@ def upload(proxy_port, user, target_port, seconds, out, key):
     out[key] = got
 
 
+USERS = [("few", "few", "sessions=1"),
+         ("rater", "rater", "sessions=0,rate=5"),
+         ("intern", "intern", "group=interns,group=staff"),
+         ("free", "free", "sessions=0")]
+
+
 class LimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -187,10 +194,7 @@ class LimitsTest(unittest.TestCase):
                  f"rule = block group=interns port={cls.other_port}\n")
         cls.proxy = Proxy(extra_server=rules + "[limits]\nuser_sessions = 3\n",
                           prometheus="listen = 127.0.0.1:0\n")
-        set_users(cls.proxy, [("few", "few", "sessions=1"),
-                              ("rater", "rater", "sessions=0,rate=5"),
-                              ("intern", "intern", "group=interns,group=staff"),
-                              ("free", "free", "sessions=0")])
+        set_users(cls.proxy, USERS)
 
     @classmethod
     def tearDownClass(cls):
@@ -279,15 +283,49 @@ class LimitsTest(unittest.TestCase):
         self.assertIsNotNone(s)
         s.close()
 
+    def test_udp_over_a_users_bandwidth_is_dropped(self):
+        # `udpslow` may send 64 KiB/s (a bucket 16 KiB deep): of 40 datagrams
+        # of 8 KiB sent at once, two or three get through, the rest are
+        # dropped and counted; later, with the bucket refilled, one passes.
+        echo = UdpEcho()
+        try:
+            set_users(self.proxy, USERS + [("udpslow", "udpslow", "sessions=0,up=64K")])
+            s = socks.socksocket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.set_proxy(socks.SOCKS5, "127.0.0.1", self.proxy.port,
+                        username="udpslow", password="udpslow")
+            s.settimeout(1)
+            for _ in range(40):
+                s.sendto(b"u" * 8192, ("127.0.0.1", echo.port))
+            time.sleep(0.5)
+            self.assertGreaterEqual(echo.count, 1)
+            self.assertLessEqual(echo.count, 3)
+            before = echo.count
+            s.settimeout(0.2)
+            replies = 0
+            try:
+                while True:
+                    s.recvfrom(65535)
+                    replies += 1
+            except socket.timeout:
+                pass
+            self.assertEqual(replies, before)  # the way back is not limited
+            s.settimeout(2)
+            time.sleep(0.3)
+            s.sendto(b"u" * 8192, ("127.0.0.1", echo.port))
+            data, _ = s.recvfrom(65535)
+            self.assertEqual(len(data), 8192)
+            self.assertEqual(echo.count, before + 1)
+            s.close()
+        finally:
+            echo.stop()
+            set_users(self.proxy, USERS)
+
     def test_reload_changes_limits_and_keeps_tunnels(self):
         tunnels = self.open_tunnels("free", 2)
         self.assertEqual(len(tunnels), 2)
         # free: sessions=1 from now on; its two tunnels stay, a third login
         # is refused; a broken users file changes nothing.
-        set_users(self.proxy, [("few", "few", "sessions=1"),
-                               ("rater", "rater", "sessions=0,rate=5"),
-                               ("intern", "intern", "group=interns,group=staff"),
-                               ("free", "free", "sessions=1")])
+        set_users(self.proxy, USERS[:3] + [("free", "free", "sessions=1")])
         for t in tunnels:
             self.assertTrue(echo_works(t))
         self.assertEqual(self.open_tunnels("free", 1), [])
@@ -299,10 +337,7 @@ class LimitsTest(unittest.TestCase):
         for t in tunnels:
             self.assertTrue(echo_works(t))
             t.close()
-        set_users(self.proxy, [("few", "few", "sessions=1"),
-                               ("rater", "rater", "sessions=0,rate=5"),
-                               ("intern", "intern", "group=interns,group=staff"),
-                               ("free", "free", "sessions=0")])
+        set_users(self.proxy, USERS)
 
 
 class SourceLimitsTest(unittest.TestCase):
