@@ -13,6 +13,7 @@
 // connections is kept here.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -43,8 +44,18 @@ public:
   /// The account of `user` in the newest map (null: no such user).
   std::shared_ptr<net::account> find(const std::string& user) const;
 
+  /// Whether /metrics lists every user (`[limits] per_user_metrics`; set at
+  /// the start and by a reload).
+  bool per_user_metrics() const {
+    return per_user_metrics_.load(std::memory_order_relaxed);
+  }
+  void set_per_user_metrics(bool on) {
+    per_user_metrics_.store(on, std::memory_order_relaxed);
+  }
+
 private:
   std::shared_ptr<const account_map> map_;
+  std::atomic<bool> per_user_metrics_{false};
 };
 
 /// What granting a login found.

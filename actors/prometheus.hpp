@@ -14,6 +14,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include "actors/accounts.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/address.hpp"
@@ -37,17 +38,25 @@ families_of(const metrics_snapshot& snapshot, const std::string& version);
 /// a value that cannot be read is left out.
 std::vector<prometheus::MetricFamily> process_families();
 
-/// What a scrape collects: the board's newest snapshot, then the process.
+/// One series per user (bytes each way, logins, open connections, limit
+/// refusals), read from the accounts' atomics. Only with per_user_metrics:
+/// a proxy with many users would otherwise flood the scraper.
+std::vector<prometheus::MetricFamily> user_families(const account_map& accounts);
+
+/// What a scrape collects: the board's newest snapshot, then the process,
+/// then (when the operator turned it on) the users' series.
 class snapshot_collectable : public prometheus::Collectable {
 public:
-  /// Reads `board` on every scrape.
-  explicit snapshot_collectable(std::shared_ptr<const metrics_board> board);
+  /// Reads `board` (and `accounts`, when not null) on every scrape.
+  explicit snapshot_collectable(std::shared_ptr<const metrics_board> board,
+                                std::shared_ptr<const account_board> accounts = nullptr);
 
   /// Builds the series (on a civetweb thread).
   std::vector<prometheus::MetricFamily> Collect() const override;
 
 private:
   std::shared_ptr<const metrics_board> board_;
+  std::shared_ptr<const account_board> accounts_;
 };
 
 /// A running /metrics endpoint; destroying it stops the server (and joins
@@ -57,7 +66,8 @@ public:
   /// Serves /metrics on `addr` (port 0: one the kernel picks). On failure
   /// returns one line saying why ("prometheus: cannot listen on ADDR: ...").
   static std::variant<std::unique_ptr<prometheus_endpoint>, std::string>
-  start(const net::ip_endpoint& addr, std::shared_ptr<const metrics_board> board);
+  start(const net::ip_endpoint& addr, std::shared_ptr<const metrics_board> board,
+        std::shared_ptr<const account_board> accounts = nullptr);
 
   ~prometheus_endpoint();
 

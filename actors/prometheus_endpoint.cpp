@@ -56,7 +56,8 @@ std::string probe(const net::ip_endpoint& addr) {
 
 std::variant<std::unique_ptr<prometheus_endpoint>, std::string>
 prometheus_endpoint::start(const net::ip_endpoint& addr,
-                           std::shared_ptr<const metrics_board> board) {
+                           std::shared_ptr<const metrics_board> board,
+                           std::shared_ptr<const account_board> accounts) {
   auto fail = [&](const std::string& why) {
     return "prometheus: cannot listen on " + addr.to_string() + ": " + why;
   };
@@ -79,7 +80,8 @@ prometheus_endpoint::start(const net::ip_endpoint& addr,
   // For port 0, the one civetweb bound.
   if (auto ports = ep->exposer_->GetListeningPorts(); !ports.empty())
     ep->addr_.port = static_cast<uint16_t>(ports.front());
-  ep->collectable_ = std::make_shared<snapshot_collectable>(std::move(board));
+  ep->collectable_ = std::make_shared<snapshot_collectable>(std::move(board),
+                                                           std::move(accounts));
   ep->exposer_->RegisterCollectable(ep->collectable_);
   return ep;
 }

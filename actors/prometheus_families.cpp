@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "actors/registry.hpp"
 #include "net/socks5_proto.hpp"
 
 namespace px {
@@ -185,8 +186,42 @@ std::vector<MetricFamily> families_of(const metrics_snapshot& snapshot,
   return out;
 }
 
-snapshot_collectable::snapshot_collectable(std::shared_ptr<const metrics_board> board)
-  : board_(std::move(board)) {
+std::vector<MetricFamily> user_families(const account_map& accounts) {
+  auto bytes = family("user_relayed_bytes_total",
+                      "Bytes relayed per user and direction (per_user_metrics = on).",
+                      MetricType::Counter);
+  auto conns = family("user_connections_total",
+                      "Logins granted per user (per_user_metrics = on).",
+                      MetricType::Counter);
+  auto open = family("user_connections_active",
+                     "Connections logged in per user now (per_user_metrics = on).",
+                     MetricType::Gauge);
+  auto limited = family("user_logins_limited_total",
+                        "Verified logins refused at a limit, per user and limit "
+                        "(per_user_metrics = on).",
+                        MetricType::Counter);
+  for (auto& kv : accounts.by_name) {
+    auto s = stats_of(*kv.second);
+    auto user = [&](labels more = {}) {
+      more.insert(more.begin(), ClientMetric::Label{"user", s.name});
+      return more;
+    };
+    bytes.metric.push_back(sample(MetricType::Counter, s.bytes_up, user({{"direction", "up"}})));
+    bytes.metric.push_back(
+      sample(MetricType::Counter, s.bytes_down, user({{"direction", "down"}})));
+    conns.metric.push_back(sample(MetricType::Counter, s.connections, user()));
+    open.metric.push_back(sample(MetricType::Gauge, s.open, user()));
+    limited.metric.push_back(
+      sample(MetricType::Counter, s.refused_sessions, user({{"limit", "sessions"}})));
+    limited.metric.push_back(
+      sample(MetricType::Counter, s.refused_rate, user({{"limit", "connect_rate"}})));
+  }
+  return {std::move(bytes), std::move(conns), std::move(open), std::move(limited)};
+}
+
+snapshot_collectable::snapshot_collectable(std::shared_ptr<const metrics_board> board,
+                                           std::shared_ptr<const account_board> accounts)
+  : board_(std::move(board)), accounts_(std::move(accounts)) {
   // nop
 }
 
@@ -194,6 +229,9 @@ std::vector<MetricFamily> snapshot_collectable::Collect() const {
   auto out = families_of(*board_->current(), PROXY_VERSION);
   for (auto& f : process_families())
     out.push_back(std::move(f));
+  if (accounts_ && accounts_->per_user_metrics())
+    for (auto& f : user_families(*accounts_->current()))
+      out.push_back(std::move(f));
   return out;
 }
 

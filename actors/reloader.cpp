@@ -94,6 +94,8 @@ void reloader::apply(const config::proxy_config& next,
       .receive([] {}, [](const caf::error& e) { no_answer("registry", e); });
   self->request(targets_.registry, answer_timeout, limits_atom_v, user_limits(next))
     .receive([] {}, [](const caf::error& e) { no_answer("registry", e); });
+  if (targets_.accounts)
+    targets_.accounts->set_per_user_metrics(next.per_user_metrics);
   self->request(targets_.settings, answer_timeout, reload_atom_v, make_settings(next))
     .receive([](bool) {}, [](const caf::error& e) { no_answer("settings", e); });
   if (targets_.access_log)

@@ -14,6 +14,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/accounts.hpp"
 #include "actors/messages.hpp"
 #include "config/proxy_config.hpp"
 #include "net/log.hpp"
@@ -31,6 +32,8 @@ struct reload_targets {
   registry_actor registry;
   /// Writes the access log (null when it is off).
   access_log_actor access_log;
+  /// The users' accounts: whether /metrics lists every user.
+  std::shared_ptr<account_board> accounts;
 };
 
 /// Reloads on SIGHUP and reopens the access log on SIGUSR1; keeps the

@@ -190,6 +190,9 @@ private:
   /// The metrics actor's published snapshot (with Prometheus on).
   std::shared_ptr<metrics_board> board_;
   std::unique_ptr<prometheus_endpoint> prometheus_;
+  /// The users' accounts (the registry publishes them; sessions, loops,
+  /// the reloader and /metrics read them).
+  std::shared_ptr<account_board> accounts_;
 };
 
 bool proxy_program::load_users() {
@@ -252,7 +255,9 @@ void proxy_program::spawn_services() {
     hashers_.push_back(sys.spawn<caf::detached>(hasher));
   persister_ = sys.spawn<caf::detached>(persister);
   // The users' accounts (limits and counters), published by the registry.
-  auto accounts = std::make_shared<account_board>();
+  accounts_ = std::make_shared<account_board>();
+  accounts_->set_per_user_metrics(cfg_.per_user_metrics);
+  auto& accounts = accounts_;
   registry_config reg_cfg{cfg_.users_file, cfg_.max_users};
   reg_cfg.accounts = accounts;
   reg_cfg.io = &*io_;
@@ -281,7 +286,8 @@ void proxy_program::spawn_services() {
   settings_ = sys.spawn(settings, initial, acceptor_);
   reloader_.emplace(sys, cfg_,
                     reload_targets{settings_, registry_,
-                                   log_fd_ >= 0 ? access_log_ : access_log_actor{}});
+                                   log_fd_ >= 0 ? access_log_ : access_log_actor{},
+                                   accounts_});
 }
 
 bool proxy_program::listen_admin(const char* proto, const net::ip_endpoint& addr,
@@ -349,7 +355,7 @@ bool proxy_program::open_listeners() {
 bool proxy_program::start_prometheus() {
   if (!cfg_.prometheus_listen)
     return true;
-  auto res = prometheus_endpoint::start(*cfg_.prometheus_listen, board_);
+  auto res = prometheus_endpoint::start(*cfg_.prometheus_listen, board_, accounts_);
   if (auto err = std::get_if<std::string>(&res)) {
     log::error(*err);
     return false;

@@ -192,7 +192,8 @@ class LimitsTest(unittest.TestCase):
         cls.other, cls.other_port = start_server(harness.EchoHandler)
         rules = ("[rules]\n"
                  f"rule = block group=interns port={cls.other_port}\n")
-        cls.proxy = Proxy(extra_server=rules + "[limits]\nuser_sessions = 3\n",
+        cls.proxy = Proxy(extra_server=rules + "[limits]\nuser_sessions = 3\n"
+                          "per_user_metrics = on\n",
                           prometheus="listen = 127.0.0.1:0\n")
         set_users(cls.proxy, USERS)
 
@@ -246,6 +247,13 @@ class LimitsTest(unittest.TestCase):
         # `few` has sessions=1 over the default 3; `free` has none at all.
         tunnels = self.open_tunnels("few", 2)
         self.assertEqual(len(tunnels), 1)
+        # per_user_metrics = on: the user's own series.
+        text = scrape(self.proxy.metrics_port)
+        self.assertEqual(metric(text, 'socks5_proxy_user_connections_active{user="few"}'), 1)
+        self.assertGreaterEqual(
+            metric(text, 'socks5_proxy_user_logins_limited_total{user="few",limit="sessions"}'), 1)
+        self.assertGreaterEqual(
+            metric(text, 'socks5_proxy_user_relayed_bytes_total{user="few",direction="up"}'), 4)
         for t in tunnels:
             t.close()
         tunnels = self.open_tunnels("free", 6)
@@ -379,6 +387,8 @@ class SourceLimitsTest(unittest.TestCase):
             self.assertGreaterEqual(metric(
                 text, 'socks5_proxy_connections_rejected_total{reason="source_sessions"}'), 1)
             self.assertIn("source_sessions limit reached", proxy.log_text())
+            # Off by default: no series per user.
+            self.assertNotIn("socks5_proxy_user_", text)
         finally:
             proxy.cleanup()
 
