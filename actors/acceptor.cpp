@@ -1,5 +1,6 @@
 #include "actors/acceptor.hpp"
 
+#include <chrono>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -11,6 +12,28 @@ namespace px {
 void acceptor_state::publish(acceptor_actor::pointer self) const {
   desk->publish(admission_policy::make(settings, logins, self));
 }
+
+namespace {
+
+/// An access-log line for a client refused at a limit of its address (it
+/// never had a session to write one).
+void log_refusal(acceptor_actor::stateful_pointer<acceptor_state> self,
+                 const net::ip_endpoint& peer, const char* result) {
+  auto& log = self->state.desk->deps().access_log;
+  if (!log)
+    return;
+  access_record rec;
+  rec.start_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  rec.client = peer.to_string();
+  rec.user = "-";
+  rec.destination = "-";
+  rec.result = result;
+  self->send(log, std::move(rec));
+}
+
+} // namespace
 
 acceptor_actor::behavior_type
 acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
@@ -29,9 +52,11 @@ acceptor(acceptor_actor::stateful_pointer<acceptor_state> self,
           break;
         case metric::rejected_source_sessions:
           log::info(who + ": source_sessions limit reached");
+          log_refusal(self, msg.peer, "source-sessions");
           break;
         case metric::rejected_source_rate:
           log::info(who + ": source_connect_rate limit reached");
+          log_refusal(self, msg.peer, "source-rate");
           break;
         default:
           log::debug(who + ": max_clients reached");

@@ -387,6 +387,8 @@ class SourceLimitsTest(unittest.TestCase):
             self.assertGreaterEqual(metric(
                 text, 'socks5_proxy_connections_rejected_total{reason="source_sessions"}'), 1)
             self.assertIn("source_sessions limit reached", proxy.log_text())
+            self.assertTrue(any("result=source-sessions" in l
+                                for l in proxy.wait_access_lines(1)))
             # Off by default: no series per user.
             self.assertNotIn("socks5_proxy_user_", text)
         finally:
@@ -400,6 +402,9 @@ class SourceLimitsTest(unittest.TestCase):
             time.sleep(0.25)
             self.assertFalse(closed_at_once(proxy.port))
             self.assertIn("source_connect_rate limit reached", proxy.log_text())
+            lines = proxy.wait_access_lines(1)
+            self.assertTrue(any("client=127.0.0.1" in l and "result=source-rate" in l
+                                for l in lines), "\n".join(lines))
         finally:
             proxy.cleanup()
 
