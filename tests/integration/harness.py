@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 PROXY_BIN = os.environ.get("PROXY_BIN", "")
 SOURCE_DIR = os.environ.get(
@@ -335,3 +336,21 @@ def socks_connect(proxy_port, host, port, user=USER, password=PASSWORD,
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def echo_works(s):
+    """One round trip of 4 bytes through an echo tunnel."""
+    s.sendall(b"ping")
+    return recv_exact(s, 4) == b"ping"
+
+
+def scrape(port):
+    """The text of GET /metrics on 127.0.0.1:port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def metric(text, name):
+    """The value of the series `name` (with its labels) in `text`, or None."""
+    m = re.search("^" + re.escape(name) + r" (\d+)", text, re.M)
+    return int(m.group(1)) if m else None

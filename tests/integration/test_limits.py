@@ -5,39 +5,21 @@ measured at the target and at the client over 10 s, for one connection and
 four of the same user, with splice on and off; rules by group; limits
 changed by a reload while tunnels stay open."""
 
-import os
-import re
 import signal
 import socket
 import socketserver
 import threading
 import time
 import unittest
-import urllib.request
 
 import socks  # python3-socks (PySocks)
 
 import harness
-from harness import (Proxy, USER, PASSWORD, greeting, recv_exact,
-                     socks_connect, start_server, stop_server)
+from harness import (Proxy, USER, PASSWORD, echo_works, greeting, metric,
+                     recv_exact, scrape, socks_connect, start_server, stop_server)
 from test_udp_bind import UdpEcho
 
 MIB = 1 << 20
-
-
-def echo_works(s):
-    s.sendall(b"ping")
-    return recv_exact(s, 4) == b"ping"
-
-
-def scrape(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return r.read().decode()
-
-
-def metric(text, name):
-    m = re.search("^" + re.escape(name) + r" (\d+)", text, re.M)
-    return int(m.group(1)) if m else None
 
 
 def set_users(proxy, extra):

@@ -10,34 +10,19 @@ import struct
 import subprocess
 import time
 import unittest
-import urllib.request
 
 import socks  # python3-socks (PySocks)
 
 import harness
-from harness import (PASSWORD, USER, Proxy, auth, greeting, read_reply,
-                     recv_exact, socks_connect, start_server, stop_server)
+from harness import (PASSWORD, USER, Proxy, auth, echo_works, greeting, metric,
+                     read_reply, recv_exact, scrape, socks_connect, start_server,
+                     stop_server)
 from test_udp_bind import UdpEcho, udp_header
 
 
 def curl(*args):
     return subprocess.run(["curl", "-sS", "--max-time", "20", *args],
                           capture_output=True, text=True, timeout=30)
-
-
-def echo_works(s):
-    s.sendall(b"ping")
-    return recv_exact(s, 4) == b"ping"
-
-
-def scrape(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return r.read().decode()
-
-
-def metric(text, name):
-    m = re.search("^" + re.escape(name) + r" (\d+)", text, re.M)
-    return int(m.group(1)) if m else None
 
 
 class RulesTest(unittest.TestCase):
