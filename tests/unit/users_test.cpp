@@ -264,6 +264,54 @@ CAF_TEST(deletes and new passwords are written before they are answered) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(the registry publishes accounts with the limits and groups in force) {
+  // demo: the defaults; boss: its own line's overrides and groups.
+  auto boss = plain_entry("boss", config::role_admin | config::role_socks, hash_demo);
+  boss.sessions = 1;
+  boss.bandwidth_down = 0; // explicitly unlimited
+  boss.groups = {"ops", "staff"};
+  self->send(reg, reload_atom_v,
+             std::vector<config::user_entry>{boss, plain_entry("demo", config::role_socks,
+                                                               hash_demo)});
+  net::account_limits defaults;
+  defaults.sessions = 5;
+  defaults.connect_rate = 10;
+  defaults.bandwidth_down = 1 << 20;
+  self->send(reg, limits_atom_v, defaults);
+  run();
+  auto demo = accounts->find("demo");
+  auto chief = accounts->find("boss");
+  CAF_REQUIRE(demo && chief);
+  CAF_CHECK(demo->limits() == defaults);
+  CAF_CHECK_EQUAL(chief->limits().sessions, 1u);
+  CAF_CHECK_EQUAL(chief->limits().connect_rate, 10u);
+  CAF_CHECK_EQUAL(chief->limits().bandwidth_down, 0u);
+  CAF_CHECK(*chief->groups() == (std::vector<std::string>{"ops", "staff"}));
+  // New defaults reach existing accounts (the same objects: counters stay).
+  CAF_CHECK(login("demo", "demo", 7) == auth_verdict::granted);
+  defaults.sessions = 0;
+  self->send(reg, limits_atom_v, defaults);
+  run();
+  CAF_CHECK(accounts->find("demo") == demo);
+  CAF_CHECK_EQUAL(demo->limits().sessions, 0u);
+  // The counters, as `proxyctl users stats` reads them.
+  auto h = self->request(reg, caf::infinite, stats_atom_v, std::string{"demo"});
+  run();
+  std::vector<user_stats> got;
+  h.receive([&](std::vector<user_stats>& v) { got = std::move(v); }, [](caf::error&) {});
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].name, "demo");
+  CAF_CHECK_EQUAL(got[0].open, 1u);
+  CAF_CHECK_EQUAL(got[0].connections, 1u);
+  CAF_CHECK_EQUAL(got[0].bandwidth_down, uint64_t{1} << 20);
+  // A user dropped by a reload loses its account (marked deleted first).
+  self->send(reg, reload_atom_v, std::vector<config::user_entry>{boss});
+  run();
+  CAF_CHECK(!accounts->find("demo"));
+  CAF_CHECK(demo->deleted.load());
+  CAF_CHECK(closes(io) == (std::vector<net::conn_id>{7}));
+}
+
 CAF_TEST(a reload that drops a user acts like a delete) {
   CAF_CHECK(login("demo", "demo", 7) == auth_verdict::granted);
   self->send(reg, reload_atom_v,
