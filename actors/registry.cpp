@@ -498,6 +498,20 @@ std::array<uint8_t, 32> random_key() {
   return key;
 }
 
+/// Replaces all users (a reload of the users file).
+void reload_users(registry_ptr self, const std::vector<config::user_entry>& entries) {
+  size_t gone = 0;
+  auto names = self->state.load(entries, &gone);
+  // At once: a dropped user must not log in again, and its sessions end as
+  // after a delete over the admin plane.
+  forget_logins(self, names, gone);
+  if (names.empty()) {
+    self->state.sync_accounts();
+    publish(self);
+  }
+  log::info("users reloaded: " + std::to_string(entries.size()) + " users");
+}
+
 } // namespace
 
 registry_actor::behavior_type
@@ -533,16 +547,7 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       self->state.sync_accounts();
     },
     [=](reload_atom, std::vector<config::user_entry>& entries) {
-      size_t gone = 0;
-      auto names = self->state.load(entries, &gone);
-      // At once: a dropped user must not log in again, and its sessions
-      // end as after a delete over the admin plane.
-      forget_logins(self, names, gone);
-      if (names.empty()) {
-        self->state.sync_accounts();
-        publish(self);
-      }
-      log::info("users reloaded: " + std::to_string(entries.size()) + " users");
+      reload_users(self, entries);
     },
     [=](add_atom, const std::string& user, const std::string& password,
         uint8_t roles) { return add_user(self, user, password, roles); },

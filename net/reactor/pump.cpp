@@ -166,6 +166,17 @@ void pump::on_empty() {
   }
 }
 
+size_t pump::copy_room() {
+  if (!buf_)
+    buf_.reset(new uint8_t[cap_]);
+  if (tail_ == cap_ && head_ > 0) {
+    std::memmove(buf_.get(), buf_.get() + head_, tail_ - head_);
+    tail_ -= head_;
+    head_ = 0;
+  }
+  return cap_ - tail_;
+}
+
 bool pump::fill(bool& moved) {
   for (;;) {
     if (eof_ || !src_->rd || held_ >= cap_)
@@ -186,14 +197,7 @@ bool pump::fill(bool& moved) {
                  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       settle(n, room);
     } else {
-      if (!buf_)
-        buf_.reset(new uint8_t[cap_]);
-      if (tail_ == cap_ && head_ > 0) {
-        std::memmove(buf_.get(), buf_.get() + head_, tail_ - head_);
-        tail_ -= head_;
-        head_ = 0;
-      }
-      room = allowance(cap_ - tail_);
+      room = allowance(copy_room());
       if (room == 0)
         return true; // the bucket is empty: step again at resume_
       n = src_->read_some(buf_.get() + tail_, room);

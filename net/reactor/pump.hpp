@@ -138,6 +138,9 @@ private:
   bool write_refused(ssize_t n, pump_result& r);
   /// Reads from the source into the pipe or buffer; false on error.
   bool fill(bool& moved);
+  /// Copy mode: the buffer (made when missing, its bytes moved to the
+  /// front when its end is reached) and the room at its end.
+  size_t copy_room();
   /// How much of `room` the bucket grants now (all without one; 0: wait).
   size_t allowance(size_t room);
   /// A read of `n` used `n` of `granted` bytes: the rest goes back.
