@@ -101,6 +101,10 @@ struct session_settings {
   int64_t handshake_timeout_ms = 10000;
   /// DNS and every TCP attempt of a CONNECT, in milliseconds.
   int64_t connect_timeout_ms = 10000;
+  /// Which family a CONNECT to a name tries first, and the delay between
+  /// its attempts (Happy Eyeballs), in milliseconds.
+  net::address_family prefer = net::address_family::system;
+  int64_t attempt_delay_ms = 250;
   /// How long a BIND waits for its peer, in milliseconds.
   int64_t bind_timeout_ms = 60000;
   /// A relay without traffic this long closes, in milliseconds.
@@ -339,7 +343,8 @@ typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   // The rules are a process-local value (never serialized): their count only.
   auto rules = x.rules ? x.rules->rules().size() : size_t{0};
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
-           x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms,
+           x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms, x.prefer,
+           x.attempt_delay_ms,
            x.bind_timeout_ms,
            x.idle_timeout_ms, x.splice, x.allow_clients, x.source_sessions,
            x.source_connect_rate, rules,

@@ -320,6 +320,8 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.no_auth = s.auth != config::auth_mode::userpass;
   plan.deadline = milliseconds{s.handshake_timeout_ms};
   plan.connect_timeout = milliseconds{s.connect_timeout_ms};
+  plan.connect.prefer = s.prefer;
+  plan.connect.attempt_delay = milliseconds{s.attempt_delay_ms};
   plan.rules = s.rules;
   plan.relay = relay_for(s);
   return plan;

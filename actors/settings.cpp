@@ -32,6 +32,8 @@ session_settings make_settings(const config::proxy_config& cfg) {
   s.max_clients = cfg.max_clients;
   s.handshake_timeout_ms = cfg.handshake_timeout.count();
   s.connect_timeout_ms = cfg.connect_timeout.count();
+  s.prefer = cfg.prefer;
+  s.attempt_delay_ms = cfg.happy_eyeballs_delay.count();
   s.bind_timeout_ms = cfg.bind_timeout.count();
   s.idle_timeout_ms = cfg.idle_timeout.count();
   s.splice = cfg.splice;

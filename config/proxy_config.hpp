@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "net/conn_control.hpp"
 #include "net/rules.hpp"
 
 namespace px::config {
@@ -61,6 +62,11 @@ struct proxy_config {
   size_t buffer_size = 64 * 1024;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds connect_timeout{10000};
+  /// Which family of a name's addresses a CONNECT tries first (`prefer`),
+  /// and how long an attempt may go unanswered before the next address is
+  /// tried alongside it (`happy_eyeballs_delay`, RFC 8305).
+  net::address_family prefer = net::address_family::system;
+  std::chrono::milliseconds happy_eyeballs_delay{250};
   /// BIND: how long to wait for the peer to connect.
   std::chrono::milliseconds bind_timeout{60000};
   std::chrono::milliseconds idle_timeout{300000};

@@ -47,6 +47,8 @@ const std::vector<key_rule>& rules() {
     rule("buffer_size", now, &c::buffer_size),
     rule("handshake_timeout", now, &c::handshake_timeout),
     rule("connect_timeout", now, &c::connect_timeout),
+    rule("prefer", now, &c::prefer),
+    rule("happy_eyeballs_delay", now, &c::happy_eyeballs_delay),
     rule("bind_timeout", now, &c::bind_timeout),
     rule("idle_timeout", now, &c::idle_timeout),
     rule("allow_client", now, &c::allow_clients),

@@ -130,6 +130,22 @@ struct close_stats {
   std::chrono::steady_clock::time_point closed_at;
 };
 
+/// Which family of a name's addresses is tried first (`prefer`).
+enum class address_family : uint8_t {
+  /// The family of the resolver's first address.
+  system,
+  ipv4,
+  ipv6,
+};
+
+/// How a CONNECT picks among a name's addresses (Happy Eyeballs, RFC 8305).
+struct connect_policy {
+  address_family prefer = address_family::system;
+  /// The next address is tried after this long without an answer (or at
+  /// once when the attempt before failed).
+  std::chrono::milliseconds attempt_delay{250};
+};
+
 /// Parameters of a connect command.
 struct connect_request {
   /// Where to connect: an IP endpoint or a domain name with a port.
@@ -182,8 +198,10 @@ struct handshake_plan {
   /// The connection is closed (close_reason::handshake_timeout) when its
   /// request has not been read by then.
   std::chrono::milliseconds deadline{10000};
-  /// How a CONNECT is run: deadline for DNS and every TCP attempt.
+  /// How a CONNECT is run: deadline for DNS and every TCP attempt, and
+  /// the order and pace of the attempts.
   std::chrono::milliseconds connect_timeout{10000};
+  connect_policy connect;
   /// The access rules (null: none), checked by the loop for every request
   /// (REP 0x02 through on_connect_failed(denied) when one blocks), every
   /// resolved address of a CONNECT, a BIND's peer and UDP datagrams.

@@ -1,14 +1,22 @@
-// A CONNECT's attempts: the resolved addresses minus those the owner's
-// rules forbid, tried one after the other with a non-blocking connect on
-// the connection's upstream side. It returns pending, connected or failed;
-// the loop decides what follows (the deadline is the loop's too).
+// A CONNECT's attempts (Happy Eyeballs, RFC 8305): the resolved addresses
+// minus those the owner's rules forbid, ordered by family preference and
+// interleaved (preferred, other, preferred...), tried with non-blocking
+// connects. The first attempt starts at once; the next starts when the one
+// before has failed or after the attempt delay without an answer, so that
+// a family that blackholes costs the delay, not the connect timeout. The
+// first attempt to connect wins and the others are closed. The connector
+// returns pending (with when to start the next attempt), connected or
+// failed; the loop arms the timer, and the deadline is the loop's too.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <vector>
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
 #include "net/rules.hpp"
+#include "net/reactor/deadlines.hpp"
 #include "net/reactor/side.hpp"
 
 namespace px::net {
@@ -24,27 +32,61 @@ struct connect_outcome {
   /// The target reached and our address towards it (connected).
   ip_endpoint remote;
   ip_endpoint local;
+  /// Pending: when the next attempt starts unless an answer comes first
+  /// (epoch: no attempt is left to start).
+  time_point next_attempt{};
 };
+
+/// Orders `addrs` for Happy Eyeballs: the preferred family first (system:
+/// the family of the first address), then the families alternate, each in
+/// the resolver's order.
+void order_for_attempts(std::vector<ip_endpoint>& addrs, address_family prefer);
 
 class connector {
 public:
+  /// Attempts in flight at most (each holds a socket).
+  static constexpr size_t max_in_flight = 3;
+
   /// Starts with `addrs` minus those the rules of `who` block for a
   /// CONNECT to `name` (empty: an address was given); none left: denied.
+  /// `policy`: family preference and the delay between attempts.
   connect_outcome start(std::vector<ip_endpoint> addrs, const rule_subject& who,
-                        std::string_view name, side& up, loop_context& ctx);
+                        std::string_view name, side& up, loop_context& ctx,
+                        const connect_policy& policy = {});
 
-  /// `up` reported readiness: connected, still pending, or (after trying
-  /// every address left) failed.
+  /// An attempt reported readiness: the winner moves to `up` (connected),
+  /// or still pending, or (every address failed) failed.
   connect_outcome on_ready(side& up, loop_context& ctx);
 
+  /// The attempt delay passed: the next attempt starts (if any is left).
+  connect_outcome on_timer(side& up, loop_context& ctx);
+
+  /// Closes every attempt in flight (a deadline, the connection closing).
+  void abort();
+
 private:
-  connect_outcome try_next(side& up, loop_context& ctx);
-  connect_outcome retry(int err, side& up, loop_context& ctx);
-  static connect_outcome connected(side& up, const ip_endpoint& remote);
+  struct attempt {
+    side s;
+    /// Index of its address in addrs_.
+    size_t index = 0;
+    bool active = false;
+  };
+
+  /// Starts the next address's attempt (skipping those that fail at once).
+  void launch(side& up, loop_context& ctx);
+  /// What `a` says now: connected (true), still pending, or failed (closed).
+  bool check(attempt& a, ip_endpoint& remote);
+  connect_outcome won(attempt& a, const ip_endpoint& remote, side& up,
+                      loop_context& ctx);
+  connect_outcome pending_or_failed(side& up, loop_context& ctx);
+  size_t in_flight() const;
 
   std::vector<ip_endpoint> addrs_;
   size_t next_ = 0;
   connect_error last_ = connect_error::none;
+  std::chrono::milliseconds delay_{250};
+  time_point next_at_{};
+  std::array<attempt, max_in_flight> attempts_;
 };
 
 } // namespace px::net

@@ -28,6 +28,8 @@ enum class deadline_kind : uint8_t {
   drain,
   /// A relay waiting for its user's bandwidth reads again.
   bandwidth,
+  /// A CONNECT of generation `gen` starts its next attempt.
+  attempt,
 };
 
 /// A due deadline.

@@ -162,6 +162,11 @@ void loop::run_deadlines() {
         if (c->state == cstate::relaying && !c->rel.output_done())
           close_conn(*c, close_reason::transform_failed);
         break;
+      case deadline_kind::attempt:
+        // Happy Eyeballs: no answer within the attempt delay.
+        if (c->state == cstate::connecting && c->op_gen == d.gen)
+          on_connect(*c, c->connect_op.on_timer(c->up, ctx_));
+        break;
       case deadline_kind::bandwidth:
         if (c->state == cstate::relaying && c->resume_at <= d.when) {
           c->resume_at = {};
@@ -325,6 +330,7 @@ void loop::do_close_all() {
 }
 
 void loop::release_fds(conn& c) {
+  c.connect_op.abort();
   c.rel.release();
   c.down.close();
   c.up.close();

@@ -163,12 +163,15 @@ void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
   for (auto& a : res.addrs)
     a.port = c->target.port();
   on_connect(*c, c->connect_op.start(std::move(res.addrs), c->who,
-                                            c->target.domain, c->up, ctx_));
+                                            c->target.domain, c->up, ctx_,
+                                            c->plan->connect));
 }
 
 void loop::on_connect(conn& c, const connect_outcome& out) {
   switch (out.status) {
     case connect_status::pending:
+      if (out.next_attempt != time_point{})
+        ctx_.timers.arm(out.next_attempt, c.id, c.op_gen, deadline_kind::attempt);
       return;
     case connect_status::failed:
       connect_failed(c, out.err);
@@ -197,6 +200,7 @@ void loop::connect_failed(conn& c, connect_error err) {
     c.connected_at = ctx_.now;
   }
   ++c.op_gen;
+  c.connect_op.abort();
   c.up.close();
   c.state = cstate::handshake; // the owner now sends a reply and closes
   c.handler->on_connect_failed(c.id, err);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/reactor.hpp"
+#include "net/reactor/connector.hpp"
 
 using namespace px;
 using namespace std::chrono_literals;
@@ -592,3 +593,27 @@ CAF_TEST(copy and splice relays move bulk data intact both ways) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(happy eyeballs orders addresses by family and interleaves them) {
+  auto ep = [](const char* s) { return *net::ip_endpoint::parse(s, 80); };
+  std::vector<net::ip_endpoint> resolved{ep("10.0.0.1"), ep("10.0.0.2"), ep("::1"),
+                                         ep("::2"), ep("::3")};
+  auto order = [&](net::address_family f) {
+    auto v = resolved;
+    net::order_for_attempts(v, f);
+    std::vector<std::string> out;
+    for (auto& a : v)
+      out.push_back(a.host_string());
+    return out;
+  };
+  using f = net::address_family;
+  using names = std::vector<std::string>;
+  // System: the resolver's first family leads.
+  CAF_CHECK(order(f::system) == (names{"10.0.0.1", "::1", "10.0.0.2", "::2", "::3"}));
+  CAF_CHECK(order(f::ipv6) == (names{"::1", "10.0.0.1", "::2", "10.0.0.2", "::3"}));
+  CAF_CHECK(order(f::ipv4) == order(f::system));
+  // One family only: the resolver's order.
+  std::vector<net::ip_endpoint> v4{ep("10.0.0.2"), ep("10.0.0.1")};
+  net::order_for_attempts(v4, f::ipv6);
+  CAF_CHECK_EQUAL(v4[0].host_string(), "10.0.0.2");
+}
