@@ -37,6 +37,9 @@ struct admin_deps {
   settings_actor settings;
   /// Failed logins per source address, shared by every admin session.
   login_guard_actor guard;
+  /// Runs reloads on the main thread (null: the Manager reload command
+  /// answers with a server error).
+  reload_desk_actor reload;
 };
 
 /// Failed logins after which an association is closed.
