@@ -1,7 +1,8 @@
 // Admin session actors: one per SCTP association, speaking SPCP or the
 // Manager protocol. They hold no proxy state: every number comes from the
 // metrics actor, every setting from the settings actor, every credential
-// check from the registry.
+// check from the registry, and a reload runs on the main thread, asked for
+// through the reload desk (admin/manager_reload.hpp).
 //
 // Handlers (dynamically typed; transport events arrive as messages):
 //   admin_msg      one whole request      -> parse, ask, reply

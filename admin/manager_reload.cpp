@@ -32,9 +32,12 @@ void request_reload(caf::stateful_actor<manager_state>* self,
                                         out.text));
       },
       [=](const caf::error& err) {
-        log::warning("Manager: reload: no outcome: " + caf::to_string(err));
-        finish(mgr::encode_reload_reply(mgr::status::server_error,
-                                        "no outcome: " + caf::to_string(err)));
+        auto why = err == caf::sec::request_timeout
+                     ? "no outcome within " + std::to_string(reload_timeout.count())
+                         + " s (the reload may still run)"
+                     : "no outcome: " + caf::to_string(err);
+        log::warning("Manager: reload: " + why);
+        finish(mgr::encode_reload_reply(mgr::status::server_error, why));
       });
 }
 
