@@ -264,6 +264,18 @@ struct access_log_spec {
   config::access_log_format format = config::access_log_format::text;
 };
 
+// -- reload -------------------------------------------------------------------
+
+/// The outcome of a reload of the config file and the users file (SIGHUP or
+/// the admin plane's reload command).
+struct reload_outcome {
+  /// The files were valid and their values are in force.
+  bool ok = false;
+  /// One line: "reloaded PATH" (and the keys that need a restart), or the
+  /// error that kept the running configuration (FILE:LINE: ...).
+  std::string text;
+};
+
 // -- registry -----------------------------------------------------------------
 
 // Verified logins, login checks and their verdicts, adds: in
@@ -399,6 +411,12 @@ typename Inspector::result_type inspect(Inspector& f, access_log_spec& x) {
   return f(caf::meta::type_name("access_log_spec"), x.target, x.format);
 }
 
+/// @relates reload_outcome
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reload_outcome& x) {
+  return f(caf::meta::type_name("reload_outcome"), x.ok, x.text);
+}
+
 } // namespace px
 
 namespace px::net {
@@ -426,7 +444,8 @@ CAF_ADD_ATOM(proxy, px, auth_atom, "auth")
 CAF_ADD_ATOM(proxy, px, verify_atom, "verify")
 /// Asks a hasher to hash a password.
 CAF_ADD_ATOM(proxy, px, hash_atom, "hash")
-/// Replaces the registry's users, or the file's settings (SIGHUP reload).
+/// Replaces the registry's users, or the file's settings (SIGHUP reload);
+/// alone: asks the reload desk for a reload.
 CAF_ADD_ATOM(proxy, px, reload_atom, "reload")
 /// Gives the registry the users' default limits.
 CAF_ADD_ATOM(proxy, px, limits_atom, "limits")
@@ -556,6 +575,14 @@ using settings_actor = caf::typed_actor<
   /// answered once the acceptor published them.
   caf::replies_to<reload_atom, session_settings>::with<bool>>;
 
+/// Hands reloads asked for over the admin plane to the main thread, which
+/// runs them one at a time (actors/reload_desk.hpp).
+using reload_desk_actor = caf::typed_actor<
+  /// Reload -> the outcome of a reload that began after this request.
+  caf::replies_to<reload_atom>::with<reload_outcome>,
+  /// From the main thread: the reload it was asked for has ended.
+  caf::reacts_to<reload_outcome>>;
+
 } // namespace px
 
 // -- type IDs ------------------------------------------------------------------
@@ -598,5 +625,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::net::account_limits))
   CAF_ADD_TYPE_ID(proxy, (px::user_stats))
   CAF_ADD_TYPE_ID(proxy, (std::vector<px::user_stats>))
+  CAF_ADD_TYPE_ID(proxy, (px::reload_outcome))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

@@ -48,39 +48,37 @@ reloader::reloader(caf::actor_system& sys, config::proxy_config running,
   // nop
 }
 
-bool reloader::read_files(config::proxy_config& next,
-                          std::vector<config::user_entry>& users) {
-  auto fail = [](const std::string& err) {
-    log::error("reload failed, keeping the running configuration and users: "
-               + err);
-    return false;
-  };
+std::string reloader::read_files(config::proxy_config& next,
+                                 std::vector<config::user_entry>& users,
+                                 std::string& restart) {
   auto loaded = config::load(running_.path);
   if (auto err = std::get_if<std::string>(&loaded))
-    return fail(*err);
+    return *err;
   auto plan = config::plan_reload(running_, std::get<config::proxy_config>(loaded));
-  if (!plan.restart_needed.empty())
-    log::warning("reload: restart needed to apply " + config::join(plan.restart_needed)
+  if (!plan.restart_needed.empty()) {
+    restart = config::join(plan.restart_needed);
+    log::warning("reload: restart needed to apply " + restart
                  + " (the running values stay)");
+  }
   next = std::move(plan.next);
   if (!next.users_file.empty()) {
     auto read = config::load_users(next.users_file);
     if (auto err = std::get_if<std::string>(&read))
-      return fail(*err);
+      return *err;
     users = std::get<std::vector<config::user_entry>>(std::move(read));
   }
   // A log the proxy may not write fails here, as in --check.
   if (next.access_log != running_.access_log) {
     int fd = -1;
     if (auto err = open_access_log(next.access_log, fd); !err.empty())
-      return fail(err);
+      return err;
     if (fd > STDERR_FILENO)
       ::close(fd);
   }
   log::info("reloading " + running_.path
             + (plan.changed.empty() ? std::string{": no key changed"}
                                     : ": " + config::join(plan.changed)));
-  return true;
+  return {};
 }
 
 void reloader::apply(const config::proxy_config& next,
@@ -104,15 +102,22 @@ void reloader::apply(const config::proxy_config& next,
                [](const caf::error& e) { no_answer("access log", e); });
 }
 
-std::string reloader::reload() {
+reload_outcome reloader::reload() {
   config::proxy_config next;
   std::vector<config::user_entry> users;
-  if (!read_files(next, users))
-    return "reload failed, running with the previous configuration";
+  std::string restart;
+  if (auto err = read_files(next, users, restart); !err.empty()) {
+    log::error("reload failed, keeping the running configuration and users: "
+               + err);
+    return {false, err};
+  }
   apply(next, std::move(users));
   running_ = std::move(next);
   log::info("reloaded " + running_.path);
-  return "reloaded " + running_.path;
+  auto text = "reloaded " + running_.path;
+  if (!restart.empty())
+    text += " (restart needed to apply " + restart + ")";
+  return {true, text};
 }
 
 void reloader::reopen_access_log() {

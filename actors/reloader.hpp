@@ -1,5 +1,6 @@
-// The reload (SIGHUP) and the access log reopen (SIGUSR1), run on the main
-// thread, which waits for signals and may block. A reload reads the config
+// The reload (SIGHUP, or the Manager protocol's reload command through the
+// reload desk) and the access log reopen (SIGUSR1), run on the main thread,
+// which waits for signals and reload requests and may block. A reload reads the config
 // file and the users file again and checks them whole (what --check checks)
 // before anything changes: when either is invalid, the error is logged as
 // one line (FILE:LINE: ...) and the running configuration stays. Otherwise
@@ -44,9 +45,10 @@ public:
   reloader(caf::actor_system& sys, config::proxy_config running,
            reload_targets targets);
 
-  /// SIGHUP: rereads and applies the config file, the users file and the
-  /// access log; returns a one-line outcome for the service manager.
-  std::string reload();
+  /// SIGHUP or the admin plane: rereads and applies the config file, the
+  /// users file and the access log; returns the one-line outcome (the
+  /// error, FILE:LINE: ..., when a file is invalid).
+  reload_outcome reload();
 
   /// SIGUSR1: opens the access log file anew (after logrotate renamed it).
   void reopen_access_log();
@@ -57,9 +59,11 @@ public:
   }
 
 private:
-  /// Reads and checks the files; false (logged) when one is invalid.
-  bool read_files(config::proxy_config& next,
-                  std::vector<config::user_entry>& users);
+  /// Reads and checks the files; the error when one is invalid (empty:
+  /// valid). `restart` names the changed keys that need a restart.
+  std::string read_files(config::proxy_config& next,
+                         std::vector<config::user_entry>& users,
+                         std::string& restart);
 
   /// Sends the new values to their owners and waits for the answers.
   void apply(const config::proxy_config& next,

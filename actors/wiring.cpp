@@ -18,11 +18,13 @@
 #include "actors/access_log.hpp"
 #include "actors/admission.hpp"
 #include "actors/hasher.hpp"
+#include "actors/main_inbox.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/persister.hpp"
 #include "actors/prometheus.hpp"
 #include "actors/registry.hpp"
+#include "actors/reload_desk.hpp"
 #include "actors/reloader.hpp"
 #include "actors/service_notify.hpp"
 #include "actors/settings.hpp"
@@ -106,8 +108,9 @@ public:
   /// Opens the access log; false (logged) when it cannot be opened.
   bool open_access_log();
 
-  /// Raises the open-file limit; blocks the signals main waits for.
-  void prepare_process();
+  /// Raises the open-file limit; blocks the signals main waits for and
+  /// opens the main thread's inbox; false (logged) when it cannot.
+  bool prepare_process();
 
   /// Constructs the reactor (its loops start later, in start_serving).
   void open_reactor();
@@ -137,9 +140,12 @@ public:
   /// Tells the service manager that every listener accepts (READY=1).
   void notify_ready();
 
-  /// Waits for SIGINT or SIGTERM; reloads on SIGHUP (RELOADING=1, then
-  /// READY=1), reopens the access log on SIGUSR1.
+  /// Waits for SIGINT or SIGTERM; reloads on SIGHUP and when the reload
+  /// desk asks, reopens the access log on SIGUSR1.
   void wait_for_stop_signal();
+
+  /// Reloads between RELOADING=1 and READY=1; the outcome.
+  reload_outcome reload_now(const std::string& why);
 
   /// Stops accepting, waits for connections, closes the rest, stops.
   void shut_down();
@@ -172,6 +178,8 @@ private:
   std::vector<config::user_entry> users_;
   int log_fd_ = -1;
   sigset_t signals_{};
+  /// Signals and reload requests (shared with the reload desk's `ring`).
+  std::shared_ptr<main_inbox> inbox_;
   std::optional<net::reactor> io_;
   std::optional<caf::actor_system_config> sys_cfg_;
   std::optional<caf::actor_system> sys_;
@@ -183,6 +191,7 @@ private:
   std::shared_ptr<admission_desk> desk_;
   acceptor_actor acceptor_;
   settings_actor settings_;
+  reload_desk_actor reloads_;
   /// Holds actor handles: destroyed before the actor system.
   std::optional<reloader> reloader_;
   std::unique_ptr<net::sctp_transport> admin_tx_;
@@ -215,7 +224,7 @@ bool proxy_program::open_access_log() {
   return true;
 }
 
-void proxy_program::prepare_process() {
+bool proxy_program::prepare_process() {
   raise_fd_limit();
   // Block the signals we handle in every thread; main waits for them.
   sigemptyset(&signals_);
@@ -225,6 +234,12 @@ void proxy_program::prepare_process() {
   sigaddset(&signals_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  inbox_ = std::make_shared<main_inbox>(signals_);
+  if (!inbox_->error().empty()) {
+    log::error(inbox_->error());
+    return false;
+  }
+  return true;
 }
 
 void proxy_program::open_reactor() {
@@ -284,6 +299,7 @@ void proxy_program::spawn_services() {
   desk_->publish(admission_policy::make(initial, nullptr, acceptor_));
   caf::anon_send(registry_, logins_sink{acceptor_});
   settings_ = sys.spawn(settings, initial, acceptor_);
+  reloads_ = sys.spawn(reload_desk, [inbox = inbox_] { inbox->ring(); });
   reloader_.emplace(sys, cfg_,
                     reload_targets{settings_, registry_,
                                    log_fd_ >= 0 ? access_log_ : access_log_actor{},
@@ -314,7 +330,7 @@ bool proxy_program::start_admin_plane() {
     return false;
   }
   admin_deps adeps{admin_tx_.get(), registry_, metrics_, settings_,
-                   sys_->spawn(login_guard)};
+                   sys_->spawn(login_guard), reloads_};
   auto how = describe_transport(cfg_, *admin_tx_);
   std::vector<std::string> lines;
   bool ok = !cfg_.spcp_listen
@@ -389,13 +405,14 @@ void proxy_program::notify_ready() {
 
 void proxy_program::wait_for_stop_signal() {
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals_, &sig) != 0)
+    int sig = inbox_->next();
+    if (sig == main_inbox::reload_request) {
+      caf::anon_send(reloads_, reload_now("reloading " + cfg().path
+                                          + " (asked over the admin plane)"));
       continue;
+    }
     if (sig == SIGHUP) {
-      service::reloading("reloading " + cfg().path);
-      auto outcome = reloader_->reload();
-      service::ready(outcome);
+      reload_now("reloading " + cfg().path);
       continue;
     }
     if (sig == SIGUSR1) {
@@ -406,6 +423,14 @@ void proxy_program::wait_for_stop_signal() {
     service::stopping("shutting down");
     return;
   }
+}
+
+reload_outcome proxy_program::reload_now(const std::string& why) {
+  service::reloading(why);
+  auto outcome = reloader_->reload();
+  service::ready(outcome.ok ? outcome.text
+                            : "reload failed, running with the previous configuration");
+  return outcome;
 }
 
 // The shutdown waits for events, never for a guessed time. Every owned
@@ -466,6 +491,7 @@ void proxy_program::stop_actors() {
   caf::anon_send_exit(access_log_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(settings_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(reloads_, caf::exit_reason::user_shutdown);
 }
 
 } // namespace
@@ -475,7 +501,8 @@ int run(const config::proxy_config& cfg) {
   proxy_program proxy{cfg};
   if (!proxy.load_users() || !proxy.open_access_log())
     return 1;
-  proxy.prepare_process();
+  if (!proxy.prepare_process())
+    return 1;
   proxy.open_reactor();
   proxy.spawn_services();
   if (!proxy.start_admin_plane()) {

@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "admin/manager_reload.hpp"
 #include "admin/manager_users.hpp"
 #include "net/log.hpp"
 
@@ -359,9 +360,9 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
   auto server_error = [=](const caf::error&) {
     finish(self, mgr::encode_status_reply(cmd, mgr::status::server_error));
   };
+  auto done = [=](std::vector<uint8_t> m) { finish(self, std::move(m)); };
   if (is_user_command(req->cmd)) {
-    request_user_change(self, *req,
-                        [=](std::vector<uint8_t> m) { finish(self, std::move(m)); });
+    request_user_change(self, *req, done);
     return;
   }
   switch (static_cast<mgr::cmd>(req->cmd)) {
@@ -369,6 +370,9 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
     case mgr::cmd::del_user:
     case mgr::cmd::passwd:
       return; // above
+    case mgr::cmd::reload:
+      request_reload(self, done);
+      return;
     case mgr::cmd::list_users:
       self->request(s.deps.registry, admin_timeout, list_atom_v)
         .await(

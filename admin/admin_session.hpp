@@ -1,7 +1,8 @@
 // Admin session actors: one per SCTP association, speaking SPCP or the
 // Manager protocol. They hold no proxy state: every number comes from the
 // metrics actor, every setting from the settings actor, every credential
-// check from the registry.
+// check from the registry, and a reload runs on the main thread, asked for
+// through the reload desk (admin/manager_reload.hpp).
 //
 // Handlers (dynamically typed; transport events arrive as messages):
 //   admin_msg      one whole request      -> parse, ask, reply
@@ -37,6 +38,9 @@ struct admin_deps {
   settings_actor settings;
   /// Failed logins per source address, shared by every admin session.
   login_guard_actor guard;
+  /// Runs reloads on the main thread (null: the Manager reload command
+  /// answers with a server error).
+  reload_desk_actor reload;
 };
 
 /// Failed logins after which an association is closed.

@@ -143,6 +143,8 @@ const char* to_string(status x) {
       return "forbidden";
     case status::busy:
       return "busy";
+    case status::invalid_config:
+      return "invalid configuration";
   }
   return "unknown status";
 }
@@ -252,6 +254,7 @@ std::optional<request> parse_request(const uint8_t* buf, size_t n,
       return r;
     case cmd::list_users:
     case cmd::metrics:
+    case cmd::reload:
       if (n != 2)
         return std::nullopt;
       return r;
@@ -286,6 +289,7 @@ std::vector<uint8_t> encode_request(const request& r) {
       break;
     case cmd::list_users:
     case cmd::metrics:
+    case cmd::reload:
       break;
   }
   return out;
@@ -324,6 +328,28 @@ std::vector<uint8_t> encode_metrics_reply(uint64_t historical, uint64_t active,
   encode_number(active, out);
   encode_number(bytes, out);
   return out;
+}
+
+std::vector<uint8_t> encode_reload_reply(status st, std::string_view text) {
+  auto len = std::min(text.size(), max_reload_text);
+  std::vector<uint8_t> out;
+  out.reserve(4 + len);
+  out.push_back(version);
+  out.push_back(static_cast<uint8_t>(cmd::reload));
+  out.push_back(static_cast<uint8_t>(st));
+  out.push_back(static_cast<uint8_t>(len));
+  out.insert(out.end(), text.begin(), text.begin() + static_cast<long>(len));
+  return out;
+}
+
+std::optional<reload_values> parse_reload_reply(const uint8_t* buf, size_t n) {
+  if (n < 4 || buf[0] != version || buf[1] != static_cast<uint8_t>(cmd::reload)
+      || n != 4u + buf[3])
+    return std::nullopt;
+  reload_values v;
+  v.st = static_cast<status>(buf[2]);
+  v.text.assign(reinterpret_cast<const char*>(buf + 4), buf[3]);
+  return v;
 }
 
 std::optional<metrics_values> parse_metrics_reply(const uint8_t* buf, size_t n) {

@@ -18,6 +18,8 @@
 //   our extension (docs/admin-protocols.md, "User management"):
 //     0x04 delete user  DATA = ULEN UNAME               -> VER CMD STATUS
 //     0x05 password     DATA = ULEN UNAME PLEN PASSWD   -> VER CMD STATUS
+//   our extension (docs/admin-protocols.md, "Reload"):
+//     0x06 reload       DATA empty                      -> VER CMD STATUS TLEN TEXT
 //
 // Limits: no legitimate message of either protocol is longer than 65538
 // bytes; the transports reject anything above `max_admin_message`.
@@ -100,6 +102,9 @@ enum class cmd : uint8_t {
   del_user = 0x04,
   /// Our extension: change a user's password (DATA = ULEN UNAME PLEN PASSWD).
   passwd = 0x05,
+  /// Our extension: reload the config file and the users file, as SIGHUP
+  /// does (DATA empty).
+  reload = 0x06,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -127,6 +132,9 @@ enum class status : uint8_t {
   forbidden = 0x09,
   /// Delete user, password: another change of that user is in flight.
   busy = 0x0a,
+  /// Reload: the config file or the users file is invalid (the reply's text
+  /// names FILE:LINE); the running configuration stays.
+  invalid_config = 0x0b,
 };
 
 const char* to_string(status x);
@@ -183,6 +191,24 @@ struct metrics_values {
   uint64_t active = 0;
   uint64_t bytes = 0;
 };
+
+/// Longest TEXT of a reload reply (longer text is cut).
+constexpr size_t max_reload_text = 255;
+
+/// VER CMD STATUS TLEN TEXT: the outcome of a reload, as one line of text
+/// (on failure the error, FILE:LINE: ...); text longer than 255 bytes is cut.
+std::vector<uint8_t> encode_reload_reply(status st, std::string_view text);
+
+/// Decoded reload reply (for proxyctl).
+struct reload_values {
+  status st = status::ok;
+  /// The outcome line, 0 to 255 bytes.
+  std::string text;
+};
+
+/// Parses a reload reply; nullopt unless VER CMD=0x06 STATUS TLEN TEXT with
+/// exactly TLEN bytes of text (a bare VER CMD STATUS error reply is not one).
+std::optional<reload_values> parse_reload_reply(const uint8_t* buf, size_t n);
 
 std::optional<metrics_values> parse_metrics_reply(const uint8_t* buf, size_t n);
 

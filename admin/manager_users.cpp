@@ -52,6 +52,7 @@ bool is_user_command(uint8_t cmd) {
     case mgr::cmd::list_users:
     case mgr::cmd::metrics:
     case mgr::cmd::max_clients:
+    case mgr::cmd::reload:
       return false;
   }
   return false;
@@ -92,6 +93,7 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
     case mgr::cmd::list_users:
     case mgr::cmd::metrics:
     case mgr::cmd::max_clients:
+    case mgr::cmd::reload:
       failed(caf::error{});
       return;
   }

@@ -138,6 +138,10 @@ void add_manager_commands(CLI::App& app, command_line& cl,
     ->required()
     ->check(CLI::Range(uint64_t{0}, uint64_t{0xFFFFFFFF}));
   mc->callback([&] { cmd = {"max-clients", std::to_string(cl.max_clients)}; });
+  simple(app, "reload",
+         "Manager: reload the config file and the users file, as SIGHUP does; "
+         "prints the outcome (exit 1 and FILE:LINE when a file is invalid)",
+         cmd);
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "admin/proxyctl_manager.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -10,6 +11,10 @@ namespace px::proxyctl {
 namespace {
 
 namespace mgr = admin::manager;
+
+/// How long `reload` waits for its reply at least (the proxy's session
+/// waits 60 s for the outcome, see admin/manager_reload.hpp).
+constexpr int reload_reply_ms = 65000;
 
 /// Says why the proxy refused `what` (or that its reply is malformed);
 /// returns exit_refused or exit_transport.
@@ -51,12 +56,21 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
     // The command line checked the range already.
     req.cmd = static_cast<uint8_t>(mgr::cmd::max_clients);
     req.max_clients = static_cast<uint32_t>(std::stoul(cmd[1]));
+  } else if (cmd[0] == "reload" && cmd.size() == 1) {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::reload);
   } else {
     std::cerr << "proxyctl: use 'users add|del|passwd NAME', 'users list', "
-                 "'manager-metrics' or 'max-clients N'\n";
+                 "'manager-metrics', 'max-clients N' or 'reload'\n";
     return std::nullopt;
   }
   return req;
+}
+
+/// Whether `cmd` names a user (add, del, passwd).
+bool names_user(uint8_t cmd) {
+  return cmd == static_cast<uint8_t>(mgr::cmd::add_user)
+         || cmd == static_cast<uint8_t>(mgr::cmd::del_user)
+         || cmd == static_cast<uint8_t>(mgr::cmd::passwd);
 }
 
 /// Step 2 of `users add` and `users passwd`: the new password, after the
@@ -113,6 +127,25 @@ void print_metrics(const mgr::metrics_values& v, bool json) {
               << v.active << "\nbytes        " << v.bytes << "\n";
 }
 
+/// `reload`: the outcome line (on standard error when it failed), or a JSON
+/// object; the exit code.
+int print_reload(const std::vector<uint8_t>& in, bool json) {
+  auto r = mgr::parse_reload_reply(in.data(), in.size());
+  if (!r)
+    return manager_fail(in, "reload");
+  bool ok = r->st == mgr::status::ok;
+  if (json)
+    std::cout << json_object({{"ok", ok}, {"status", mgr::to_string(r->st)},
+                              {"message", r->text}})
+              << "\n";
+  else if (ok)
+    std::cout << r->text << "\n";
+  else
+    std::cerr << "proxyctl: reload: " << mgr::to_string(r->st) << ": "
+              << r->text << "\n";
+  return ok ? exit_ok : exit_refused;
+}
+
 /// Step 5: the reply `in` to `req`, printed; returns the exit code.
 int print_reply(const options& opt, const mgr::request& req,
                 const std::vector<uint8_t>& in) {
@@ -139,6 +172,8 @@ int print_reply(const options& opt, const mgr::request& req,
       print_metrics(*v, opt.json);
       return exit_ok;
     }
+    case mgr::cmd::reload:
+      return print_reload(in, opt.json);
   }
   return exit_transport;
 }
@@ -146,7 +181,8 @@ int print_reply(const options& opt, const mgr::request& req,
 } // namespace
 
 bool is_manager_command(const std::string& name) {
-  return name == "users" || name == "manager-metrics" || name == "max-clients";
+  return name == "users" || name == "manager-metrics" || name == "max-clients"
+         || name == "reload";
 }
 
 int run_manager(const options& opt) {
@@ -162,10 +198,7 @@ int run_manager(const options& opt) {
     return exit_usage;
   }
   auto password = read_password();
-  if (req->cmd != static_cast<uint8_t>(mgr::cmd::list_users)
-      && req->cmd != static_cast<uint8_t>(mgr::cmd::metrics)
-      && req->cmd != static_cast<uint8_t>(mgr::cmd::max_clients)
-      && !read_new_password(*req))
+  if (names_user(req->cmd) && !read_new_password(*req))
     return exit_usage;
   auto client = connect(opt, *server);
   if (!client)
@@ -173,8 +206,11 @@ int run_manager(const options& opt) {
   std::vector<uint8_t> in;
   if (auto rc = log_in(*client, {user, password}, in, opt.timeout_ms); rc != exit_ok)
     return rc;
-  // Step 4: the request.
-  if (!exchange(*client, mgr::encode_request(*req), in, opt.timeout_ms))
+  // Step 4: the request (a reload may take a while).
+  auto wait_ms = opt.timeout_ms;
+  if (req->cmd == static_cast<uint8_t>(mgr::cmd::reload))
+    wait_ms = std::max(wait_ms, reload_reply_ms);
+  if (!exchange(*client, mgr::encode_request(*req), in, wait_ms))
     return exit_transport;
   return print_reply(opt, *req, in);
 }

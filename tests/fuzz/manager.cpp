@@ -26,7 +26,7 @@ void check_request(const uint8_t* data, size_t size) {
   auto err = manager::request_error::unknown_command;
   auto r = manager::parse_request(data, size, err);
   if (!r) {
-    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::passwd); // the last CMD
+    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::reload); // the last CMD
     FUZZ_CHECK((err == manager::request_error::unknown_command) == unknown);
     return;
   }
@@ -93,6 +93,17 @@ void check_list_reply(const uint8_t* data, size_t size) {
   });
 }
 
+void check_reload_reply(const uint8_t* data, size_t size) {
+  auto r = manager::parse_reload_reply(data, size);
+  if (!r)
+    return;
+  FUZZ_CHECK(r->text.size() == data[3]);
+  FUZZ_CHECK(same_bytes(manager::encode_reload_reply(r->st, r->text), data, size));
+  check_exact_length(data, size, [](const uint8_t* buf, size_t n) {
+    return manager::parse_reload_reply(buf, n).has_value();
+  });
+}
+
 /// Whatever the encoders are given, their output parses back to it.
 void check_encoders(const uint8_t* data, size_t size) {
   uint64_t v[3] = {0, 0, 0};
@@ -115,6 +126,6 @@ void check_encoders(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size <= max_admin_message) // the transports refuse longer ones unread
     check_all(data, size, check_login, check_request, check_metrics_reply,
-              check_list_reply, check_encoders);
+              check_list_reply, check_reload_reply, check_encoders);
   return 0;
 }

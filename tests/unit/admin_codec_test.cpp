@@ -152,8 +152,8 @@ CAF_TEST(manager user management extension golden bytes) {
     CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
     CAF_CHECK(err == manager::request_error::malformed);
   }
-  // The next code is still unknown.
-  bytes next{0x05, 0x06};
+  // The code after the last extension (0x06 reload) is still unknown.
+  bytes next{0x05, 0x07};
   CAF_CHECK(!manager::parse_request(next.data(), next.size(), err));
   CAF_CHECK(err == manager::request_error::unknown_command);
   // The new statuses.
@@ -165,6 +165,56 @@ CAF_TEST(manager user management extension golden bytes) {
             == (bytes{0x05, 0x05, 0x0A}));
   CAF_CHECK_EQUAL(std::string{manager::to_string(manager::status::no_such_user)},
                   "no such user");
+}
+
+CAF_TEST(manager reload extension golden bytes) {
+  manager::request_error err;
+  // VER=5 CMD=RELOAD, no DATA.
+  bytes reload{0x05, 0x06};
+  auto r = manager::parse_request(reload.data(), reload.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->cmd, 0x06);
+  CAF_CHECK(r->user.user.empty());
+  CAF_CHECK(manager::encode_request(*r) == reload);
+  // Any DATA is malformed (as for list and metrics).
+  for (auto& bad : {bytes{0x05, 0x06, 0x00}, bytes{0x05, 0x06, 0x01, 'x'}}) {
+    CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
+    CAF_CHECK(err == manager::request_error::malformed);
+  }
+  // VER=5 CMD=RELOAD STATUS=0 TLEN=4 "done"
+  bytes ok{0x05, 0x06, 0x00, 0x04, 'd', 'o', 'n', 'e'};
+  CAF_CHECK(manager::encode_reload_reply(manager::status::ok, "done") == ok);
+  auto v = manager::parse_reload_reply(ok.data(), ok.size());
+  CAF_REQUIRE(v);
+  CAF_CHECK(v->st == manager::status::ok);
+  CAF_CHECK_EQUAL(v->text, "done");
+  // VER=5 CMD=RELOAD STATUS=0x0B (invalid configuration) TLEN=7 "p.ini:3"
+  bytes failed{0x05, 0x06, 0x0B, 0x07, 'p', '.', 'i', 'n', 'i', ':', '3'};
+  CAF_CHECK(manager::encode_reload_reply(manager::status::invalid_config, "p.ini:3")
+            == failed);
+  v = manager::parse_reload_reply(failed.data(), failed.size());
+  CAF_REQUIRE(v);
+  CAF_CHECK(v->st == manager::status::invalid_config);
+  CAF_CHECK_EQUAL(v->text, "p.ini:3");
+  CAF_CHECK_EQUAL(std::string{manager::to_string(v->st)}, "invalid configuration");
+  // An empty text.
+  bytes empty{0x05, 0x06, 0x07, 0x00};
+  v = manager::parse_reload_reply(empty.data(), empty.size());
+  CAF_REQUIRE(v);
+  CAF_CHECK(v->text.empty());
+  // Text over 255 bytes is cut.
+  auto cut = manager::encode_reload_reply(manager::status::ok, std::string(300, 'x'));
+  CAF_CHECK_EQUAL(cut.size(), 4u + 255u);
+  CAF_CHECK_EQUAL(cut[3], 255);
+  // Truncated, trailing, wrong VER or CMD, and the bare VER CMD STATUS of a
+  // malformed request are not reload replies.
+  for (auto& bad : {bytes{0x05, 0x06, 0x0B}, bytes{0x05, 0x06, 0x00, 0x02, 'x'},
+                    bytes{0x05, 0x06, 0x00, 0x00, 'x'}, bytes{0x04, 0x06, 0x00, 0x00},
+                    bytes{0x05, 0x05, 0x00, 0x00}, bytes{0x05, 0x06}})
+    CAF_CHECK(!manager::parse_reload_reply(bad.data(), bad.size()));
+  // Fed one byte at a time, no prefix parses: only the whole message does.
+  for (size_t n = 0; n < ok.size(); ++n)
+    CAF_CHECK(!manager::parse_reload_reply(ok.data(), n));
 }
 
 CAF_TEST(manager replies golden bytes) {

@@ -9,9 +9,11 @@
 #define FAIL(msg) CAF_FAIL(msg)
 #include <caf/test/dsl.hpp>
 
+#include "actors/reload_desk.hpp"
 #include "actors/services.hpp"
 #include "actors/session.hpp"
 #include "admin/admin_session.hpp"
+#include "admin/manager_reload.hpp"
 
 using namespace px;
 using bytes = std::vector<uint8_t>;
@@ -55,6 +57,9 @@ struct fixture : test_coordinator_fixture<> {
     met = sys.spawn(metrics, nullptr);
     set = sys.spawn(px::settings, session_settings{}, acceptor_actor{});
     guard = sys.spawn(login_guard);
+    // The main thread, played by the test: it counts the rings and answers
+    // with reload_outcome messages.
+    desk = sys.spawn(reload_desk, [this] { ++rings; });
     sess = spawn_spcp("127.0.0.1:9");
   }
 
@@ -65,7 +70,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   admin_deps deps() {
-    return admin_deps{&tx, reg, met, set, guard};
+    return admin_deps{&tx, reg, met, set, guard, desk};
   }
 
   /// A new SPCP session for an association from `peer`.
@@ -122,6 +127,8 @@ struct fixture : test_coordinator_fixture<> {
   metrics_actor met;
   settings_actor set;
   login_guard_actor guard;
+  reload_desk_actor desk;
+  int rings = 0;
   caf::actor sess;
   uint64_t last_id = 0;
 };
@@ -481,6 +488,91 @@ CAF_TEST(malformed and unknown requests get a nonzero status) {
 CAF_TEST(unknown command) {
   login();
   CAF_CHECK(send_msg(bytes{0x05, 0x7F}) == (bytes{0x05, 0x7F, 0x03}));
+}
+
+CAF_TEST(reload answers with the outcome of the main thread) {
+  login();
+  // No reply until the main thread has reloaded; it was rung once.
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty());
+  CAF_CHECK_EQUAL(rings, 1);
+  self->send(desk, reload_outcome{true, "reloaded p.ini"});
+  consume_all();
+  CAF_REQUIRE_EQUAL(tx.sent.size(), 1u);
+  CAF_CHECK(tx.sent[0] == mgr::encode_reload_reply(mgr::status::ok, "reloaded p.ini"));
+  CAF_CHECK_EQUAL(tx.closes, 1);
+}
+
+CAF_TEST(a failed reload names the file and line) {
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty());
+  self->send(desk, reload_outcome{false, "p.ini:3: key 'rule': bad"});
+  consume_all();
+  CAF_REQUIRE_EQUAL(tx.sent.size(), 1u);
+  auto r = mgr::parse_reload_reply(tx.sent[0].data(), tx.sent[0].size());
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->st == mgr::status::invalid_config);
+  CAF_CHECK_EQUAL(r->text, "p.ini:3: key 'rule': bad");
+}
+
+CAF_TEST(reloads are serialized and a request waits for a reload that starts after it) {
+  auto open = [&](net::assoc_id id) {
+    auto s = sys.spawn(manager_session, id, *net::ip_endpoint::parse("127.0.0.1:9"),
+                       deps());
+    consume_all();
+    msess = s;
+    CAF_REQUIRE(login() == (bytes{0x05, 0x00}));
+  };
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty()); // the first reload starts
+  open(101);
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty()); // waits for the next one
+  open(102);
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty()); // shares the next one
+  CAF_CHECK_EQUAL(rings, 1);
+  tx.sent.clear();
+  self->send(desk, reload_outcome{true, "first"});
+  consume_all();
+  CAF_CHECK_EQUAL(rings, 2); // the next reload starts at once
+  CAF_REQUIRE_EQUAL(tx.sent.size(), 1u);
+  CAF_CHECK(tx.sent[0] == mgr::encode_reload_reply(mgr::status::ok, "first"));
+  tx.sent.clear();
+  self->send(desk, reload_outcome{true, "second"});
+  consume_all();
+  CAF_CHECK_EQUAL(rings, 2);
+  CAF_REQUIRE_EQUAL(tx.sent.size(), 2u);
+  CAF_CHECK(tx.sent[0] == mgr::encode_reload_reply(mgr::status::ok, "second"));
+  CAF_CHECK(tx.sent[1] == mgr::encode_reload_reply(mgr::status::ok, "second"));
+  // An outcome nobody asked for (a late one) changes nothing.
+  self->send(desk, reload_outcome{true, "stray"});
+  consume_all();
+  CAF_CHECK_EQUAL(rings, 2);
+}
+
+CAF_TEST(reload without an outcome in time is a server error) {
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}).empty());
+  sched.advance_time(reload_timeout);
+  consume_all();
+  CAF_REQUIRE_EQUAL(tx.sent.size(), 1u);
+  auto r = mgr::parse_reload_reply(tx.sent[0].data(), tx.sent[0].size());
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->st == mgr::status::server_error);
+  CAF_CHECK_EQUAL(tx.closed.count(100), 1u);
+  // The late outcome reaches no one (and frees the desk's promise).
+  tx.sent.clear();
+  self->send(desk, reload_outcome{true, "late"});
+  consume_all();
+  CAF_CHECK(tx.sent.empty());
+}
+
+CAF_TEST(reload with data is malformed and before login it is no login) {
+  CAF_CHECK(send_msg(bytes{0x05, 0x06}) == (bytes{0x05, 0x02}));
+  msess = sys.spawn(manager_session, net::assoc_id{101},
+                    *net::ip_endpoint::parse("127.0.0.1:9"), deps());
+  consume_all();
+  login();
+  CAF_CHECK(send_msg(bytes{0x05, 0x06, 0x00}) == (bytes{0x05, 0x06, 0x02}));
+  CAF_CHECK_EQUAL(rings, 0);
 }
 
 CAF_TEST(trailing bytes after list) {
