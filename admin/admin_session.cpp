@@ -373,6 +373,9 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
     case mgr::cmd::reload:
       request_reload(self, done);
       return;
+    case mgr::cmd::user_stats:
+      request_user_stats(self, req->user.user, done);
+      return;
     case mgr::cmd::list_users:
       self->request(s.deps.registry, admin_timeout, list_atom_v)
         .await(

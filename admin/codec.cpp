@@ -1,6 +1,7 @@
 #include "admin/codec.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace px::spcp {
 
@@ -252,6 +253,12 @@ std::optional<request> parse_request(const uint8_t* buf, size_t n,
       if (!parse_user(buf, n, 2, r.user))
         return std::nullopt;
       return r;
+    case cmd::user_stats:
+      // ULEN UNAME, where ULEN 0 asks for every user.
+      if (n < 3 || n - 3 != buf[2])
+        return std::nullopt;
+      r.user.user.assign(reinterpret_cast<const char*>(buf + 3), buf[2]);
+      return r;
     case cmd::list_users:
     case cmd::metrics:
     case cmd::reload:
@@ -280,6 +287,7 @@ std::vector<uint8_t> encode_request(const request& r) {
       encode_user_pass(r.user, out);
       break;
     case cmd::del_user:
+    case cmd::user_stats:
       encode_user(r.user, out);
       break;
     case cmd::max_clients:
@@ -382,6 +390,54 @@ std::optional<std::vector<std::string>> parse_list_reply(const uint8_t* buf,
   if (pos != n)
     return std::nullopt;
   return names;
+}
+
+namespace {
+
+/// The numbers of `u` in wire order.
+std::array<uint64_t*, 10> numbers_of(user_counters& u) {
+  return {&u.open,          &u.connections,      &u.bytes_up,     &u.bytes_down,
+          &u.refused_sessions, &u.refused_rate, &u.max_sessions, &u.connect_rate,
+          &u.bandwidth_up,  &u.bandwidth_down};
+}
+
+} // namespace
+
+std::vector<uint8_t> encode_user_stats_reply(const std::vector<user_counters>& users) {
+  std::vector<uint8_t> out{version, static_cast<uint8_t>(cmd::user_stats),
+                           static_cast<uint8_t>(status::ok)};
+  auto count = std::min<size_t>(users.size(), 255);
+  out.push_back(static_cast<uint8_t>(count));
+  for (size_t i = 0; i < count; ++i) {
+    auto u = users[i];
+    encode_user(credentials{u.name, {}}, out);
+    for (auto* v : numbers_of(u))
+      encode_number(*v, out);
+  }
+  return out;
+}
+
+std::optional<std::vector<user_counters>> parse_user_stats_reply(const uint8_t* buf,
+                                                                 size_t n) {
+  if (n < 4 || buf[0] != version || buf[1] != static_cast<uint8_t>(cmd::user_stats)
+      || buf[2] != static_cast<uint8_t>(status::ok))
+    return std::nullopt;
+  size_t count = buf[3];
+  size_t pos = 4;
+  std::vector<user_counters> out(count);
+  for (auto& u : out) {
+    if (pos >= n || n - pos - 1 < buf[pos])
+      return std::nullopt;
+    size_t len = buf[pos++];
+    u.name.assign(reinterpret_cast<const char*>(buf + pos), len);
+    pos += len;
+    for (auto* v : numbers_of(u))
+      if (!decode_number(buf, n, pos, *v))
+        return std::nullopt;
+  }
+  if (pos != n)
+    return std::nullopt;
+  return out;
 }
 
 } // namespace manager

@@ -105,6 +105,9 @@ enum class cmd : uint8_t {
   /// Our extension: reload the config file and the users file, as SIGHUP
   /// does (DATA empty).
   reload = 0x06,
+  /// Our extension: per-user counters (DATA = ULEN UNAME; ULEN 0: every
+  /// user).
+  user_stats = 0x07,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -191,6 +194,29 @@ struct metrics_values {
   uint64_t active = 0;
   uint64_t bytes = 0;
 };
+
+/// One user's counters in a user_stats reply, in wire order.
+struct user_counters {
+  std::string name;
+  uint64_t open = 0;
+  uint64_t connections = 0;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  uint64_t refused_sessions = 0;
+  uint64_t refused_rate = 0;
+  uint64_t max_sessions = 0;
+  uint64_t connect_rate = 0;
+  uint64_t bandwidth_up = 0;
+  uint64_t bandwidth_down = 0;
+};
+
+/// VER CMD STATUS COUNT { ULEN UNAME 10 x (NLEN NUM) }: at most 255 users,
+/// each number as in the metrics reply.
+std::vector<uint8_t> encode_user_stats_reply(const std::vector<user_counters>& users);
+
+/// Decodes a user_stats reply with status ok (for proxyctl).
+std::optional<std::vector<user_counters>> parse_user_stats_reply(const uint8_t* buf,
+                                                                 size_t n);
 
 /// Longest TEXT of a reload reply (longer text is cut).
 constexpr size_t max_reload_text = 255;

@@ -53,6 +53,7 @@ bool is_user_command(uint8_t cmd) {
     case mgr::cmd::metrics:
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
+    case mgr::cmd::user_stats:
       return false;
   }
   return false;
@@ -94,9 +95,33 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
     case mgr::cmd::metrics:
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
+    case mgr::cmd::user_stats:
       failed(caf::error{});
       return;
   }
+}
+
+void request_user_stats(caf::stateful_actor<manager_state>* self,
+                        const std::string& name,
+                        std::function<void(std::vector<uint8_t>)> finish) {
+  auto cmd = static_cast<uint8_t>(mgr::cmd::user_stats);
+  self->request(self->state.deps.registry, change_timeout, stats_atom_v, name)
+    .await(
+      [=](const std::vector<user_stats>& all) {
+        if (!name.empty() && all.empty()) {
+          finish(mgr::encode_status_reply(cmd, mgr::status::no_such_user));
+          return;
+        }
+        std::vector<mgr::user_counters> out;
+        for (auto& s : all)
+          out.push_back({s.name, s.open, s.connections, s.bytes_up, s.bytes_down,
+                         s.refused_sessions, s.refused_rate, s.max_sessions,
+                         s.connect_rate, s.bandwidth_up, s.bandwidth_down});
+        finish(mgr::encode_user_stats_reply(out));
+      },
+      [=](const caf::error&) {
+        finish(mgr::encode_status_reply(cmd, mgr::status::server_error));
+      });
 }
 
 } // namespace px

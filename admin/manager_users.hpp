@@ -21,4 +21,10 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
                          const admin::manager::request& req,
                          std::function<void(std::vector<uint8_t>)> finish);
 
+/// Asks the registry for the counters of user `name` (empty: every user)
+/// and hands `finish` the reply (no_such_user for an unknown name).
+void request_user_stats(caf::stateful_actor<manager_state>* self,
+                        const std::string& name,
+                        std::function<void(std::vector<uint8_t>)> finish);
+
 } // namespace px

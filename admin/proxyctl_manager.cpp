@@ -50,6 +50,10 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
     req.user.user = cmd[2];
   } else if (cmd[0] == "users" && cmd.size() == 2 && cmd[1] == "list") {
     req.cmd = static_cast<uint8_t>(mgr::cmd::list_users);
+  } else if (cmd[0] == "users" && (cmd.size() == 2 || cmd.size() == 3)
+             && cmd[1] == "stats") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::user_stats);
+    req.user.user = cmd.size() == 3 ? cmd[2] : std::string{};
   } else if (cmd[0] == "manager-metrics" && cmd.size() == 1) {
     req.cmd = static_cast<uint8_t>(mgr::cmd::metrics);
   } else if (cmd[0] == "max-clients" && cmd.size() == 2) {
@@ -60,7 +64,8 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
     req.cmd = static_cast<uint8_t>(mgr::cmd::reload);
   } else {
     std::cerr << "proxyctl: use 'users add|del|passwd NAME', 'users list', "
-                 "'manager-metrics', 'max-clients N' or 'reload'\n";
+                 "'users stats [NAME]', 'manager-metrics', 'max-clients N' or "
+                 "'reload'\n";
     return std::nullopt;
   }
   return req;
@@ -146,6 +151,36 @@ int print_reload(const std::vector<uint8_t>& in, bool json) {
   return ok ? exit_ok : exit_refused;
 }
 
+/// One line per user (or a JSON array): counters, then the limits in
+/// force (0: none).
+void print_user_stats(const std::vector<mgr::user_counters>& users, bool json) {
+  if (json) {
+    std::string out = "[";
+    for (auto& u : users)
+      out += (out.size() > 1 ? ", " : "")
+             + json_object({{"user", u.name},
+                            {"open", u.open},
+                            {"connections", u.connections},
+                            {"bytes_up", u.bytes_up},
+                            {"bytes_down", u.bytes_down},
+                            {"refused_sessions", u.refused_sessions},
+                            {"refused_rate", u.refused_rate},
+                            {"max_sessions", u.max_sessions},
+                            {"connect_rate", u.connect_rate},
+                            {"bandwidth_up", u.bandwidth_up},
+                            {"bandwidth_down", u.bandwidth_down}});
+    std::cout << out << "]\n";
+    return;
+  }
+  for (auto& u : users)
+    std::cout << u.name << ": open " << u.open << ", connections " << u.connections
+              << ", up " << u.bytes_up << " B, down " << u.bytes_down
+              << " B, refused " << u.refused_sessions << " (sessions) "
+              << u.refused_rate << " (rate); limits sessions " << u.max_sessions
+              << ", rate " << u.connect_rate << "/s, up " << u.bandwidth_up
+              << " B/s, down " << u.bandwidth_down << " B/s\n";
+}
+
 /// Step 5: the reply `in` to `req`, printed; returns the exit code.
 int print_reply(const options& opt, const mgr::request& req,
                 const std::vector<uint8_t>& in) {
@@ -174,6 +209,13 @@ int print_reply(const options& opt, const mgr::request& req,
     }
     case mgr::cmd::reload:
       return print_reload(in, opt.json);
+    case mgr::cmd::user_stats: {
+      auto v = mgr::parse_user_stats_reply(in.data(), in.size());
+      if (!v)
+        return manager_fail(in, "users stats");
+      print_user_stats(*v, opt.json);
+      return exit_ok;
+    }
   }
   return exit_transport;
 }
