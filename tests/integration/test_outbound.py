@@ -228,6 +228,176 @@ class LoopbackOutboundTest(unittest.TestCase):
         self.assertEqual(rep, 3)
         s.close()
 
+# -- namespace tier -------------------------------------------------------------
+
+# Inside the namespace: TCP and UDP servers on every address that answer with
+# the peer's address, and a line on stdout once they listen.
+TARGET_SCRIPT = r"""
+import socket, sys, threading
+def tcp(fam, host):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((host, 7000)); s.listen(16)
+    def run():
+        while True:
+            c, peer = s.accept(); c.sendall(peer[0].encode() + b"\n"); c.close()
+    threading.Thread(target=run, daemon=True).start()
+def udp(fam, host):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((host, 7001))
+    def run():
+        while True:
+            d, peer = s.recvfrom(65535); s.sendto(peer[0].encode(), peer)
+    threading.Thread(target=run, daemon=True).start()
+for fam, host in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+    tcp(fam, host); udp(fam, host)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def sh(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check,
+                          timeout=10)
+
+
+class NamespaceOutboundTest(unittest.TestCase):
+    """A namespace `pxo-PID` joined to ours by a veth pair. Our side:
+    10.213.0.1 and .2, fd42:213::1 and ::2; theirs: 10.213.0.100 and .101,
+    fd42:213::100 and ::101, where the targets run."""
+
+    NS = "pxo-%d" % os.getpid()
+    HOST_IF = "pxo%dh" % (os.getpid() % 100000)
+    PEER_IF = "pxo%dn" % (os.getpid() % 100000)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.target = None
+        cls.proxy = None
+        try:
+            cls.make_namespace()
+        except (subprocess.CalledProcessError, FileNotFoundError, OSError) as e:
+            cls.remove_namespace()
+            raise unittest.SkipTest("no network namespace here: %s" % e)
+        try:
+            cls.start_target_and_proxy()
+        except BaseException:
+            cls.tearDownClass()  # unittest does not call it after a failed setUpClass
+            raise
+
+    @classmethod
+    def start_target_and_proxy(cls):
+        cls.target = subprocess.Popen(
+            ["ip", "netns", "exec", cls.NS, sys.executable, "-c", TARGET_SCRIPT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert cls.target.stdout.readline().strip() == "ready"
+        cls.proxy = Proxy(extra_socks="udp_advertise_address = 203.0.113.7\n",
+                          extra_server="\n[outbound]\naddress4 = 10.213.0.2\n"
+                                       "address6 = fd42:213::2\n"
+                                       "[outbound.one]\naddress4 = 10.213.0.1\n"
+                                       "[outbound.dev]\ninterface = %s\n"
+                                       "[outbound.lo]\ninterface = lo\n"
+                                       "[outbound.v4only]\naddress4 = 10.213.0.1\n"
+                                       % cls.HOST_IF)
+        for name in ("one", "dev", "lo", "v4only"):
+            add_user(cls.proxy, hash_user(name, name) + ":outbound=" + name)
+
+    @classmethod
+    def make_namespace(cls):
+        sh("netns", "add", cls.NS)
+        sh("link", "add", cls.HOST_IF, "type", "veth", "peer", "name", cls.PEER_IF)
+        sh("link", "set", cls.PEER_IF, "netns", cls.NS)
+        for a in ("10.213.0.1/24", "10.213.0.2/24"):
+            sh("addr", "add", a, "dev", cls.HOST_IF)
+        for a in ("fd42:213::1/64", "fd42:213::2/64"):
+            sh("-6", "addr", "add", a, "dev", cls.HOST_IF, "nodad")
+        sh("link", "set", cls.HOST_IF, "up")
+        inside = ["-n", cls.NS]
+        for a in ("10.213.0.100/24", "10.213.0.101/24"):
+            sh(*inside, "addr", "add", a, "dev", cls.PEER_IF)
+        for a in ("fd42:213::100/64", "fd42:213::101/64"):
+            sh(*inside, "-6", "addr", "add", a, "dev", cls.PEER_IF, "nodad")
+        sh(*inside, "link", "set", cls.PEER_IF, "up")
+        sh(*inside, "link", "set", "lo", "up")
+        deadline = time.time() + 5  # the link comes up
+        while "LOWER_UP" not in sh("link", "show", cls.HOST_IF).stdout:
+            if time.time() > deadline:
+                raise OSError("veth did not come up")
+            time.sleep(0.05)
+
+    @classmethod
+    def remove_namespace(cls):
+        sh("link", "del", cls.HOST_IF, check=False)
+        sh("netns", "del", cls.NS, check=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proxy:
+            cls.proxy.cleanup()
+        if cls.target:
+            cls.target.kill()
+            cls.target.wait()
+        cls.remove_namespace()
+
+    def tearDown(self):
+        self.assertTrue(self.proxy.alive(), "proxy died:\n" + self.proxy.log_text())
+
+    def connect_source(self, host, user="demo"):
+        s, rep, _, _ = handshake(self.proxy, 1, host, 7000, user, user if user != "demo"
+                                 else "demo")
+        try:
+            if rep != 0:
+                return rep
+            return s.recv(100).decode().strip()
+        finally:
+            s.close()
+
+    def udp_source(self, host, user="demo"):
+        s, rep, bound, port = handshake(self.proxy, 3, "0.0.0.0", 0, user, user)
+        self.assertEqual(rep, 0)
+        self.assertEqual(bound, "203.0.113.7")
+        try:
+            seen = udp_roundtrip(("127.0.0.1", port), host, 7001)
+            return seen.decode() if seen is not None else None
+        finally:
+            s.close()
+
+    def test_udp_per_proxy_and_per_user_with_advertised_address(self):
+        self.assertEqual(self.udp_source("10.213.0.100"), "10.213.0.2")
+        self.assertEqual(self.udp_source("fd42:213::101"), "fd42:213::2")
+        self.assertEqual(self.udp_source("10.213.0.101", "one"), "10.213.0.1")
+        self.assertIsNone(self.udp_source("fd42:213::100", "v4only"))
+
+    def test_bind_listens_at_the_profile_address(self):
+        s, rep, host, port = handshake(self.proxy, 2, "10.213.0.100", 0, "one", "one")
+        self.assertEqual(rep, 0)
+        self.assertEqual(host, "10.213.0.1")
+        s.close()
+
+    @needs_connector
+    def test_connect_per_proxy_and_per_user(self):
+        self.assertEqual(self.connect_source("10.213.0.100"), "10.213.0.2")
+        self.assertEqual(self.connect_source("fd42:213::100"), "fd42:213::2")
+        self.assertEqual(self.connect_source("10.213.0.101", "one"), "10.213.0.1")
+
+    @needs_connector
+    def test_connect_interface_binding(self):
+        # Bound to the veth: the target is reached (the kernel's source).
+        self.assertIn(self.connect_source("10.213.0.100", "dev"),
+                      ("10.213.0.1", "10.213.0.2"))
+        # Bound to lo: the namespace is out of reach.
+        rep = self.connect_source("10.213.0.100", "lo")
+        self.assertIsInstance(rep, int)
+        self.assertNotEqual(rep, 0)
+
+    @needs_connector
+    def test_connect_to_a_family_without_address_is_network_unreachable(self):
+        self.assertEqual(self.connect_source("fd42:213::100", "v4only"), 3)
+        self.assertEqual(self.connect_source("10.213.0.100", "v4only"), "10.213.0.1")
+
 
 if __name__ == "__main__":
     unittest.main()
