@@ -118,6 +118,14 @@ struct session_settings {
   /// The access rules compiled from [rules] and deny_destination
   /// (immutable, shared by every session and loop thread; null: none).
   std::shared_ptr<const net::rule_set> rules;
+  /// The outbound profiles of [outbound] and [outbound.NAME] (immutable,
+  /// shared like the rules; null: none).
+  std::shared_ptr<const net::outbound_table> outbound;
+  /// BND.ADDR of UDP ASSOCIATE replies and of BIND's first reply, with the
+  /// socket's port (`udp_advertise_address`, `bind_advertise_address`;
+  /// 0.0.0.0: the socket's own address).
+  net::ip_endpoint udp_advertise;
+  net::ip_endpoint bind_advertise;
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
   /// Whether a filter may be set (`[admin] transform_command`); when false,
@@ -354,13 +362,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   // The rules are a process-local value (never serialized): their count only.
   auto rules = x.rules ? x.rules->rules().size() : size_t{0};
+  // The outbound profiles likewise: their count (the default one aside).
+  auto profiles = x.outbound ? x.outbound->named.size() : size_t{0};
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms, x.prefer,
            x.attempt_delay_ms,
            x.bind_timeout_ms,
            x.idle_timeout_ms, x.splice, x.allow_clients, x.source_sessions,
-           x.source_connect_rate, rules,
-           x.transform, x.transform_allowed);
+           x.source_connect_rate, rules, profiles, x.udp_advertise,
+           x.bind_advertise, x.transform, x.transform_allowed);
 }
 
 /// @relates metric_event

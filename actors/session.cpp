@@ -187,6 +187,17 @@ void on_request(session_ptr self, conn_request& msg) {
   st.deps.io->udp_associate(st.id, std::move(ureq));
 }
 
+/// What a reply names for a socket bound at `bound`: `advertise` (the
+/// address clients reach through NAT) with the socket's port, unless unset.
+socks5::address advertised(const net::ip_endpoint& bound,
+                           const net::ip_endpoint& advertise) {
+  if (advertise.is_unspecified())
+    return socks5::address::from(bound);
+  auto out = advertise;
+  out.port = bound.port;
+  return socks5::address::from(out);
+}
+
 /// BIND's listener is up: the first reply.
 void on_bound(session_ptr self, const conn_bound& msg) {
   auto& st = self->state;
@@ -195,7 +206,8 @@ void on_bound(session_ptr self, const conn_bound& msg) {
   // First BIND reply: where the peer must connect to.
   st.deps.io->send(st.id,
                    socks5::encode_reply(socks5::reply::succeeded,
-                                        socks5::address::from(msg.local)),
+                                        advertised(msg.local,
+                                                   st.settings->bind_advertise)),
                    net::after::hold);
 }
 
@@ -209,11 +221,11 @@ void on_connected(session_ptr self, const conn_connected& msg) {
     st.destination += " (peer " + msg.remote.to_string() + ")";
   // BIND (second reply): the peer that connected; UDP ASSOCIATE: the
   // relay's address.
-  auto bound = st.cmd == socks5::command::bind ? msg.remote : msg.local;
+  auto bound = st.cmd == socks5::command::bind
+                 ? socks5::address::from(msg.remote)
+                 : advertised(msg.local, st.settings->udp_advertise);
   count_reply(self, socks5::reply::succeeded);
-  st.deps.io->start_relay(st.id,
-                          socks5::encode_reply(socks5::reply::succeeded,
-                                               socks5::address::from(bound)),
+  st.deps.io->start_relay(st.id, socks5::encode_reply(socks5::reply::succeeded, bound),
                           {}, session_state::relay_for(*st.settings));
 }
 
@@ -323,6 +335,7 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.connect.prefer = s.prefer;
   plan.connect.attempt_delay = milliseconds{s.attempt_delay_ms};
   plan.rules = s.rules;
+  plan.outbound = s.outbound;
   plan.relay = relay_for(s);
   return plan;
 }

@@ -43,6 +43,11 @@ session_settings make_settings(const config::proxy_config& cfg) {
   // Compiled once per start or reload; every session and loop shares it.
   s.rules = std::make_shared<const net::rule_set>(cfg.deny_destinations, cfg.rules,
                                                   cfg.rules_default);
+  // Null when no profile changes anything: the loops skip the lookup.
+  if (!cfg.outbound.trivial())
+    s.outbound = std::make_shared<const net::outbound_table>(cfg.outbound);
+  s.udp_advertise = cfg.udp_advertise.value_or(net::ip_endpoint{});
+  s.bind_advertise = cfg.bind_advertise.value_or(net::ip_endpoint{});
   s.transform_allowed = cfg.transform_allowed;
   return s;
 }

@@ -110,7 +110,7 @@ void add_spcp_commands(CLI::App& app, command_line& cl, std::vector<std::string>
 void add_manager_commands(CLI::App& app, command_line& cl,
                           std::vector<std::string>& cmd) {
   auto users = app.add_subcommand("users",
-                                  "Manager: add, delete, list users; set passwords");
+                                  "Manager: add, delete, list users; set passwords; counters");
   users->require_subcommand(1);
   auto add = users->add_subcommand(
     "add", "add a SOCKS user (password from $PROXYCTL_NEW_PASSWORD, a prompt "
@@ -129,6 +129,15 @@ void add_manager_commands(CLI::App& app, command_line& cl,
   pw->callback([&] { cmd = {"users", "passwd", cl.new_user}; });
   users->add_subcommand("list", "list user names (at most 255)")->callback([&cmd] {
     cmd = {"users", "list"};
+  });
+  auto stats = users->add_subcommand(
+    "stats", "per-user counters: open and total connections, bytes each way, "
+             "logins refused at each limit, the limits in force (all users, or NAME)");
+  stats->add_option("NAME", cl.new_user, "one user (default: every user)");
+  stats->callback([&] {
+    cmd = {"users", "stats"};
+    if (!cl.new_user.empty())
+      cmd.push_back(cl.new_user);
   });
   simple(app, "manager-metrics",
          "Manager: historical, active and bytes, from the Manager protocol", cmd);

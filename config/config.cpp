@@ -9,6 +9,7 @@
 
 #include "config/ini.hpp"
 #include "config/keys.hpp"
+#include "config/outbound_keys.hpp"
 
 namespace px::config {
 
@@ -17,20 +18,25 @@ namespace {
 /// Step 2: applies every line to `cfg` in file order; the first mistake.
 std::optional<line_error> apply_lines(const std::vector<ini_line>& lines,
                                       const std::string& path, proxy_config& cfg) {
-  std::set<const key_spec*> seen;
+  std::set<std::pair<std::string, std::string>> seen;
   for (auto& line : lines) {
+    if (auto name = named_outbound(line.section)) { // [outbound.NAME]
+      if (auto err = apply_named_outbound(line, *name, path, cfg, seen))
+        return err;
+      continue;
+    }
     if (line.header) {
       if (!known_section(line.section))
         return line_error{line.number, {},
                           "unknown section [" + line.section + "] (known: "
-                            + known_sections() + ")"};
+                            + known_sections() + ", [outbound.NAME])"};
       continue;
     }
     auto key = find_key(line.section, line.key);
     if (key == nullptr)
       return line_error{line.number, line.key,
                         "unknown key in [" + line.section + "]"};
-    if (!key->repeatable && !seen.insert(key).second)
+    if (!key->repeatable && !seen.emplace(line.section, line.key).second)
       return line_error{line.number, line.key, "given twice"};
     if (auto what = key->set(line.value, path, cfg))
       return line_error{line.number, line.key, std::move(*what)};

@@ -2,6 +2,7 @@
 
 #include "config/ini.hpp"
 #include "config/limits.hpp"
+#include "config/outbound_keys.hpp"
 #include "config/rules_parse.hpp"
 
 #include <algorithm>
@@ -344,6 +345,13 @@ std::vector<key_spec> make_key_table() {
   auto table = main_keys();
   auto limits = limits_keys();
   table.insert(table.end(), limits.begin(), limits.end());
+  // The advertise keys join [socks]; [outbound] goes after [limits].
+  auto socks_end = std::find_if(table.begin(), table.end(),
+                                [](const key_spec& k) { return k.section != "socks"; });
+  auto advertise = advertise_keys();
+  table.insert(socks_end, advertise.begin(), advertise.end());
+  auto outbound = outbound_keys();
+  table.insert(table.end(), outbound.begin(), outbound.end());
   table.push_back(one("prometheus", "listen", &proxy_config::prometheus_listen,
                       listener_or_off()));
   return table;

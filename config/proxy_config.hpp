@@ -12,6 +12,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/outbound_profile.hpp"
 #include "net/rules.hpp"
 
 namespace px::config {
@@ -77,6 +78,11 @@ struct proxy_config {
   std::vector<net::cidr> deny_destinations;
   /// DNS servers (key `dns_server`, repeatable; empty: /etc/resolv.conf).
   std::vector<net::ip_endpoint> dns_servers;
+  /// BND.ADDR of UDP ASSOCIATE replies and of BIND's first reply (keys
+  /// `udp_advertise_address`, `bind_advertise_address`; absent: the
+  /// socket's own address). The port is always the socket's.
+  std::optional<net::ip_endpoint> udp_advertise;
+  std::optional<net::ip_endpoint> bind_advertise;
 
   // -- [server] ---
   /// Reactor threads (0: one per core).
@@ -128,6 +134,11 @@ struct proxy_config {
   uint32_t source_connect_rate = 0;
   /// Export one time series per user in /metrics (off by default).
   bool per_user_metrics = false;
+
+  // -- [outbound] and [outbound.NAME] ---
+  /// Where outgoing sockets leave from: [outbound] is every connection's
+  /// default, [outbound.NAME] a profile users select (`outbound=NAME`).
+  net::outbound_table outbound;
 
   // -- [prometheus] ---
   /// Where GET /metrics is served (absent: off).

@@ -31,6 +31,27 @@ key_rule rule(const char* name, bool reloadable, T proxy_config::*member) {
           }};
 }
 
+/// A key of the outbound profiles: the same when every profile (the
+/// default and the named ones) has the same `field`, and the same profiles
+/// exist.
+template <class T>
+key_rule profile_rule(const char* name, T net::outbound_profile::*field) {
+  auto same = [field](const proxy_config& a, const proxy_config& b) {
+    auto& x = a.outbound;
+    auto& y = b.outbound;
+    if (x.fallback.*field != y.fallback.*field || x.named.size() != y.named.size())
+      return false;
+    for (auto i = x.named.begin(), j = y.named.begin(); i != x.named.end(); ++i, ++j)
+      if (i->first != j->first || i->second.*field != j->second.*field)
+        return false;
+    return true;
+  };
+  auto keep = [](proxy_config& dst, const proxy_config& src) {
+    dst.outbound = src.outbound;
+  };
+  return {name, true, same, keep};
+}
+
 /// Every key that can differ between two valid files, and whether the
 /// running proxy takes it.
 const std::vector<key_rule>& rules() {
@@ -54,6 +75,8 @@ const std::vector<key_rule>& rules() {
     rule("allow_client", now, &c::allow_clients),
     rule("deny_destination", now, &c::deny_destinations),
     rule("dns_server", restart, &c::dns_servers),
+    rule("udp_advertise_address", now, &c::udp_advertise),
+    rule("bind_advertise_address", now, &c::bind_advertise),
     // -- [server] ---
     rule("threads", restart, &c::threads),
     rule("actor_threads", restart, &c::actor_threads),
@@ -82,6 +105,11 @@ const std::vector<key_rule>& rules() {
     rule("per_user_metrics", now, &c::per_user_metrics),
     // -- [prometheus] ---
     rule("[prometheus] listen", restart, &c::prometheus_listen),
+    // -- [outbound] and [outbound.NAME] ---
+    profile_rule("address4", &net::outbound_profile::address4),
+    profile_rule("address6", &net::outbound_profile::address6),
+    profile_rule("interface", &net::outbound_profile::interface),
+    profile_rule("mark", &net::outbound_profile::mark),
   };
   return table;
 }

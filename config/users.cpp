@@ -1,6 +1,7 @@
 #include "config/users.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -97,8 +98,14 @@ error parse_option(std::string_view item, std::set<std::string>& seen, user_entr
     (key == "up" ? u.bandwidth_up : u.bandwidth_down) = static_cast<int64_t>(*n);
     return std::nullopt;
   }
+  if (key == "outbound") {
+    if (!valid_profile_name(value))
+      return bad_value(key, value, "a profile name (letters, digits, '_', '-')");
+    u.outbound = std::string{value};
+    return std::nullopt;
+  }
   return "unknown option '" + shown(std::string{key})
-         + "' (known: group, sessions, rate, up, down)";
+         + "' (known: group, sessions, rate, up, down, outbound)";
 }
 
 /// The options field after the hash (`text`: without its ':').
@@ -130,6 +137,8 @@ std::string format_options(const user_entry& u) {
     add("up=" + format_rate(static_cast<uint64_t>(u.bandwidth_up)));
   if (u.bandwidth_down >= 0)
     add("down=" + format_rate(static_cast<uint64_t>(u.bandwidth_down)));
+  if (!u.outbound.empty())
+    add("outbound=" + u.outbound);
   return out;
 }
 
@@ -161,6 +170,15 @@ error parse_user_line(const std::string& line, user_entry& u) {
 }
 
 } // namespace
+
+bool valid_profile_name(std::string_view name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '_' && c != '-')
+      return false;
+  return true;
+}
 
 bool valid_group_name(std::string_view name) {
   return valid_username(name) && name.find_first_of(",=") == std::string_view::npos;

@@ -8,6 +8,8 @@
 //   rate=N         at most N new sessions per second (0: no limit)
 //   up=RATE        client-to-target bytes per second (config/limits.hpp)
 //   down=RATE      target-to-client bytes per second
+//   outbound=NAME  outgoing sockets use the profile [outbound.NAME] of
+//                  proxy.ini instead of [outbound] (net/outbound_profile.hpp)
 //
 // Each of sessions, rate, up and down overrides the `[limits]` default of
 // proxy.ini for this user. '#' starts a comment line. Passwords never
@@ -56,19 +58,21 @@ struct user_entry {
   int64_t connect_rate = -1;
   int64_t bandwidth_up = -1;
   int64_t bandwidth_down = -1;
+  /// The outbound profile the user's connections use (empty: the default).
+  std::string outbound;
 
   friend bool operator==(const user_entry& x, const user_entry& y) {
     return x.name == y.name && x.roles == y.roles && x.hash == y.hash
            && x.groups == y.groups && x.sessions == y.sessions
            && x.connect_rate == y.connect_rate && x.bandwidth_up == y.bandwidth_up
-           && x.bandwidth_down == y.bandwidth_down;
+           && x.bandwidth_down == y.bandwidth_down && x.outbound == y.outbound;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
   return f(x.name, x.roles, x.hash, x.groups, x.sessions, x.connect_rate,
-           x.bandwidth_up, x.bandwidth_down);
+           x.bandwidth_up, x.bandwidth_down, x.outbound);
 }
 
 /// True when `name` can be stored in the users file.
@@ -76,6 +80,10 @@ bool valid_username(std::string_view name);
 
 /// True when `name` can name a group: a valid user name without ',' or '='.
 bool valid_group_name(std::string_view name);
+
+/// True when `name` can name an outbound profile: 1 to 64 bytes of letters,
+/// digits, '_' and '-'.
+bool valid_profile_name(std::string_view name);
 
 /// True when `password` can be hashed (1 to 255 bytes, no NUL).
 bool valid_password(std::string_view password);

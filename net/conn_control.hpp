@@ -36,6 +36,7 @@
 
 #include "net/address.hpp"
 #include "net/limits.hpp"
+#include "net/outbound_profile.hpp"
 #include "net/rules.hpp"
 #include "net/socks5_codec.hpp"
 
@@ -206,6 +207,10 @@ struct handshake_plan {
   /// (REP 0x02 through on_connect_failed(denied) when one blocks), every
   /// resolved address of a CONNECT, a BIND's peer and UDP datagrams.
   std::shared_ptr<const rule_set> rules;
+  /// Where CONNECT's, BIND's and UDP's outgoing sockets leave from (null:
+  /// no profile): the user's profile when its login names one, else the
+  /// table's default (net/reactor/outbound.hpp).
+  std::shared_ptr<const outbound_table> outbound;
   /// The relay a CONNECT starts.
   relay_options relay;
 };

@@ -172,6 +172,16 @@ void account::set_groups(std::vector<std::string> groups) {
                                 std::move(groups)));
 }
 
+std::shared_ptr<const std::string> account::outbound() const {
+  static const auto none = std::make_shared<const std::string>();
+  auto out = std::atomic_load(&outbound_);
+  return out ? out : none;
+}
+
+void account::set_outbound(std::string name) {
+  std::atomic_store(&outbound_, std::make_shared<const std::string>(std::move(name)));
+}
+
 // -- lease ------------------------------------------------------------------------
 
 lease& lease::operator=(lease&& other) noexcept {

@@ -12,10 +12,12 @@
 #include "net/log.hpp"
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop_context.hpp"
+#include "net/reactor/outbound.hpp"
 
 namespace px::net {
 
-bind_outcome bind_op::listen(int client_fd, side& up, loop_context& ctx) {
+bind_outcome bind_op::listen(int client_fd, const outbound_profile* profile,
+                            side& up, loop_context& ctx) {
   bind_outcome out;
   auto local = ip_endpoint::local_of(client_fd);
   if (!local) {
@@ -24,16 +26,13 @@ bind_outcome bind_op::listen(int client_fd, side& up, loop_context& ctx) {
     return out;
   }
   local->port = 0;
-  int fd = ::socket(local->v6 ? AF_INET6 : AF_INET,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_storage ss;
-  auto len = local->to_sockaddr(ss);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0
-      || ::listen(fd, 4) != 0) {
+  int fd = open_outbound_listener(*local, profile, out.err);
+  if (fd < 0 || ::listen(fd, 4) != 0) {
     out.status = bind_status::failed;
-    out.err = from_errno(errno);
-    if (fd >= 0)
+    if (fd >= 0) {
+      out.err = from_errno(errno);
       ::close(fd);
+    }
     return out;
   }
   up.fd = fd;

@@ -7,6 +7,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/outbound_profile.hpp"
 #include "net/reactor/side.hpp"
 
 namespace px::net {
@@ -33,8 +34,10 @@ public:
     hosts_ = std::move(hosts);
   }
 
-  /// Listens on the address of `client_fd`'s local end, any port, on `up`.
-  bind_outcome listen(int client_fd, side& up, loop_context& ctx);
+  /// Listens on the address of `client_fd`'s local end (or the source
+  /// address `profile` gives for its family), any port, on `up`.
+  bind_outcome listen(int client_fd, const outbound_profile* profile, side& up,
+                      loop_context& ctx);
 
   /// The listener on `up` is readable: accepts the expected peer (then
   /// `up` is that connection), or stays pending.

@@ -11,16 +11,18 @@
 
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop_context.hpp"
+#include "net/reactor/outbound.hpp"
 #include "net/reactor/rule_checks.hpp"
 
 namespace px::net {
 
 namespace {
 
-/// A non-blocking TCP socket towards `ep` (-1 with errno set).
-int open_attempt_socket(const ip_endpoint& ep) {
-  int fd = ::socket(ep.v6 ? AF_INET6 : AF_INET,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/// A non-blocking TCP socket towards `ep` under the outbound profile `p`
+/// (-1 with `err` set).
+int open_attempt_socket(const ip_endpoint& ep, const outbound_profile* p,
+                        connect_error& err) {
+  int fd = open_outbound(ep, SOCK_STREAM, p, err);
   if (fd >= 0) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -51,8 +53,10 @@ void order_for_attempts(std::vector<ip_endpoint>& addrs, address_family prefer) 
 connect_outcome connector::start(std::vector<ip_endpoint> addrs,
                                  const rule_subject& who, std::string_view name,
                                  side& up, loop_context& ctx,
-                                 const connect_policy& policy) {
+                                 const connect_policy& policy,
+                                 const outbound_profile* profile) {
   abort();
+  profile_ = profile;
   addrs_ = std::move(addrs);
   // Rules see (and the connect uses) the address really reached: 0.0.0.0
   // or a mapped ::ffff:127.0.0.1 must not get around a block of 127.0.0.0/8,
@@ -75,11 +79,9 @@ void connector::launch(side& up, loop_context& ctx) {
   while (slot != attempts_.end() && next_ < addrs_.size()) {
     auto index = next_++;
     auto& ep = addrs_[index];
-    int fd = open_attempt_socket(ep);
-    if (fd < 0) {
-      last_ = from_errno(errno);
-      continue;
-    }
+    int fd = open_attempt_socket(ep, profile_, last_);
+    if (fd < 0)
+      continue; // e.g. no source address for this family: the next goes now
     sockaddr_storage ss;
     auto len = ep.to_sockaddr(ss);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 && errno != EINPROGRESS) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "net/outbound_profile.hpp"
 #include "net/conn_control.hpp"
 #include "net/rules.hpp"
 #include "net/reactor/deadlines.hpp"
@@ -49,10 +50,13 @@ public:
 
   /// Starts with `addrs` minus those the rules of `who` block for a
   /// CONNECT to `name` (empty: an address was given); none left: denied.
-  /// `policy`: family preference and the delay between attempts.
+  /// `policy`: family preference and the delay between attempts;
+  /// `profile`: the outbound profile the sockets are opened under (null:
+  /// none; it must outlive the attempts: the plan holds it).
   connect_outcome start(std::vector<ip_endpoint> addrs, const rule_subject& who,
                         std::string_view name, side& up, loop_context& ctx,
-                        const connect_policy& policy = {});
+                        const connect_policy& policy = {},
+                        const outbound_profile* profile = nullptr);
 
   /// An attempt reported readiness: the winner moves to `up` (connected),
   /// or still pending, or (every address failed) failed.
@@ -85,6 +89,7 @@ private:
   size_t next_ = 0;
   connect_error last_ = connect_error::none;
   std::chrono::milliseconds delay_{250};
+  const outbound_profile* profile_ = nullptr;
   time_point next_at_{};
   std::array<attempt, max_in_flight> attempts_;
 };

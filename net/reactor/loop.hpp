@@ -106,6 +106,7 @@ private:
   void resolve_for(conn& c, const std::string& name);
   void on_resolved(conn_id id, uint32_t gen, resolve_result res);
   void on_connect(conn& c, const connect_outcome& out);
+  void bind_listen(conn& c);
   void on_bind(conn& c, const bind_outcome& out);
   void connect_failed(conn& c, connect_error err);
   void begin_relay(conn& c, std::vector<uint8_t> to_client,

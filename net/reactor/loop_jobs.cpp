@@ -8,9 +8,26 @@
 #include "net/log.hpp"
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop.hpp"
+#include "net/reactor/outbound.hpp"
 #include "net/reactor/rule_checks.hpp"
 
 namespace px::net {
+
+namespace {
+
+/// The outbound profile of `c` (null: none); false when its user names a
+/// profile the config lacks (the request fails: never a wrong source).
+bool outbound_of(const conn& c, const outbound_profile*& p) {
+  bool unknown = false;
+  p = pick_outbound(c.plan ? c.plan->outbound.get() : nullptr, c.login.user.get(),
+                    unknown);
+  if (unknown)
+    log::warning("user '" + c.login.user->name() + "' names outbound profile '"
+                 + *c.login.user->outbound() + "', which the config lacks");
+  return !unknown;
+}
+
+} // namespace
 
 // -- handshake ----------------------------------------------------------------
 
@@ -126,6 +143,11 @@ void loop::on_request(conn& c, socks5::request req) {
 /// all within the plan's connect timeout.
 void loop::start_connect(conn& c, const socks5::address& target) {
   c.state = cstate::connecting;
+  const outbound_profile* profile = nullptr;
+  if (!outbound_of(c, profile)) {
+    connect_failed(c, connect_error::other);
+    return;
+  }
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + c.plan->connect_timeout, c.id, gen,
                   deadline_kind::operation);
@@ -135,7 +157,8 @@ void loop::start_connect(conn& c, const socks5::address& target) {
   }
   // An address was checked whole with the request: no second check.
   static const rule_subject checked;
-  on_connect(c, c.connect_op.start({target.ip}, checked, {}, c.up, ctx_));
+  on_connect(c, c.connect_op.start({target.ip}, checked, {}, c.up, ctx_,
+                                   c.plan->connect, profile));
 }
 
 void loop::resolve_for(conn& c, const std::string& name) {
@@ -157,14 +180,16 @@ void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
   }
   if (c->state == cstate::binding) {
     c->bind.expect(std::move(res.addrs));
-    on_bind(*c, c->bind.listen(c->down.fd, c->up, ctx_));
+    bind_listen(*c);
     return;
   }
   for (auto& a : res.addrs)
     a.port = c->target.port();
+  const outbound_profile* profile = nullptr;
+  outbound_of(*c, profile); // an unknown profile failed the request already
   on_connect(*c, c->connect_op.start(std::move(res.addrs), c->who,
                                             c->target.domain, c->up, ctx_,
-                                            c->plan->connect));
+                                            c->plan->connect, profile));
 }
 
 void loop::on_connect(conn& c, const connect_outcome& out) {
@@ -223,7 +248,17 @@ void loop::do_bind(conn_id id, bind_request req) {
   if (!req.peer.ip.is_unspecified())
     hosts.push_back(req.peer.ip);
   c->bind.expect(std::move(hosts));
-  on_bind(*c, c->bind.listen(c->down.fd, c->up, ctx_));
+  bind_listen(*c);
+}
+
+/// BIND's listener, under the connection's outbound profile.
+void loop::bind_listen(conn& c) {
+  const outbound_profile* profile = nullptr;
+  if (!outbound_of(c, profile)) {
+    connect_failed(c, connect_error::other);
+    return;
+  }
+  on_bind(c, c.bind.listen(c.down.fd, profile, c.up, ctx_));
 }
 
 void loop::on_bind(conn& c, const bind_outcome& out) {
@@ -266,9 +301,14 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
     expect = *peer;
     expect.port = port;
   }
+  const outbound_profile* profile = nullptr;
+  if (!outbound_of(*c, profile)) {
+    connect_failed(*c, connect_error::other);
+    return;
+  }
   c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, c->who);
   c->udp->set_user(c->login.user.get());
-  auto bound = c->udp->open(*local);
+  auto bound = c->udp->open(*local, profile);
   if (!bound) {
     connect_failed(*c, from_errno(errno));
     return;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "net/reactor/loop_context.hpp"
+#include "net/reactor/outbound.hpp"
 #include "net/socks5_codec.hpp"
 
 namespace px::net {
@@ -64,13 +65,30 @@ bool udp_relay::open_socket(udp_socket& s, const ip_endpoint& addr) {
   return true;
 }
 
-std::optional<ip_endpoint> udp_relay::open(ip_endpoint local) {
+bool udp_relay::open_outgoing(udp_socket& s, bool v6, const outbound_profile* p) {
+  ip_endpoint any;
+  any.v6 = v6;
+  connect_error err;
+  int fd = open_outbound(any, SOCK_DGRAM, p, err);
+  if (fd < 0)
+    return false;
+  s.fd = fd;
+  ctx_.watch(fd, EPOLLIN | EPOLLET, s);
+  return true;
+}
+
+std::optional<ip_endpoint> udp_relay::open(ip_endpoint local,
+                                           const outbound_profile* profile) {
   local.port = 0;
-  ip_endpoint any4, any6;
-  any6.v6 = true;
-  if (!open_socket(client_, local) || !open_socket(out4_, any4))
+  if (!open_socket(client_, local))
     return std::nullopt;
-  open_socket(out6_, any6); // optional: a host without IPv6 is fine
+  // IPv4 is required unless the profile refuses it; IPv6 is optional (a
+  // host without IPv6 is fine), but one of them must open.
+  bool refuses4 = profile != nullptr && profile->refuses(false);
+  if (!refuses4 && !open_outgoing(out4_, false, profile))
+    return std::nullopt;
+  if (!open_outgoing(out6_, true, profile) && refuses4)
+    return std::nullopt;
   return ip_endpoint::local_of(client_.fd).value_or(local);
 }
 

@@ -17,6 +17,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/outbound_profile.hpp"
 #include "net/rules.hpp"
 #include "net/reactor/deadlines.hpp"
 #include "net/reactor/io_handler.hpp"
@@ -39,8 +40,10 @@ public:
   udp_relay& operator=(const udp_relay&) = delete;
 
   /// Opens the client-facing socket on `local` (any port) and the outgoing
-  /// sockets. Returns the client-facing address, or nothing (errno set).
-  std::optional<ip_endpoint> open(ip_endpoint local);
+  /// sockets under `profile` (null: none; a family it refuses gets no
+  /// socket, and datagrams to it are dropped). Returns the client-facing
+  /// address, or nothing (errno set).
+  std::optional<ip_endpoint> open(ip_endpoint local, const outbound_profile* profile);
 
   /// Datagrams of `user` (null: none) count in its totals, and those over
   /// its bandwidth are dropped (counted): a datagram cannot wait the way a
@@ -83,6 +86,8 @@ private:
   };
 
   bool open_socket(udp_socket& s, const ip_endpoint& addr);
+  /// The outgoing socket of a family under `p`; false with errno set.
+  bool open_outgoing(udp_socket& s, bool v6, const outbound_profile* p);
   void service();
   void from_client();
   void from_targets(udp_socket& out);

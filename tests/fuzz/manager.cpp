@@ -26,7 +26,7 @@ void check_request(const uint8_t* data, size_t size) {
   auto err = manager::request_error::unknown_command;
   auto r = manager::parse_request(data, size, err);
   if (!r) {
-    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::reload); // the last CMD
+    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::user_stats); // the last CMD
     FUZZ_CHECK((err == manager::request_error::unknown_command) == unknown);
     return;
   }
@@ -104,6 +104,20 @@ void check_reload_reply(const uint8_t* data, size_t size) {
   });
 }
 
+/// A user-stats reply that parses re-encodes (canonically) to one that
+/// parses to the same users and numbers.
+void check_user_stats_reply(const uint8_t* data, size_t size) {
+  auto r = manager::parse_user_stats_reply(data, size);
+  if (!r)
+    return;
+  auto enc = manager::encode_user_stats_reply(*r);
+  auto back = manager::parse_user_stats_reply(enc.data(), enc.size());
+  FUZZ_CHECK(back && back->size() == r->size());
+  for (size_t i = 0; back && i < r->size(); ++i)
+    FUZZ_CHECK((*back)[i].name == (*r)[i].name && (*back)[i].bytes_up == (*r)[i].bytes_up
+               && (*back)[i].bandwidth_down == (*r)[i].bandwidth_down);
+}
+
 /// Whatever the encoders are given, their output parses back to it.
 void check_encoders(const uint8_t* data, size_t size) {
   uint64_t v[3] = {0, 0, 0};
@@ -126,6 +140,7 @@ void check_encoders(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size <= max_admin_message) // the transports refuse longer ones unread
     check_all(data, size, check_login, check_request, check_metrics_reply,
-              check_list_reply, check_reload_reply, check_encoders);
+              check_list_reply, check_reload_reply, check_user_stats_reply,
+              check_encoders);
   return 0;
 }

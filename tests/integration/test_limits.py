@@ -5,7 +5,10 @@ measured at the target and at the client over 10 s, for one connection and
 four of the same user, with splice on and off; rules by group; limits
 changed by a reload while tunnels stay open."""
 
+import json
+import os
 import signal
+import subprocess
 import socket
 import socketserver
 import threading
@@ -174,8 +177,11 @@ class LimitsTest(unittest.TestCase):
         cls.other, cls.other_port = start_server(harness.EchoHandler)
         rules = ("[rules]\n"
                  f"rule = block group=interns port={cls.other_port}\n")
+        cls.udp_port = harness.free_udp_port()
         cls.proxy = Proxy(extra_server=rules + "[limits]\nuser_sessions = 3\n"
                           "per_user_metrics = on\n",
+                          admin=(f"transport = udp\nudp_port = {cls.udp_port}\n"
+                                 "spcp_listen = off\nmanager_listen = 127.0.0.1:9091\n"),
                           prometheus="listen = 127.0.0.1:0\n")
         set_users(cls.proxy, USERS)
 
@@ -242,6 +248,39 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(len(tunnels), 6)
         for t in tunnels:
             t.close()
+
+    def ctl(self, *args):
+        env = dict(os.environ, PROXYCTL_PASSWORD="admin")
+        return subprocess.run([os.environ.get("PROXYCTL_BIN", ""), "--udp-port",
+                               str(self.udp_port), *args],
+                              capture_output=True, text=True, env=env, timeout=30,
+                              stdin=subprocess.DEVNULL)
+
+    def test_users_stats_over_the_admin_plane(self):
+        tunnels = self.open_tunnels("few", 1)
+        self.assertEqual(len(tunnels), 1)
+        tunnels[0].sendall(b"x" * 1000)
+        self.assertEqual(recv_exact(tunnels[0], 1000), b"x" * 1000)
+        self.assertEqual(self.open_tunnels("few", 1), [])  # refused: sessions=1
+        out = self.ctl("--json", "users", "stats", "few")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        stats = json.loads(out.stdout)
+        self.assertEqual(len(stats), 1)
+        few = stats[0]
+        self.assertEqual(few["user"], "few")
+        self.assertEqual(few["open"], 1)
+        self.assertEqual(few["max_sessions"], 1)
+        self.assertGreaterEqual(few["bytes_up"], 1000)
+        self.assertGreaterEqual(few["bytes_down"], 1000)
+        self.assertGreaterEqual(few["refused_sessions"], 1)
+        # Every user, as text; an unknown one is an error.
+        out = self.ctl("users", "stats")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("rater:", out.stdout)
+        self.assertIn("few: open 1", out.stdout)
+        out = self.ctl("users", "stats", "nobody")
+        self.assertNotEqual(out.returncode, 0)
+        tunnels[0].close()
 
     def test_user_connect_rate(self):
         # rate=5: five new sessions pass at once, the sixth does not, and

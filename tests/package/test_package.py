@@ -215,6 +215,9 @@ class ManPagesCoverSources(unittest.TestCase):
     def test_every_config_key(self):
         page = self.page("socks5-proxy.ini.5.scd")
         keys = re.findall(r'(?:one|many)\("(\w+)", "(\w+)"', read(SOURCE, "config/keys.cpp"))
+        outbound = read(SOURCE, "config/outbound_keys.cpp")
+        keys += re.findall(r'\{"(\w+)", "(\w+)", false', outbound)
+        keys += [("outbound", k) for k in re.findall(r'profile_key\("(\w+)"', outbound)]
         self.assertGreater(len(keys), 20)
         sections = re.split(r"^# ", page, flags=re.M)
         for section, key in keys:

@@ -216,6 +216,11 @@ CAF_TEST(the plan follows the settings) {
   CAF_CHECK_EQUAL(p.deadline.count(), 1500);
   CAF_CHECK_EQUAL(p.connect_timeout.count(), 2500);
   CAF_CHECK(p.rules == settings.rules); // shared, not copied
+  CAF_CHECK(p.outbound == nullptr);
+  auto table = std::make_shared<net::outbound_table>();
+  table->fallback.address4 = net::ip_endpoint::parse("192.0.2.10", 0);
+  settings.outbound = table;
+  CAF_CHECK(session_state::plan_for(settings).outbound == settings.outbound);
   CAF_CHECK_EQUAL(p.relay.buffer_size, 4096u);
   CAF_CHECK_EQUAL(p.relay.transform, "tr a-z A-Z");
   settings.auth = cm::none;
@@ -444,6 +449,36 @@ CAF_TEST(udp associate replies with the relay address) {
   CAF_REQUIRE_EQUAL(records().size(), 1u);
   CAF_CHECK_EQUAL(records()[0].destination, "udp:127.0.0.1:12345");
   CAF_CHECK_EQUAL(records()[0].bytes_up, 30u);
+}
+
+CAF_TEST(udp and bind replies name the advertised address with the real port) {
+  settings.auth = config::auth_mode::none;
+  settings.udp_advertise = *net::ip_endpoint::parse("203.0.113.5", 0);
+  settings.bind_advertise = *net::ip_endpoint::parse("2001:db8::5", 0);
+  start();
+  at().on_request(7, socks5::request{socks5::command::udp_associate, {}});
+  consume_all();
+  io.take();
+  at().on_connected(7, *net::ip_endpoint::parse("10.0.0.1:7000"),
+                    *net::ip_endpoint::parse("127.0.0.1:12345"));
+  consume_all();
+  auto cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  CAF_CHECK(cmds[0].data == (bytes{0x05, 0x00, 0x00, 0x01, 203, 0, 113, 5, 0x1B, 0x58}));
+  start(8);
+  at(8).on_request(8, socks5::request{socks5::command::bind,
+                                      socks5::address::from(
+                                        *net::ip_endpoint::parse("10.0.0.5:21"))});
+  consume_all();
+  io.take();
+  at(8).on_bound(8, *net::ip_endpoint::parse("10.0.0.1:5000"));
+  consume_all();
+  cmds = io.take();
+  CAF_REQUIRE_EQUAL(cmds.size(), 1u);
+  auto first = bytes{0x05, 0x00, 0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8};
+  first.insert(first.end(), 11, 0); // 2001:db8::5
+  first.insert(first.end(), {0x05, 0x13, 0x88});
+  CAF_CHECK(cmds[0].data == first);
 }
 
 CAF_TEST(a failed connect sends the matching reply) {

@@ -152,8 +152,8 @@ CAF_TEST(manager user management extension golden bytes) {
     CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
     CAF_CHECK(err == manager::request_error::malformed);
   }
-  // The code after the last extension (0x06 reload) is still unknown.
-  bytes next{0x05, 0x07};
+  // The code after the last extension (0x07 user stats) is still unknown.
+  bytes next{0x05, 0x08};
   CAF_CHECK(!manager::parse_request(next.data(), next.size(), err));
   CAF_CHECK(err == manager::request_error::unknown_command);
   // The new statuses.
@@ -254,4 +254,42 @@ CAF_TEST(manager metrics reply numbers must fit in 64 bits) {
               0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00,
               0x05, 0x01, 0xD1, 0xD1, 0xD1, 0x00, 0x02, 0x11, 0x00};
   CAF_CHECK(!manager::parse_metrics_reply(found.data(), found.size()));
+}
+
+CAF_TEST(manager user stats golden bytes) {
+  using bytes = std::vector<uint8_t>;
+  manager::request_error err;
+  // 05 07 ULEN UNAME; ULEN 0 asks for every user.
+  bytes one{0x05, 0x07, 0x03, 'b', 'o', 'b'};
+  auto r = manager::parse_request(one.data(), one.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->user.user, "bob");
+  CAF_CHECK(manager::encode_request(*r) == one);
+  bytes all{0x05, 0x07, 0x00};
+  r = manager::parse_request(all.data(), all.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->user.user.empty());
+  CAF_CHECK(manager::encode_request(*r) == all);
+  for (auto& bad : {bytes{0x05, 0x07}, bytes{0x05, 0x07, 0x02, 'b'},
+                    bytes{0x05, 0x07, 0x00, 'x'}}) {
+    CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
+    CAF_CHECK(err == manager::request_error::malformed);
+  }
+  // 05 07 00 COUNT { ULEN UNAME 10 x (NLEN NUM) }
+  manager::user_counters u;
+  u.name = "al";
+  u.open = 2;
+  u.bytes_up = 300;
+  u.bandwidth_down = 1 << 20;
+  auto enc = manager::encode_user_stats_reply({u});
+  bytes want{0x05, 0x07, 0x00, 0x01, 0x02, 'a', 'l', 1, 2, 1, 0, 2, 0x01, 0x2C, 1, 0,
+             1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 3, 0x10, 0x00, 0x00};
+  CAF_CHECK(enc == want);
+  auto back = manager::parse_user_stats_reply(enc.data(), enc.size());
+  CAF_REQUIRE(back && back->size() == 1u);
+  CAF_CHECK_EQUAL((*back)[0].name, "al");
+  CAF_CHECK_EQUAL((*back)[0].bytes_up, 300u);
+  CAF_CHECK_EQUAL((*back)[0].bandwidth_down, uint64_t{1} << 20);
+  enc.pop_back();
+  CAF_CHECK(!manager::parse_user_stats_reply(enc.data(), enc.size()));
 }

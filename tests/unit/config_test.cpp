@@ -76,7 +76,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [limits], [prometheus])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [limits], [outbound], [prometheus], [outbound.NAME])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
@@ -142,7 +142,7 @@ CAF_TEST(line errors keep their wording) {
   CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
   CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
   CAF_CHECK_EQUAL(error_of("[ ]\n"),
-                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [limits], [prometheus])");
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [limits], [outbound], [prometheus], [outbound.NAME])");
   // The first mistake wins, whether a bad value or a malformed line follows.
   CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
                   "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
@@ -189,7 +189,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [limits], [prometheus]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [limits], [outbound], [prometheus]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);
@@ -509,7 +509,7 @@ CAF_TEST(users file option errors name the line) {
   CAF_CHECK_EQUAL(err(":sessions=1000000,rate=1000000,up=1024G,down=0"), "OK");
   CAF_CHECK_EQUAL(err(":color=red"),
                   "u.txt:2: user 'alice': unknown option 'color' (known: group, "
-                  "sessions, rate, up, down)");
+                  "sessions, rate, up, down, outbound)");
   CAF_CHECK_EQUAL(err(":"),
                   "u.txt:2: user 'alice': option '' is not key=value (options are "
                   "separated by ',')");
