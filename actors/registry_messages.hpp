@@ -13,6 +13,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "config/users.hpp"
+#include "net/account_stats.hpp"
 #include "net/address.hpp"
 
 namespace px {
@@ -105,23 +106,7 @@ const char* to_string(add_result x);
 
 /// One user's counters and limits (`proxyctl users stats`), read from its
 /// account.
-struct user_stats {
-  std::string name;
-  /// Connections logged in as the user now, and since its account exists.
-  uint64_t open = 0;
-  uint64_t connections = 0;
-  /// Bytes relayed client to target and back.
-  uint64_t bytes_up = 0;
-  uint64_t bytes_down = 0;
-  /// Verified logins refused at the user's session and rate limits.
-  uint64_t refused_sessions = 0;
-  uint64_t refused_rate = 0;
-  /// The limits in force (0: none).
-  uint64_t max_sessions = 0;
-  uint64_t connect_rate = 0;
-  uint64_t bandwidth_up = 0;
-  uint64_t bandwidth_down = 0;
-};
+using user_stats = net::account_stats;
 
 // -- inspect ------------------------------------------------------------------
 
@@ -133,13 +118,6 @@ typename Inspector::result_type inspect(Inspector& f, logins_update& x) {
   return f(caf::meta::type_name("logins_update"), n);
 }
 
-/// @relates user_stats
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, user_stats& x) {
-  return f(caf::meta::type_name("user_stats"), x.name, x.open, x.connections,
-           x.bytes_up, x.bytes_down, x.refused_sessions, x.refused_rate,
-           x.max_sessions, x.connect_rate, x.bandwidth_up, x.bandwidth_down);
-}
 
 /// @relates login_request
 template <class Inspector>
@@ -151,3 +129,15 @@ typename Inspector::result_type inspect(Inspector& f, login_request& x) {
 }
 
 } // namespace px
+
+namespace px::net {
+
+/// @relates user_stats
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, account_stats& x) {
+  return f(caf::meta::type_name("user_stats"), x.name, x.open, x.connections,
+           x.bytes_up, x.bytes_down, x.refused_sessions, x.refused_rate,
+           x.max_sessions, x.connect_rate, x.bandwidth_up, x.bandwidth_down);
+}
+
+} // namespace px::net

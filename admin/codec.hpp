@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "admin/spcp_proto.hpp"
+#include "net/account_stats.hpp"
 
 namespace px::admin {
 
@@ -196,19 +197,7 @@ struct metrics_values {
 };
 
 /// One user's counters in a user_stats reply, in wire order.
-struct user_counters {
-  std::string name;
-  uint64_t open = 0;
-  uint64_t connections = 0;
-  uint64_t bytes_up = 0;
-  uint64_t bytes_down = 0;
-  uint64_t refused_sessions = 0;
-  uint64_t refused_rate = 0;
-  uint64_t max_sessions = 0;
-  uint64_t connect_rate = 0;
-  uint64_t bandwidth_up = 0;
-  uint64_t bandwidth_down = 0;
-};
+using user_counters = net::account_stats;
 
 /// VER CMD STATUS COUNT { ULEN UNAME 10 x (NLEN NUM) }: at most 255 users,
 /// each number as in the metrics reply.

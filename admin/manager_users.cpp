@@ -112,12 +112,7 @@ void request_user_stats(caf::stateful_actor<manager_state>* self,
           finish(mgr::encode_status_reply(cmd, mgr::status::no_such_user));
           return;
         }
-        std::vector<mgr::user_counters> out;
-        for (auto& s : all)
-          out.push_back({s.name, s.open, s.connections, s.bytes_up, s.bytes_down,
-                         s.refused_sessions, s.refused_rate, s.max_sessions,
-                         s.connect_rate, s.bandwidth_up, s.bandwidth_down});
-        finish(mgr::encode_user_stats_reply(out));
+        finish(mgr::encode_user_stats_reply(all));
       },
       [=](const caf::error&) {
         finish(mgr::encode_status_reply(cmd, mgr::status::server_error));

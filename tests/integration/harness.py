@@ -354,3 +354,15 @@ def metric(text, name):
     """The value of the series `name` (with its labels) in `text`, or None."""
     m = re.search("^" + re.escape(name) + r" (\d+)", text, re.M)
     return int(m.group(1)) if m else None
+
+
+def sighup_reload(proxy):
+    """SIGHUP, then waits until the proxy logged the reload as done."""
+    before = proxy.log_text().count("INFO reloaded ")
+    proxy.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proxy.log_text().count("INFO reloaded ") > before:
+            return
+        time.sleep(0.02)
+    raise AssertionError("no reload in the log:\n" + proxy.log_text())

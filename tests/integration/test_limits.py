@@ -34,18 +34,7 @@ def set_users(proxy, extra):
         lines.append(line + (":" + options if options else ""))
     with open(proxy.users, "w") as f:
         f.write("\n".join(lines) + "\n")
-    reload(proxy)
-
-
-def reload(proxy):
-    before = proxy.log_text().count("INFO reloaded ")
-    proxy.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if proxy.log_text().count("INFO reloaded ") > before:
-            return
-        time.sleep(0.02)
-    raise AssertionError("no reload in the log:\n" + proxy.log_text())
+    harness.sighup_reload(proxy)
 
 
 def login_ok(port, host, target_port, user, password=PASSWORD):

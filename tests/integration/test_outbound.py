@@ -22,6 +22,7 @@ import threading
 import time
 import unittest
 
+import harness
 from harness import (Proxy, auth, connect_request, greeting, hash_user, read_reply,
                      recv_exact)
 
@@ -35,16 +36,9 @@ ALT_USER, ALT_PASSWORD = "alt", "alt"
 
 def add_user(proxy, line):
     """Appends a users-file line and reloads (SIGHUP)."""
-    before = proxy.log_text().count("INFO reloaded ")
     with open(proxy.users, "a") as f:
         f.write(line + "\n")
-    proxy.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if proxy.log_text().count("INFO reloaded ") > before:
-            return
-        time.sleep(0.02)
-    raise AssertionError("no reload:\n" + proxy.log_text())
+    harness.sighup_reload(proxy)
 
 
 def handshake(proxy, cmd, host, port, user="demo", password="demo"):
