@@ -114,6 +114,9 @@ struct session_settings {
   /// The access rules compiled from [rules] and deny_destination
   /// (immutable, shared by every session and loop thread; null: none).
   std::shared_ptr<const net::rule_set> rules;
+  /// The parent proxies compiled from [upstream] (immutable, shared like
+  /// the rules; null: none, every CONNECT is direct).
+  std::shared_ptr<const net::upstream_set> upstream;
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
   /// Whether a filter may be set (`[admin] transform_command`); when false,

@@ -87,6 +87,8 @@ void registry_state::sync_accounts() {
     acct->configure(lim);
     if (*acct->groups() != p.groups)
       acct->set_groups(p.groups);
+    if (*acct->via() != p.via)
+      acct->set_via(p.via);
     out->by_name.emplace(kv.first, acct);
   }
   cfg.accounts->publish(std::move(out));

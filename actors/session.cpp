@@ -321,6 +321,7 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.deadline = milliseconds{s.handshake_timeout_ms};
   plan.connect_timeout = milliseconds{s.connect_timeout_ms};
   plan.rules = s.rules;
+  plan.upstream = s.upstream;
   plan.relay = relay_for(s);
   return plan;
 }
@@ -352,6 +353,8 @@ socks5::reply session_state::reply_for(net::connect_error err) {
     case net::connect_error::resolver_failure:
     case net::connect_error::other:
       return socks5::reply::general_failure;
+    case net::connect_error::address_unsupported:
+      return socks5::reply::address_type_not_supported;
   }
   return socks5::reply::general_failure;
 }

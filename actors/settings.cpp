@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include "config/upstream_parse.hpp"
 #include "net/log.hpp"
 
 namespace px {
@@ -41,6 +42,7 @@ session_settings make_settings(const config::proxy_config& cfg) {
   // Compiled once per start or reload; every session and loop shares it.
   s.rules = std::make_shared<const net::rule_set>(cfg.deny_destinations, cfg.rules,
                                                   cfg.rules_default);
+  s.upstream = config::compile_upstream(cfg);
   s.transform_allowed = cfg.transform_allowed;
   return s;
 }

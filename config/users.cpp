@@ -97,8 +97,14 @@ error parse_option(std::string_view item, std::set<std::string>& seen, user_entr
     (key == "up" ? u.bandwidth_up : u.bandwidth_down) = static_cast<int64_t>(*n);
     return std::nullopt;
   }
+  if (key == "via") {
+    if (!valid_group_name(value))
+      return bad_value(key, value, "a parent or group name of [upstream] (or direct)");
+    u.via = std::string{value};
+    return std::nullopt;
+  }
   return "unknown option '" + shown(std::string{key})
-         + "' (known: group, sessions, rate, up, down)";
+         + "' (known: group, sessions, rate, up, down, via)";
 }
 
 /// The options field after the hash (`text`: without its ':').
@@ -130,6 +136,8 @@ std::string format_options(const user_entry& u) {
     add("up=" + format_rate(static_cast<uint64_t>(u.bandwidth_up)));
   if (u.bandwidth_down >= 0)
     add("down=" + format_rate(static_cast<uint64_t>(u.bandwidth_down)));
+  if (!u.via.empty())
+    add("via=" + u.via);
   return out;
 }
 

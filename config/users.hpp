@@ -8,6 +8,8 @@
 //   rate=N         at most N new sessions per second (0: no limit)
 //   up=RATE        client-to-target bytes per second (config/limits.hpp)
 //   down=RATE      target-to-client bytes per second
+//   via=NAME       CONNECTs go through this parent or group of [upstream]
+//                  (`direct`: none), unless a rule's via= says otherwise
 //
 // Each of sessions, rate, up and down overrides the `[limits]` default of
 // proxy.ini for this user. '#' starts a comment line. Passwords never
@@ -56,19 +58,21 @@ struct user_entry {
   int64_t connect_rate = -1;
   int64_t bandwidth_up = -1;
   int64_t bandwidth_down = -1;
+  /// Parent proxy or group of `[upstream]` (empty: the default).
+  std::string via;
 
   friend bool operator==(const user_entry& x, const user_entry& y) {
     return x.name == y.name && x.roles == y.roles && x.hash == y.hash
            && x.groups == y.groups && x.sessions == y.sessions
            && x.connect_rate == y.connect_rate && x.bandwidth_up == y.bandwidth_up
-           && x.bandwidth_down == y.bandwidth_down;
+           && x.bandwidth_down == y.bandwidth_down && x.via == y.via;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
   return f(x.name, x.roles, x.hash, x.groups, x.sessions, x.connect_rate,
-           x.bandwidth_up, x.bandwidth_down);
+           x.bandwidth_up, x.bandwidth_down, x.via);
 }
 
 /// True when `name` can be stored in the users file.

@@ -38,6 +38,7 @@
 #include "net/limits.hpp"
 #include "net/rules.hpp"
 #include "net/socks5_codec.hpp"
+#include "net/upstream.hpp"
 
 namespace px::net {
 
@@ -65,6 +66,9 @@ enum class connect_error : uint8_t {
   resolver_failure,
   /// Any other socket error.
   other,
+  /// A parent proxy does not support the target's address type (its REP
+  /// 0x08, told to the client as such).
+  address_unsupported,
 };
 
 /// Name of a connect error, for logs.
@@ -188,6 +192,11 @@ struct handshake_plan {
   /// (REP 0x02 through on_connect_failed(denied) when one blocks), every
   /// resolved address of a CONNECT, a BIND's peer and UDP datagrams.
   std::shared_ptr<const rule_set> rules;
+  /// The parent proxies (null: none): a CONNECT goes through the route its
+  /// rule's, its user's or the default `via` names (net/upstream.hpp),
+  /// within `connect_timeout`, and the close report's `remote` is the
+  /// parent it went through.
+  std::shared_ptr<const upstream_set> upstream;
   /// The relay a CONNECT starts.
   relay_options relay;
 };

@@ -172,6 +172,16 @@ void account::set_groups(std::vector<std::string> groups) {
                                 std::move(groups)));
 }
 
+std::shared_ptr<const std::string> account::via() const {
+  static const auto none = std::make_shared<const std::string>();
+  auto out = std::atomic_load(&via_);
+  return out ? out : none;
+}
+
+void account::set_via(std::string via) {
+  std::atomic_store(&via_, std::make_shared<const std::string>(std::move(via)));
+}
+
 // -- lease ------------------------------------------------------------------------
 
 lease& lease::operator=(lease&& other) noexcept {

@@ -125,6 +125,11 @@ public:
   std::shared_ptr<const std::vector<std::string>> groups() const;
   void set_groups(std::vector<std::string> groups);
 
+  /// The user's parent proxy or group (the users file's `via=`; empty:
+  /// the default); never null.
+  std::shared_ptr<const std::string> via() const;
+  void set_via(std::string via);
+
   const std::string& name() const {
     return name_;
   }
@@ -154,6 +159,7 @@ private:
   std::atomic<uint64_t> bandwidth_up_{0};
   std::atomic<uint64_t> bandwidth_down_{0};
   std::shared_ptr<const std::vector<std::string>> groups_;
+  std::shared_ptr<const std::string> via_;
 };
 
 /// One connection's place in a gauge (an account's, or a client address's
