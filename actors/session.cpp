@@ -258,7 +258,9 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   if (rec.destination == "-" && stats.has_target) {
     // A CONNECT the reactor ran under the plan.
     rec.destination = stats.target.to_string();
-    if (stats.relayed
+    if (!stats.parent.empty()) // through a parent proxy: its name and address
+      rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
+    else if (stats.relayed
         && rec.destination.find(stats.remote.host_string()) == std::string::npos)
       rec.destination += " (" + stats.remote.to_string() + ")";
   }

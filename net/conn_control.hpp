@@ -119,8 +119,11 @@ struct close_stats {
   /// A request was parsed: `target` is its DST.ADDR/DST.PORT.
   bool has_target = false;
   socks5::address target;
-  /// The upstream peer a CONNECT reached (unset otherwise).
+  /// The upstream peer a CONNECT reached (unset otherwise); through a
+  /// parent proxy, the parent's address.
   ip_endpoint remote;
+  /// The parent proxy a CONNECT went through, or tried last (empty: direct).
+  std::string parent;
   /// From the accept to the parsed request, on the loop's clock (valid when
   /// `has_target`). With deferred accept the kernel hands a client over once
   /// its greeting is there: the time before it is not counted.

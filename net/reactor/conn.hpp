@@ -68,6 +68,8 @@ struct conn final : side_owner {
   bool has_target = false;
   socks5::address target;
   ip_endpoint remote;
+  /// The parent proxy of `remote` (empty: direct).
+  std::string parent;
 
   // -- durations (for the close report) ---
   /// When the loop accepted the client, then when it parsed its request.

@@ -360,6 +360,7 @@ void loop::close_conn(conn& c, close_reason reason) {
   stats.has_target = c.has_target;
   stats.target = c.target;
   stats.remote = c.remote;
+  stats.parent = std::move(c.parent);
   if (c.has_target)
     stats.handshake_time = c.requested_at - c.accepted_at;
   stats.connect = c.connect;

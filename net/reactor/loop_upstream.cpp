@@ -39,6 +39,7 @@ void loop::next_parent(conn& c) {
   v.current = &v.set->parents()[(*v.route)[v.next++]];
   c.state = cstate::connecting;
   c.remote = v.current->address; // the close report names the parent
+  c.parent = v.current->name;
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + (v.until - ctx_.now) / left, c.id, gen,
                   deadline_kind::operation);

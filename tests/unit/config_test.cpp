@@ -189,7 +189,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [limits], [prometheus]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [upstream], [limits], [prometheus]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);
