@@ -116,7 +116,7 @@ class UpstreamTest(unittest.TestCase):
         cls.servers = []
         # One echo target per route, so that a rule's port picks the parent.
         names = ["ours", "ours_auth", "dante", "micro", "micro_auth", "http",
-                 "failover", "strict", "user", "direct"]
+                 "failover", "strict", "user", "direct", "slow"]
         cls.target = {}
         for n in names:
             srv, port = start_server(harness.EchoHandler)
@@ -133,11 +133,15 @@ class UpstreamTest(unittest.TestCase):
         cls.micro_port = cls.start_micro([])
         cls.micro_auth_port = cls.start_micro(["-u", "mu", "-P", MICRO_PASS])
         cls.http = cls.start_http()
+        # A parent that accepts (in the kernel's backlog) and never answers.
+        cls.silent = socket.socket()
+        cls.silent.bind(("127.0.0.1", 0))
+        cls.silent.listen(16)
         t = cls.target
         rules = "\n[rules]\n" + "".join(
             f"rule = pass port={t[n]} via={n}\n"
             for n in ["ours", "ours_auth", "dante", "micro", "micro_auth", "http",
-                      "failover", "strict"]) + \
+                      "failover", "strict", "slow"]) + \
             f"rule = pass port={t['direct']} via=direct\nrule = pass\n"
         upstream = (
             "\n[upstream]\n"
@@ -149,7 +153,9 @@ class UpstreamTest(unittest.TestCase):
             f"parent = http http://hu:{HTTP_PASS}@127.0.0.1:{cls.http.server_address[1]}\n"
             f"parent = down socks5://127.0.0.1:{closed_port()}\n"
             f"parent = strict socks5://127.0.0.1:{cls.p_strict.port}\n"
-            "group = failover down,ours\n")
+            "group = failover down,ours\n"
+            f"parent = silent socks5://127.0.0.1:{cls.silent.getsockname()[1]}\n"
+            "group = slow silent,ours\n")
         cls.proxy = Proxy(extra_server=rules + upstream, listen6=False)
         # A user whose CONNECTs go through our authenticating parent.
         with open(cls.proxy.users, "a") as f:
@@ -207,6 +213,7 @@ class UpstreamTest(unittest.TestCase):
         cls.http.server_close()
         for s in cls.servers:
             stop_server(s)
+        cls.silent.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def tearDown(self):
@@ -263,6 +270,14 @@ class UpstreamTest(unittest.TestCase):
         self.through("failover")
         self.assert_via("failover", "ours", self.p_open.port)
         self.assertIn("parent 'down'", self.proxy.log_text())
+
+    def test_a_silent_parent_gives_way_within_the_deadline(self):
+        # connect_timeout = 3s: the silent parent gets half, ours the rest.
+        start = time.time()
+        self.through("slow")
+        self.assertLess(time.time() - start, 3)
+        self.assert_via("slow", "ours", self.p_open.port)
+        self.assertIn("parent 'silent'", self.proxy.log_text())
 
     def raw_rep(self, port, host="127.0.0.1"):
         with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=10) as s:
