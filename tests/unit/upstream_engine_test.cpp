@@ -289,3 +289,44 @@ CAF_TEST(routes of parents and groups) {
                                   "parent = b http://127.0.0.1:1080\n"
                                   "group = g b,a\ndefault = g\n");
 }
+
+#include "net/limits.hpp"
+#include "net/reactor/upstream_io.hpp"
+
+CAF_TEST(the route is the rule via then the user via then the default) {
+  auto a = parent(net::parent_kind::socks5);
+  a.name = "a";
+  auto b = parent(net::parent_kind::socks5);
+  b.name = "b";
+  net::upstream_set set{{a, b}, {}, "a"};
+  net::rule r443;
+  r443.ports.push_back({443, 443});
+  r443.via = "b";
+  net::rule r80;
+  r80.ports.push_back({80, 80});
+  r80.via = "direct";
+  net::rule blocked;
+  blocked.action = net::rule_action::block;
+  blocked.ports.push_back({25, 25});
+  net::rule_subject who;
+  who.rules = std::make_shared<const net::rule_set>(std::vector<net::cidr>{},
+                                                    std::vector<net::rule>{blocked, r443, r80},
+                                                    net::rule_action::pass);
+  auto req = [](uint16_t port) {
+    socks5::request q;
+    q.dst = name_target();
+    q.dst.ip.port = port;
+    return q;
+  };
+  net::account user{"u"};
+  CAF_CHECK_EQUAL(*net::choose_route(&set, who, nullptr, req(443)), (net::parent_route{1}));
+  CAF_CHECK(net::choose_route(&set, who, nullptr, req(80)) == nullptr);
+  CAF_CHECK_EQUAL(*net::choose_route(&set, who, nullptr, req(8080)), (net::parent_route{0}));
+  CAF_CHECK_EQUAL(*net::choose_route(&set, who, &user, req(8080)), (net::parent_route{0}));
+  user.set_via("b");
+  CAF_CHECK_EQUAL(*net::choose_route(&set, who, &user, req(8080)), (net::parent_route{1}));
+  user.set_via("direct");
+  CAF_CHECK(net::choose_route(&set, who, &user, req(8080)) == nullptr);
+  CAF_CHECK_EQUAL(*net::choose_route(&set, who, &user, req(443)), (net::parent_route{1}));
+  CAF_CHECK(net::choose_route(nullptr, who, &user, req(443)) == nullptr);
+}
