@@ -19,6 +19,7 @@
 
 #include "actors/access_log.hpp"
 #include "actors/wiring.hpp"
+#include "config/upstream_parse.hpp"
 #include "config/config.hpp"
 #include "config/limits.hpp"
 #include "config/users.hpp"
@@ -115,6 +116,11 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
       log::error(*err);
       return 1;
     }
+    auto& entries = std::get<std::vector<config::user_entry>>(users);
+    if (auto err = config::check_user_vias(cfg, entries, cfg.users_file)) {
+      log::error(*err);
+      return 1;
+    }
   }
   // What a start would open: a log the proxy may not write fails here too
   // (a missing file is created, as a start would).
@@ -128,6 +134,8 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
   net::rule_set rules{cfg.deny_destinations, cfg.rules, cfg.rules_default};
   if (!rules.trivial())
     std::cout << "access rules (first match wins):\n" << rules.describe();
+  if (auto up = config::compile_upstream(cfg)) // passwords shown as ***
+    std::cout << "upstream:\n" << up->describe();
   if (auto limits = config::describe_limits(cfg); !limits.empty())
     std::cout << "limits:\n" << limits;
   std::cout << path << ": OK\n";

@@ -126,6 +126,9 @@ struct session_settings {
   /// 0.0.0.0: the socket's own address).
   net::ip_endpoint udp_advertise;
   net::ip_endpoint bind_advertise;
+  /// The parent proxies compiled from [upstream] (immutable, shared like
+  /// the rules; null: none, every CONNECT is direct).
+  std::shared_ptr<const net::upstream_set> upstream;
   /// Filter program for target-to-client bytes (empty: none).
   std::string transform;
   /// Whether a filter may be set (`[admin] transform_command`); when false,

@@ -89,6 +89,8 @@ void registry_state::sync_accounts() {
       acct->set_groups(p.groups);
     if (*acct->outbound() != p.outbound)
       acct->set_outbound(p.outbound);
+    if (*acct->via() != p.via)
+      acct->set_via(p.via);
     out->by_name.emplace(kv.first, acct);
   }
   cfg.accounts->publish(std::move(out));

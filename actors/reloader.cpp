@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/access_log.hpp"
+#include "config/upstream_parse.hpp"
 #include "config/config.hpp"
 #include "config/reload.hpp"
 #include "config/users.hpp"
@@ -66,6 +67,8 @@ std::string reloader::read_files(config::proxy_config& next,
     if (auto err = std::get_if<std::string>(&read))
       return *err;
     users = std::get<std::vector<config::user_entry>>(std::move(read));
+    if (auto err = config::check_user_vias(next, users, next.users_file))
+      return *err;
   }
   // A log the proxy may not write fails here, as in --check.
   if (next.access_log != running_.access_log) {

@@ -270,7 +270,9 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   if (rec.destination == "-" && stats.has_target) {
     // A CONNECT the reactor ran under the plan.
     rec.destination = stats.target.to_string();
-    if (stats.relayed
+    if (!stats.parent.empty()) // through a parent proxy: its name and address
+      rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
+    else if (stats.relayed
         && rec.destination.find(stats.remote.host_string()) == std::string::npos)
       rec.destination += " (" + stats.remote.to_string() + ")";
   }
@@ -336,6 +338,7 @@ net::handshake_plan session_state::plan_for(const session_settings& s) {
   plan.connect.attempt_delay = milliseconds{s.attempt_delay_ms};
   plan.rules = s.rules;
   plan.outbound = s.outbound;
+  plan.upstream = s.upstream;
   plan.relay = relay_for(s);
   return plan;
 }
@@ -367,6 +370,8 @@ socks5::reply session_state::reply_for(net::connect_error err) {
     case net::connect_error::resolver_failure:
     case net::connect_error::other:
       return socks5::reply::general_failure;
+    case net::connect_error::address_unsupported:
+      return socks5::reply::address_type_not_supported;
   }
   return socks5::reply::general_failure;
 }

@@ -30,6 +30,7 @@
 #include "actors/settings.hpp"
 #include "admin/admin_session.hpp"
 #include "admin/codec.hpp"
+#include "config/upstream_parse.hpp"
 #include "config/users.hpp"
 #include "net/log.hpp"
 #include "net/reactor.hpp"
@@ -213,6 +214,10 @@ bool proxy_program::load_users() {
     return false;
   }
   users_ = std::get<std::vector<config::user_entry>>(std::move(loaded));
+  if (auto err = config::check_user_vias(cfg_, users_, cfg_.users_file)) {
+    log::error(*err);
+    return false;
+  }
   return true;
 }
 

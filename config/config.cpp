@@ -10,10 +10,21 @@
 #include "config/ini.hpp"
 #include "config/keys.hpp"
 #include "config/outbound_keys.hpp"
+#include "config/upstream_parse.hpp"
 
 namespace px::config {
 
 namespace {
+
+/// Where [upstream] entries were written (their cross-check names it).
+void note_upstream_line(const ini_line& line, proxy_config& cfg) {
+  if (line.key == "parent")
+    cfg.parents.back().line = line.number;
+  else if (line.key == "group")
+    cfg.parent_groups.back().line = line.number;
+  else if (line.key == "default")
+    cfg.upstream_default_line = line.number;
+}
 
 /// Step 2: applies every line to `cfg` in file order; the first mistake.
 std::optional<line_error> apply_lines(const std::vector<ini_line>& lines,
@@ -42,6 +53,8 @@ std::optional<line_error> apply_lines(const std::vector<ini_line>& lines,
       return line_error{line.number, line.key, std::move(*what)};
     if (line.section == "rules" && line.key == "rule")
       cfg.rules.back().line = line.number; // --check and logs name it
+    if (line.section == "upstream")
+      note_upstream_line(line, cfg);
   }
   return std::nullopt;
 }
@@ -68,6 +81,8 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
     return to_string(*file.error, path);
   if (auto what = cross_check(cfg))
     return to_string(line_error{0, {}, std::move(*what)}, path);
+  if (auto err = check_upstream(cfg))
+    return to_string(*err, path);
   return cfg;
 }
 

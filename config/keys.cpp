@@ -4,6 +4,7 @@
 #include "config/limits.hpp"
 #include "config/outbound_keys.hpp"
 #include "config/rules_parse.hpp"
+#include "config/upstream_parse.hpp"
 
 #include <algorithm>
 #include <initializer_list>
@@ -212,6 +213,17 @@ auto access_rule() {
   };
 }
 
+/// A value of [upstream] parsed by `parse` (config/upstream_parse.hpp).
+template <class T>
+auto upstream_value(std::optional<std::string> (*parse)(const std::string&, T&)) {
+  return [parse](const std::string& v, const std::string&) -> parsed<T> {
+    T out;
+    if (auto err = parse(v, out))
+      return {std::nullopt, std::move(*err)};
+    return ok(std::move(out));
+  };
+}
+
 /// A path, resolved against the config file's folder unless absolute or one
 /// of the `verbatim` words; `if_empty` says what to write instead of nothing.
 auto file_path(std::string if_empty, std::vector<std::string> verbatim = {}) {
@@ -319,6 +331,10 @@ std::vector<key_spec> main_keys() {
     one("rules", "default", &c::rules_default,
         choice<net::rule_action>({{"pass", net::rule_action::pass},
                                   {"block", net::rule_action::block}})),
+    // -- [upstream] ---
+    many("upstream", "parent", &c::parents, upstream_value(parse_parent)),
+    many("upstream", "group", &c::parent_groups, upstream_value(parse_parent_group)),
+    one("upstream", "default", &c::upstream_default, upstream_value(parse_via_name)),
   };
 }
 

@@ -14,6 +14,7 @@
 #include "net/conn_control.hpp"
 #include "net/outbound_profile.hpp"
 #include "net/rules.hpp"
+#include "net/upstream.hpp"
 
 namespace px::config {
 
@@ -119,6 +120,16 @@ struct proxy_config {
   std::vector<net::rule> rules;
   /// What happens when no rule matches (key `default`).
   net::rule_action rules_default = net::rule_action::pass;
+
+  // -- [upstream] ---
+  /// Parent proxies (key `parent`, repeatable; config/upstream_parse.hpp).
+  std::vector<net::parent_proxy> parents;
+  /// Groups of parents tried in order (key `group`, repeatable).
+  std::vector<net::parent_group> parent_groups;
+  /// The parent or group of every CONNECT without a rule's or user's
+  /// `via` (key `default`; empty or `direct`: none), and its line.
+  std::string upstream_default;
+  int upstream_default_line = 0;
 
   // -- [limits] ---
   /// Concurrent SOCKS sessions per authenticated user (0: no limit).

@@ -95,6 +95,10 @@ const std::vector<key_rule>& rules() {
     // -- [rules] ---
     rule("rule", now, &c::rules),
     rule("default", now, &c::rules_default),
+    // -- [upstream] ---
+    rule("parent", now, &c::parents),
+    rule("group", now, &c::parent_groups),
+    rule("[upstream] default", now, &c::upstream_default),
     // -- [limits] ---
     rule("user_sessions", now, &c::user_sessions),
     rule("user_connect_rate", now, &c::user_connect_rate),

@@ -109,6 +109,16 @@ error parse_port(const std::string& item, net::rule& r) {
   return std::nullopt;
 }
 
+/// A parent or group name (the `[upstream]` section checks it exists).
+error parse_via(const std::string& item, net::rule& r) {
+  if (!valid_group_name(item))
+    return bad(item, "a parent or group name of [upstream] (or direct)");
+  if (!r.via.empty())
+    return std::string{"takes one name"};
+  r.via = item;
+  return std::nullopt;
+}
+
 using item_parser = error (*)(const std::string&, net::rule&);
 
 /// The parser of condition `key`, or nullptr.
@@ -125,6 +135,8 @@ item_parser parser_of(const std::string& key) {
     return parse_dest;
   if (key == "port")
     return parse_port;
+  if (key == "via")
+    return parse_via;
   return nullptr;
 }
 
@@ -138,7 +150,7 @@ error parse_condition(const std::string& word, net::rule& r) {
   auto parse = parser_of(key);
   if (parse == nullptr)
     return "unknown condition '" + shown(key)
-           + "' (known: command, client, user, group, dest, port)";
+           + "' (known: command, client, user, group, dest, port, via)";
   auto value = word.substr(eq + 1);
   if (value.empty())
     return "condition '" + key + "' has no value";
@@ -173,6 +185,8 @@ std::optional<std::string> parse_rule(const std::string& text, net::rule& out) {
     if (auto err = parse_condition(words[i], out))
       return err;
   }
+  if (!out.via.empty() && out.action != net::rule_action::pass)
+    return std::string{"only a pass rule takes via="};
   return std::nullopt;
 }
 

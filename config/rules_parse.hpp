@@ -1,7 +1,7 @@
 // The syntax of one access rule in `[rules]` (docs/configuration.md):
 //
 //   rule = pass|block [command=LIST] [client=LIST] [user=LIST] [group=LIST]
-//          [dest=LIST] [port=LIST] [log]
+//          [dest=LIST] [port=LIST] [via=NAME] [log]
 //
 // Words are separated by blanks; a LIST is items separated by commas, and
 // holds when any item does. `command`: connect, bind, udp. `client`: address
@@ -9,7 +9,8 @@
 // logged-in user in any of them). `dest`: address blocks (either family) and
 // names (`host.example.com` exactly, `*.example.com` below it,
 // `.example.com` it and below it; any case). `port`: ports or ranges
-// (`1-1023`).
+// (`1-1023`). `via` (pass rules only): the parent proxy or group of
+// `[upstream]` a CONNECT it passes goes through (`direct`: none).
 #pragma once
 
 #include <optional>

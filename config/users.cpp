@@ -104,8 +104,14 @@ error parse_option(std::string_view item, std::set<std::string>& seen, user_entr
     u.outbound = std::string{value};
     return std::nullopt;
   }
+  if (key == "via") {
+    if (!valid_group_name(value))
+      return bad_value(key, value, "a parent or group name of [upstream] (or direct)");
+    u.via = std::string{value};
+    return std::nullopt;
+  }
   return "unknown option '" + shown(std::string{key})
-         + "' (known: group, sessions, rate, up, down, outbound)";
+         + "' (known: group, sessions, rate, up, down, outbound, via)";
 }
 
 /// The options field after the hash (`text`: without its ':').
@@ -139,6 +145,8 @@ std::string format_options(const user_entry& u) {
     add("down=" + format_rate(static_cast<uint64_t>(u.bandwidth_down)));
   if (!u.outbound.empty())
     add("outbound=" + u.outbound);
+  if (!u.via.empty())
+    add("via=" + u.via);
   return out;
 }
 

@@ -10,6 +10,8 @@
 //   down=RATE      target-to-client bytes per second
 //   outbound=NAME  outgoing sockets use the profile [outbound.NAME] of
 //                  proxy.ini instead of [outbound] (net/outbound_profile.hpp)
+//   via=NAME       CONNECTs go through this parent or group of [upstream]
+//                  (`direct`: none), unless a rule's via= says otherwise
 //
 // Each of sessions, rate, up and down overrides the `[limits]` default of
 // proxy.ini for this user. '#' starts a comment line. Passwords never
@@ -60,19 +62,22 @@ struct user_entry {
   int64_t bandwidth_down = -1;
   /// The outbound profile the user's connections use (empty: the default).
   std::string outbound;
+  /// Parent proxy or group of `[upstream]` (empty: the default).
+  std::string via;
 
   friend bool operator==(const user_entry& x, const user_entry& y) {
     return x.name == y.name && x.roles == y.roles && x.hash == y.hash
            && x.groups == y.groups && x.sessions == y.sessions
            && x.connect_rate == y.connect_rate && x.bandwidth_up == y.bandwidth_up
-           && x.bandwidth_down == y.bandwidth_down && x.outbound == y.outbound;
+           && x.bandwidth_down == y.bandwidth_down && x.outbound == y.outbound
+           && x.via == y.via;
   }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
   return f(x.name, x.roles, x.hash, x.groups, x.sessions, x.connect_rate,
-           x.bandwidth_up, x.bandwidth_down, x.outbound);
+           x.bandwidth_up, x.bandwidth_down, x.outbound, x.via);
 }
 
 /// True when `name` can be stored in the users file.

@@ -39,6 +39,7 @@
 #include "net/outbound_profile.hpp"
 #include "net/rules.hpp"
 #include "net/socks5_codec.hpp"
+#include "net/upstream.hpp"
 
 namespace px::net {
 
@@ -66,6 +67,9 @@ enum class connect_error : uint8_t {
   resolver_failure,
   /// Any other socket error.
   other,
+  /// A parent proxy does not support the target's address type (its REP
+  /// 0x08, told to the client as such).
+  address_unsupported,
 };
 
 /// Name of a connect error, for logs.
@@ -116,8 +120,11 @@ struct close_stats {
   /// A request was parsed: `target` is its DST.ADDR/DST.PORT.
   bool has_target = false;
   socks5::address target;
-  /// The upstream peer a CONNECT reached (unset otherwise).
+  /// The upstream peer a CONNECT reached (unset otherwise); through a
+  /// parent proxy, the parent's address.
   ip_endpoint remote;
+  /// The parent proxy a CONNECT went through, or tried last (empty: direct).
+  std::string parent;
   /// From the accept to the parsed request, on the loop's clock (valid when
   /// `has_target`). With deferred accept the kernel hands a client over once
   /// its greeting is there: the time before it is not counted.
@@ -211,6 +218,11 @@ struct handshake_plan {
   /// no profile): the user's profile when its login names one, else the
   /// table's default (net/reactor/outbound.hpp).
   std::shared_ptr<const outbound_table> outbound;
+  /// The parent proxies (null: none): a CONNECT goes through the route its
+  /// rule's, its user's or the default `via` names (net/upstream.hpp),
+  /// within `connect_timeout`, and the close report's `remote` is the
+  /// parent it went through.
+  std::shared_ptr<const upstream_set> upstream;
   /// The relay a CONNECT starts.
   relay_options relay;
 };

@@ -182,6 +182,16 @@ void account::set_outbound(std::string name) {
   std::atomic_store(&outbound_, std::make_shared<const std::string>(std::move(name)));
 }
 
+std::shared_ptr<const std::string> account::via() const {
+  static const auto none = std::make_shared<const std::string>();
+  auto out = std::atomic_load(&via_);
+  return out ? out : none;
+}
+
+void account::set_via(std::string via) {
+  std::atomic_store(&via_, std::make_shared<const std::string>(std::move(via)));
+}
+
 // -- lease ------------------------------------------------------------------------
 
 lease& lease::operator=(lease&& other) noexcept {

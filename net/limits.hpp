@@ -129,6 +129,10 @@ public:
   /// proxy's default); never null.
   std::shared_ptr<const std::string> outbound() const;
   void set_outbound(std::string name);
+  /// The user's parent proxy or group (the users file's `via=`; empty:
+  /// the default); never null.
+  std::shared_ptr<const std::string> via() const;
+  void set_via(std::string via);
 
   const std::string& name() const {
     return name_;
@@ -160,6 +164,7 @@ private:
   std::atomic<uint64_t> bandwidth_down_{0};
   std::shared_ptr<const std::vector<std::string>> groups_;
   std::shared_ptr<const std::string> outbound_;
+  std::shared_ptr<const std::string> via_;
 };
 
 /// One connection's place in a gauge (an account's, or a client address's

@@ -125,7 +125,7 @@ bool operator==(const rule& x, const rule& y) {
   return x.line == y.line && x.action == y.action && x.log == y.log
          && x.commands == y.commands && x.clients == y.clients
          && x.users == y.users && x.groups == y.groups && x.dest_nets == y.dest_nets
-         && x.dest_names == y.dest_names && x.ports == y.ports;
+         && x.dest_names == y.dest_names && x.ports == y.ports && x.via == y.via;
 }
 
 std::string to_string(const rule& r) {
@@ -155,6 +155,8 @@ std::string to_string(const rule& r) {
              return p.lo == p.hi ? std::to_string(p.lo)
                                  : std::to_string(p.lo) + "-" + std::to_string(p.hi);
            });
+  if (!r.via.empty())
+    out += " via=" + r.via;
   if (r.log)
     out += " log";
   return out;
@@ -211,6 +213,20 @@ rule_verdict rule_set::check(const rule_query& q) const {
     return v;
   }
   return decide(fallback_, -1);
+}
+
+const rule* rule_set::first_sure_match(const rule_query& q) const {
+  ip_endpoint canonical;
+  if (q.address != nullptr)
+    canonical = canonical_destination(*q.address);
+  auto dst = q.address != nullptr ? &canonical : nullptr;
+  for (auto& r : rules_) {
+    if (!subject_holds(r, q) || destination_holds(r, q, dst) != tri::yes
+        || port_holds(r, q) != tri::yes)
+      continue;
+    return r.action == rule_action::pass ? &r : nullptr;
+  }
+  return nullptr;
 }
 
 void rule_set::log_match(const rule& r, int index, const rule_query& q) const {

@@ -99,6 +99,9 @@ struct rule {
   std::vector<name_pattern> dest_names;
   /// Destination ports (`port=`).
   std::vector<port_range> ports;
+  /// A pass rule's parent proxy or group for a CONNECT (`via=NAME`, see
+  /// net/upstream.hpp; "direct": none; empty: the user's or the default).
+  std::string via;
 
   friend bool operator==(const rule& x, const rule& y);
 };
@@ -150,6 +153,11 @@ public:
 
   /// First match wins. Never allocates; logs a match of a `log` rule.
   rule_verdict check(const rule_query& q) const;
+
+  /// The first rule that surely matches `q` when it is a pass rule (null
+  /// when none does, or a block rule does first); rules that need what
+  /// `q` lacks are skipped. For a pass rule's `via`.
+  const rule* first_sure_match(const rule_query& q) const;
 
   /// The rules in order (the shorthand ones first).
   const std::vector<rule>& rules() const {

@@ -19,6 +19,7 @@
 #include "net/reactor/side.hpp"
 #include "net/reactor/transform.hpp"
 #include "net/reactor/udp_relay.hpp"
+#include "net/reactor/upstream_io.hpp"
 
 namespace px::net {
 
@@ -30,8 +31,10 @@ enum class cstate : uint8_t {
   accepted,
   /// The handshake runs under the owner's plan (or the owner answers).
   handshake,
-  /// DNS and connect attempts of a CONNECT.
+  /// DNS and connect attempts of a CONNECT (to a parent, through one).
   connecting,
+  /// A CONNECT through a parent: the parent's handshake (upstream_io).
+  via_handshake,
   /// A BIND waits for its peer.
   binding,
   /// Upstream connected (BIND peer or UDP relay ready); the owner starts
@@ -65,6 +68,8 @@ struct conn final : side_owner {
   bool has_target = false;
   socks5::address target;
   ip_endpoint remote;
+  /// The parent proxy of `remote` (empty: direct).
+  std::string parent;
 
   // -- durations (for the close report) ---
   /// When the loop accepted the client, then when it parsed its request.
@@ -83,6 +88,8 @@ struct conn final : side_owner {
   rule_subject who;
   connector connect_op;
   bind_op bind;
+  /// A CONNECT through parent proxies (loop_upstream.cpp; inactive: direct).
+  via_state via;
 
   // -- limits ---
   /// The client address's place in its gauge (null: no per-address limit).

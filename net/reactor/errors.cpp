@@ -26,6 +26,8 @@ const char* to_string(connect_error x) {
       return "resolver-failure";
     case connect_error::other:
       return "other";
+    case connect_error::address_unsupported:
+      return "address-unsupported";
   }
   return "unknown";
 }

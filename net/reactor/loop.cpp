@@ -153,8 +153,11 @@ void loop::run_deadlines() {
           close_conn(*c, close_reason::handshake_timeout);
         break;
       case deadline_kind::operation:
-        if ((c->state == cstate::connecting || c->state == cstate::binding)
-            && c->op_gen == d.gen)
+        if (c->op_gen != d.gen)
+          break;
+        if (c->via.active()) // a parent's attempt: the next one, if any
+          parent_failed(*c, connect_error::timeout);
+        else if (c->state == cstate::connecting || c->state == cstate::binding)
           connect_failed(*c, connect_error::timeout);
         break;
       case deadline_kind::drain:
@@ -288,7 +291,13 @@ void loop::process(conn& c) {
       drive_handshake(c);
       return;
     case cstate::connecting:
-      on_connect(c, c.connect_op.on_ready(c.up, ctx_));
+      if (c.via.active())
+        on_parent_connect(c, c.connect_op.on_ready(c.up, ctx_));
+      else
+        on_connect(c, c.connect_op.on_ready(c.up, ctx_));
+      return;
+    case cstate::via_handshake:
+      via_step(c);
       return;
     case cstate::binding:
       if (!flush_out(c))
@@ -357,6 +366,7 @@ void loop::close_conn(conn& c, close_reason reason) {
   stats.has_target = c.has_target;
   stats.target = c.target;
   stats.remote = c.remote;
+  stats.parent = std::move(c.parent);
   if (c.has_target)
     stats.handshake_time = c.requested_at - c.accepted_at;
   stats.connect = c.connect;

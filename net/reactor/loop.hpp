@@ -113,6 +113,15 @@ private:
                    std::vector<uint8_t> to_upstream, const relay_options& opts,
                    bool flags_exact);
   bool start_program(conn& c, const std::string& cmd);
+
+  // -- CONNECT through parent proxies (loop_upstream.cpp) ---
+  bool start_via(conn& c, const socks5::request& req);
+  void next_parent(conn& c);
+  void on_parent_connect(conn& c, const connect_outcome& out);
+  void via_step(conn& c);
+  void parent_failed(conn& c, connect_error err);
+  void via_failed(conn& c, connect_error err);
+  void via_succeeded(conn& c);
   void relay_step(conn& c);
   void udp_control(conn& c);
 

@@ -116,7 +116,7 @@ void loop::do_authenticated(conn_id id, bool ok, login_grant grant) {
 void loop::do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
   auto c = find(id);
   if (!c || c->state == cstate::relaying || c->state == cstate::connecting
-      || c->state == cstate::udp_relaying)
+      || c->state == cstate::via_handshake || c->state == cstate::udp_relaying)
     return;
   c->out.add(bytes);
   c->out.then = next;
@@ -131,6 +131,8 @@ void loop::on_request(conn& c, socks5::request req) {
     connect_failed(c, connect_error::denied); // the owner answers REP 0x02
     return;
   }
+  if (req.cmd == socks5::command::connect && start_via(c, req))
+    return; // through a parent proxy (loop_upstream.cpp)
   if (req.cmd == socks5::command::connect)
     start_connect(c, req.dst);
   else

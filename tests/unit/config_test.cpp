@@ -76,7 +76,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [limits], [outbound], [prometheus], [outbound.NAME])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [outbound.NAME])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
@@ -142,7 +142,7 @@ CAF_TEST(line errors keep their wording) {
   CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
   CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
   CAF_CHECK_EQUAL(error_of("[ ]\n"),
-                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [limits], [outbound], [prometheus], [outbound.NAME])");
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [outbound.NAME])");
   // The first mistake wins, whether a bad value or a malformed line follows.
   CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
                   "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
@@ -189,7 +189,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [limits], [outbound], [prometheus]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);
@@ -509,7 +509,7 @@ CAF_TEST(users file option errors name the line) {
   CAF_CHECK_EQUAL(err(":sessions=1000000,rate=1000000,up=1024G,down=0"), "OK");
   CAF_CHECK_EQUAL(err(":color=red"),
                   "u.txt:2: user 'alice': unknown option 'color' (known: group, "
-                  "sessions, rate, up, down, outbound)");
+                  "sessions, rate, up, down, outbound, via)");
   CAF_CHECK_EQUAL(err(":"),
                   "u.txt:2: user 'alice': option '' is not key=value (options are "
                   "separated by ',')");
@@ -610,4 +610,88 @@ CAF_TEST(atomic write replaces the file) {
   CAF_CHECK(write_file_atomically("/nonexistent-dir/x", "y").has_value());
   std::remove(path.c_str());
   rmdir(dir);
+}
+
+// -- [upstream] ---------------------------------------------------------------
+
+#include "config/upstream_parse.hpp"
+
+CAF_TEST(upstream parents groups and default parse) {
+  auto cfg = config_of(std::string{minimal}
+                       + "[upstream]\n"
+                         "parent = a socks5://127.0.0.1:1081\n"
+                         "parent = b http://u:p%3Aw@[::1]:3128\n"
+                         "group = g b,a\n"
+                         "default = g\n"
+                         "[rules]\nrule = pass port=443 via=a\nrule = pass via=direct\n");
+  CAF_REQUIRE_EQUAL(cfg.parents.size(), 2u);
+  CAF_CHECK_EQUAL(cfg.parents[0].line, 5);
+  CAF_CHECK_EQUAL(cfg.parents[1].password, "p:w");
+  CAF_CHECK(cfg.parents[1].kind == px::net::parent_kind::http);
+  CAF_REQUIRE_EQUAL(cfg.parent_groups.size(), 1u);
+  CAF_CHECK_EQUAL(cfg.parent_groups[0].line, 7);
+  CAF_CHECK_EQUAL(cfg.upstream_default, "g");
+  CAF_CHECK_EQUAL(cfg.rules[0].via, "a");
+  auto set = compile_upstream(cfg);
+  CAF_REQUIRE(set);
+  CAF_CHECK_EQUAL(*set->default_route(), (px::net::parent_route{1, 0}));
+  CAF_CHECK_EQUAL(set->describe(), "parent = a socks5://127.0.0.1:1081\n"
+                                   "parent = b http://u:***@[::1]:3128\n"
+                                   "group = g b,a\ndefault = g\n");
+  CAF_CHECK(!compile_upstream(config_of(minimal)));
+  // A reload takes them.
+  auto plan = plan_reload(config_of(minimal), cfg);
+  CAF_CHECK_EQUAL(join(plan.changed), "rule, parent, group, [upstream] default");
+  CAF_CHECK(plan.restart_needed.empty());
+}
+
+CAF_TEST(upstream mistakes name the file and the line) {
+  auto up = std::string{minimal} + "[upstream]\nparent = a socks5://127.0.0.1:1\n";
+  CAF_CHECK_EQUAL(error_of(up + "group = g a,b\n"),
+                  "t.ini:6: key 'group': 'b' is not a parent defined above");
+  CAF_CHECK_EQUAL(error_of(up + "group = a a\n"), "t.ini:6: key 'group': 'a' is defined twice");
+  CAF_CHECK_EQUAL(error_of(up + "group = g\n"),
+                  "t.ini:6: key 'group': expected NAME PARENT1,PARENT2,...");
+  CAF_CHECK_EQUAL(error_of(up + "group = g a,\n"),
+                  "t.ini:6: key 'group': a group lists at least one parent (PARENT1,PARENT2,...)");
+  CAF_CHECK_EQUAL(error_of(up + "default = x\n"),
+                  "t.ini:6: key 'default': via 'x' names no parent or group of [upstream]");
+  CAF_CHECK_EQUAL(error_of(up + "parent = direct socks5://127.0.0.1:2\n"),
+                  "t.ini:6: key 'parent': 'direct' is reserved (it means no parent)");
+  CAF_CHECK_EQUAL(error_of(up + "parent = b socks4://127.0.0.1:2\n"),
+                  "t.ini:6: key 'parent': a parent is socks5://[USER:PASS@]IP:PORT or "
+                  "http://[USER:PASS@]IP:PORT");
+  CAF_CHECK_EQUAL(error_of(up + "parent = b\n"),
+                  "t.ini:6: key 'parent': expected NAME socks5://[USER:PASS@]IP:PORT or NAME http://...");
+  CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = pass via=b\n"),
+                  "t.ini:7: key 'rule': via 'b' names no parent or group of [upstream]");
+  CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = block via=a\n"),
+                  "t.ini:7: key 'rule': only a pass rule takes via=");
+  CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = pass via=a,a\n"),
+                  "t.ini:7: key 'rule': via: takes one name");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[rules]\nrule = pass via=a\n"),
+                  "t.ini:5: key 'rule': via 'a' names no parent or group of [upstream]");
+  CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[rules]\nrule = pass via=direct\n"), "OK");
+}
+
+CAF_TEST(users file via round trips and is checked against upstream) {
+  auto hash = hash_password("pw");
+  CAF_REQUIRE(hash);
+  std::string text = "alice:socks:" + *hash + ":group=g,sessions=3,via=corp\nbob:socks:"
+                     + *hash + ":via=direct\n";
+  auto res = parse_users(text, "u.txt");
+  CAF_REQUIRE(std::holds_alternative<std::vector<user_entry>>(res));
+  auto& users = std::get<std::vector<user_entry>>(res);
+  CAF_CHECK_EQUAL(users[0].via, "corp");
+  CAF_CHECK_EQUAL(format_users(users),
+                  "# name:roles:hash (written by the proxy; edit with care)\n" + text);
+  auto bad = parse_users("a:socks:" + *hash + ":via=a,b\n", "u.txt");
+  CAF_CHECK(std::holds_alternative<std::string>(bad));
+  auto cfg = config_of(std::string{minimal} + "[upstream]\nparent = corp socks5://127.0.0.1:1\n");
+  CAF_CHECK(!check_user_vias(cfg, users, "u.txt"));
+  users[0].via = "nope";
+  auto wrong = check_user_vias(cfg, users, "u.txt");
+  CAF_REQUIRE(wrong);
+  CAF_CHECK_EQUAL(*wrong,
+                  "u.txt: user 'alice': via 'nope' names no parent or group of [upstream]");
 }

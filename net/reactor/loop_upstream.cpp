@@ -1,0 +1,114 @@
+// The loop core's sequencing of a CONNECT through parent proxies: connect
+// to each parent of the route in turn (the connector, one address each),
+// run its handshake (upstream_io), fail over to the next parent when one is
+// down or fails itself, all within the plan's connect timeout; then the
+// success reply and the relay, as for a direct CONNECT. A parent's verdict
+// on the target (its REP, an HTTP status) is the answer, told truthfully.
+// Part of class loop.
+#include "net/log.hpp"
+#include "net/reactor/errors.hpp"
+#include "net/reactor/loop.hpp"
+
+namespace px::net {
+
+/// Starts `req` through parents when its route says so; false: direct.
+bool loop::start_via(conn& c, const socks5::request& req) {
+  auto& set = c.plan->upstream;
+  auto route = choose_route(set.get(), c.who, c.login.user.get(), req);
+  if (route == nullptr)
+    return false;
+  c.state = cstate::connecting;
+  c.via.set = set;
+  c.via.route = route;
+  c.via.next = 0;
+  c.via.last = connect_error::none;
+  c.via.until = ctx_.now + c.plan->connect_timeout;
+  next_parent(c);
+  return true;
+}
+
+/// Tries the next parent of the route, with its share of the time left
+/// (a parent that does not answer leaves time for the others).
+void loop::next_parent(conn& c) {
+  auto& v = c.via;
+  if (v.next >= v.route->size() || ctx_.now >= v.until) {
+    via_failed(c, v.last == connect_error::none ? connect_error::timeout : v.last);
+    return;
+  }
+  auto left = static_cast<long>(v.route->size() - v.next);
+  v.current = &v.set->parents()[(*v.route)[v.next++]];
+  c.state = cstate::connecting;
+  c.remote = v.current->address; // the close report names the parent
+  c.parent = v.current->name;
+  auto gen = ++c.op_gen;
+  ctx_.timers.arm(ctx_.now + (v.until - ctx_.now) / left, c.id, gen,
+                  deadline_kind::operation);
+  // A parent is configured, not asked for: the rules do not check it.
+  static const rule_subject unchecked;
+  on_parent_connect(c, c.connect_op.start({v.current->address}, unchecked, {}, c.up, ctx_));
+}
+
+void loop::on_parent_connect(conn& c, const connect_outcome& out) {
+  switch (out.status) {
+    case connect_status::pending:
+      return;
+    case connect_status::failed:
+      parent_failed(c, out.err);
+      return;
+    case connect_status::connected:
+      break;
+  }
+  c.state = cstate::via_handshake;
+  c.via.io.start(*c.via.current, c.target);
+  via_step(c);
+}
+
+void loop::via_step(conn& c) {
+  auto out = c.via.io.step(c.up, ctx_.settings.chunk_size);
+  switch (out.status) {
+    case upstream_status::pending:
+      return;
+    case upstream_status::done:
+      via_succeeded(c);
+      return;
+    case upstream_status::failed:
+      if (out.parent_fault)
+        parent_failed(c, out.err);
+      else
+        via_failed(c, out.err); // the parent's verdict on the target
+      return;
+  }
+}
+
+/// The parent being tried is down or failed itself: the next one.
+void loop::parent_failed(conn& c, connect_error err) {
+  auto& p = *c.via.current;
+  log::warning("parent '" + p.name + "' (" + to_string(p) + ") failed: " + to_string(err));
+  c.via.last = err;
+  c.up.close();
+  next_parent(c);
+}
+
+void loop::via_failed(conn& c, connect_error err) {
+  c.via = via_state{};
+  connect_failed(c, err);
+}
+
+void loop::via_succeeded(conn& c) {
+  ++c.op_gen; // cancels the deadline
+  auto early = c.via.io.take_early();
+  c.via = via_state{};
+  c.state = cstate::connected;
+  c.connect = connect_result::succeeded;
+  c.connected_at = ctx_.now;
+  ++ctx_.traffic.connects_ok;
+  // The reply names our address towards the parent; what the target sent
+  // after the parent's reply follows it.
+  auto local = ip_endpoint::local_of(c.up.fd).value_or(ip_endpoint{});
+  auto reply = socks5::encode_reply(socks5::reply::succeeded, socks5::address::from(local));
+  reply.insert(reply.end(), early.begin(), early.end());
+  auto plan = c.plan; // begin_relay drops the connection's reference
+  begin_relay(c, std::move(reply), {}, plan->relay, false);
+}
+
+} // namespace px::net
