@@ -8,6 +8,7 @@
 #include "net/log.hpp"
 #include "net/reactor/errors.hpp"
 #include "net/reactor/loop.hpp"
+#include "net/reactor/outbound.hpp"
 
 namespace px::net {
 
@@ -43,9 +44,18 @@ void loop::next_parent(conn& c) {
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + (v.until - ctx_.now) / left, c.id, gen,
                   deadline_kind::operation);
+  // The way to a parent leaves as any outgoing connection of this user
+  // does: under its outbound profile (source address, device, mark).
+  bool unknown = false;
+  auto profile = pick_outbound(c.plan->outbound.get(), c.login.user.get(), unknown);
+  if (unknown) {
+    via_failed(c, connect_error::other);
+    return;
+  }
   // A parent is configured, not asked for: the rules do not check it.
   static const rule_subject unchecked;
-  on_parent_connect(c, c.connect_op.start({v.current->address}, unchecked, {}, c.up, ctx_));
+  on_parent_connect(c, c.connect_op.start({v.current->address}, unchecked, {}, c.up, ctx_,
+                                          c.plan->connect, profile));
 }
 
 void loop::on_parent_connect(conn& c, const connect_outcome& out) {

@@ -320,6 +320,28 @@ class UpstreamTest(unittest.TestCase):
         self.addClassCleanup(pr.cleanup)
         return pr
 
+    def test_the_way_to_a_parent_leaves_from_the_outbound_address(self):
+        # [outbound] address4 = 127.0.0.2: the parent (ours) sees the
+        # connection come from there, and the tunnel works.
+        port = self.p_open.port
+        pr = Proxy(listen6=False,
+                   extra_server=(f"\n[upstream]\nparent = p socks5://127.0.0.1:{port}\n"
+                                 "default = p\n[outbound]\naddress4 = 127.0.0.2\n"))
+        self.addClassCleanup(pr.cleanup)
+        s, rep = socks_connect(pr.port, "127.0.0.1", self.target["ours"])
+        self.assertEqual(rep, 0, pr.log_text())
+        s.sendall(b"ping")
+        self.assertEqual(recv_exact(s, 4), b"ping")
+        s.close()
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if any("client=127.0.0.2:" in l for l in self.p_open.access_text().splitlines()):
+                break
+            time.sleep(0.05)
+        self.assertTrue(any("client=127.0.0.2:" in l
+                            for l in self.p_open.access_text().splitlines()),
+                        self.p_open.access_text())
+
     def test_per_user_via(self):
         s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.target["user"],
                                "viauser", "viapass")
