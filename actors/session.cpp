@@ -267,6 +267,8 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   rec.client = st.peer.to_string();
   rec.user = st.user;
   rec.destination = st.destination;
+  if (rec.destination != "-" && !stats.parent.empty()) // a UDP association
+    rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
   if (rec.destination == "-" && stats.has_target) {
     // A CONNECT the reactor ran under the plan.
     rec.destination = stats.target.to_string();
@@ -372,6 +374,8 @@ socks5::reply session_state::reply_for(net::connect_error err) {
       return socks5::reply::general_failure;
     case net::connect_error::address_unsupported:
       return socks5::reply::address_type_not_supported;
+    case net::connect_error::command_unsupported:
+      return socks5::reply::command_not_supported;
   }
   return socks5::reply::general_failure;
 }

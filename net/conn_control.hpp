@@ -70,6 +70,9 @@ enum class connect_error : uint8_t {
   /// A parent proxy does not support the target's address type (its REP
   /// 0x08, told to the client as such).
   address_unsupported,
+  /// A parent proxy does not support the command (its REP 0x07, or an
+  /// HTTP parent asked to carry UDP), told to the client as such.
+  command_unsupported,
 };
 
 /// Name of a connect error, for logs.

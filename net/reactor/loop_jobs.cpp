@@ -13,11 +13,7 @@
 
 namespace px::net {
 
-namespace {
-
-/// The outbound profile of `c` (null: none); false when its user names a
-/// profile the config lacks (the request fails: never a wrong source).
-bool outbound_of(const conn& c, const outbound_profile*& p) {
+bool loop::outbound_of(const conn& c, const outbound_profile*& p) {
   bool unknown = false;
   p = pick_outbound(c.plan ? c.plan->outbound.get() : nullptr, c.login.user.get(),
                     unknown);
@@ -26,8 +22,6 @@ bool outbound_of(const conn& c, const outbound_profile*& p) {
                  + *c.login.user->outbound() + "', which the config lacks");
   return !unknown;
 }
-
-} // namespace
 
 // -- handshake ----------------------------------------------------------------
 
@@ -310,6 +304,8 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
   }
   c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, c->who);
   c->udp->set_user(c->login.user.get());
+  if (start_udp_via(*c, *local))
+    return; // through a parent proxy (loop_upstream.cpp)
   auto bound = c->udp->open(*local, profile);
   if (!bound) {
     connect_failed(*c, from_errno(errno));
@@ -320,10 +316,24 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
 }
 
 /// The TCP control connection of a UDP association: bytes are discarded;
-/// its end ends the association.
+/// its end ends the association. So does the end of the control connection
+/// to a parent that relays the association.
 void loop::udp_control(conn& c) {
   if (!flush_out(c))
     return;
+  if (c.up.fd >= 0) {
+    switch (discard(c.up)) {
+      case read_status::eof:
+        close_conn(c, close_reason::done);
+        return;
+      case read_status::gone:
+        close_conn(c, close_reason::upstream_error);
+        return;
+      case read_status::got:
+      case read_status::none:
+        break;
+    }
+  }
   switch (discard(c.down)) {
     case read_status::eof:
       close_conn(c, close_reason::done);

@@ -5,10 +5,11 @@
 
 namespace px::net {
 
-void upstream_io::start(const parent_proxy& parent, const socks5::address& target) {
+void upstream_io::start(const parent_proxy& parent, const socks5::address& target,
+                        socks5::command cmd) {
   out_ = outbox{};
   in_.clear();
-  engine_.start(parent, target, out_.bytes);
+  engine_.start(parent, target, out_.bytes, cmd);
 }
 
 upstream_outcome upstream_io::step(side& up, size_t chunk) {
