@@ -113,8 +113,10 @@ private:
                    std::vector<uint8_t> to_upstream, const relay_options& opts,
                    bool flags_exact);
   bool start_program(conn& c, const std::string& cmd);
-  /// The outbound profile of `c` (null: none); false when its user names
-  /// a profile the config lacks (the request fails: never a wrong source).
+  /// The outbound profile of `c` (null: none): its routing rule's
+  /// (`outbound=`, or a `via=` naming a profile), else its user's, else the
+  /// default. False when its user names a profile the config lacks (the
+  /// request fails: never a wrong source).
   bool outbound_of(const conn& c, const outbound_profile*& p);
 
   // -- CONNECT and UDP ASSOCIATE through parent proxies (loop_upstream.cpp) ---

@@ -14,9 +14,20 @@
 namespace px::net {
 
 bool loop::outbound_of(const conn& c, const outbound_profile*& p) {
+  auto table = c.plan ? c.plan->outbound.get() : nullptr;
+  if (table != nullptr && c.has_target) {
+    // A pass rule's outbound= (or a via= naming a profile) comes first.
+    auto r = routing_rule(c.who, socks5::request{c.command, c.target});
+    auto name = r == nullptr ? nullptr : !r->outbound.empty() ? &r->outbound : &r->via;
+    if (name != nullptr && !name->empty()) {
+      if (auto q = table->named.find(*name); q != table->named.end()) {
+        p = &q->second;
+        return true;
+      }
+    }
+  }
   bool unknown = false;
-  p = pick_outbound(c.plan ? c.plan->outbound.get() : nullptr, c.login.user.get(),
-                    unknown);
+  p = pick_outbound(table, c.login.user.get(), unknown);
   if (unknown)
     log::warning("user '" + c.login.user->name() + "' names outbound profile '"
                  + *c.login.user->outbound() + "', which the config lacks");
@@ -119,6 +130,7 @@ void loop::do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
 
 void loop::on_request(conn& c, socks5::request req) {
   c.has_target = true;
+  c.command = req.cmd;
   c.requested_at = ctx_.now;
   c.target = req.dst;
   if (request_blocked(c.who, req, ctx_.traffic)) {

@@ -152,3 +152,24 @@ CAF_TEST(the users file carries outbound and writes it back byte for byte) {
                                     "(letters, digits, '_', '-')");
   CAF_CHECK_EQUAL(err("outbound=x,outbound=y"), "u.txt:1: user 'a': option 'outbound' given twice");
 }
+
+CAF_TEST(a rule picks an outbound profile by outbound= or by via=) {
+  auto office = std::string{minimal} + "[outbound.office]\naddress4 = 198.51.100.7\n";
+  auto cfg = config_of(office + "[rules]\nrule = pass port=25 outbound=office\n"
+                                "rule = pass port=26 via=office\nrule = pass\n");
+  CAF_REQUIRE_EQUAL(cfg.rules.size(), 3u);
+  CAF_CHECK_EQUAL(cfg.rules[0].outbound, "office");
+  CAF_CHECK_EQUAL(cfg.rules[1].via, "office");
+  CAF_CHECK_EQUAL(net::to_string(cfg.rules[0]), "pass port=25 outbound=office");
+  // Unknown profiles, block rules and names shared with parents are errors
+  // with their line.
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = pass outbound=home\n"),
+                  "t.ini:7: key 'rule': outbound 'home' names no [outbound.home] section");
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = block outbound=office\n"),
+                  "t.ini:7: key 'rule': only a pass rule takes via= or outbound=");
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = pass outbound=office,x\n"),
+                  "t.ini:7: key 'rule': outbound: takes one name");
+  CAF_CHECK_EQUAL(error_of(office + "[upstream]\nparent = office socks5://127.0.0.1:1\n"),
+                  "t.ini:7: key 'parent': 'office' is also the name of [outbound.office] "
+                  "(a rule's via= could mean either)");
+}
