@@ -303,7 +303,10 @@ struct admission {
 class accept_handler {
 public:
   virtual ~accept_handler() = default;
-  virtual admission on_accepted(conn_id id, ip_endpoint peer) = 0;
+  /// `listener`: the address the client connected to, as configured
+  /// (`listen`), which decides what replies advertise.
+  virtual admission on_accepted(conn_id id, ip_endpoint peer,
+                                const ip_endpoint& listener) = 0;
 };
 
 /// Counters a loop batches to its traffic sink.

@@ -227,7 +227,7 @@ void loop::accept_from(listener& l) {
     auto& cr = *c;
     conns_.emplace(cr.id, std::move(c));
     count_.fetch_add(1, std::memory_order_relaxed);
-    auto adm = l.handler->on_accepted(cr.id, a.peer);
+    auto adm = l.handler->on_accepted(cr.id, a.peer, l.addr);
     switch (adm.what) {
       case admission::verdict::refuse:
         close_conn(cr, close_reason::requested);

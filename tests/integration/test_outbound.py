@@ -13,6 +13,7 @@ Happy Eyeballs work rewrites: until it calls open_outbound, the CONNECT
 cases are skipped (CONNECT_USES_PROFILE)."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -122,7 +123,8 @@ class LoopbackOutboundTest(unittest.TestCase):
     def setUpClass(cls):
         cls.echo = SourceEcho("127.0.0.1")
         cls.proxy = Proxy(extra_socks="udp_advertise_address = 198.51.100.9\n"
-                                      "bind_advertise_address = 198.51.100.10\n",
+                                      "bind_advertise_address = 198.51.100.10\n"
+                                      "listen = 127.0.0.2:0 udp_advertise=198.51.100.77\n",
                           extra_server="\n[outbound]\naddress4 = 127.0.0.2\n"
                                        "[outbound.alt]\naddress4 = 127.0.0.3\n"
                                        "[outbound.v6]\naddress6 = ::1\n"
@@ -154,6 +156,25 @@ class LoopbackOutboundTest(unittest.TestCase):
         # The socket stays where it is: datagrams go to the real address.
         seen = udp_roundtrip(("127.0.0.1", port), "127.0.0.1", self.echo.udp_port)
         self.assertEqual(seen, b"127.0.0.2")
+        ctl.close()
+
+    def test_a_listener_advertises_its_own_udp_address(self):
+        port2 = int(re.search(r"SOCKS5 listening on 127\.0\.0\.2:(\d+)",
+                              self.proxy.log_text()).group(1))
+        s = socket.create_connection(("127.0.0.2", port2), 5)
+        s.sendall(greeting() + auth("demo", "demo") + connect_request("0.0.0.0", 0, 3))
+        self.assertEqual(recv_exact(s, 4), b"\x05\x02\x01\x00")
+        code, rest = read_reply(s)
+        self.assertEqual(code, 0)
+        self.assertEqual(socket.inet_ntop(socket.AF_INET, rest[:4]), "198.51.100.77")
+        port = struct.unpack(">H", rest[4:])[0]
+        # The relay socket is on the address the client reached (127.0.0.2).
+        seen = udp_roundtrip(("127.0.0.2", port), "127.0.0.1", self.echo.udp_port)
+        self.assertEqual(seen, b"127.0.0.2")
+        s.close()
+        # The first listener keeps the [socks] key's address.
+        ctl, host, _ = self.associate()
+        self.assertEqual(host, "198.51.100.9")
         ctl.close()
 
     def test_udp_per_user_profile(self):

@@ -173,3 +173,31 @@ CAF_TEST(a rule picks an outbound profile by outbound= or by via=) {
                   "t.ini:7: key 'parent': 'office' is also the name of [outbound.office] "
                   "(a rule's via= could mean either)");
 }
+
+CAF_TEST(a listener carries advertised addresses of its own) {
+  auto cfg = config_of("[socks]\nlisten = 0.0.0.0:1080 udp_advertise=203.0.113.5\n"
+                       "listen = [::]:1081 advertise=2001:db8::5\n"
+                       "listen = 127.0.0.1:1082\nauth = none\n");
+  CAF_REQUIRE_EQUAL(cfg.listen.size(), 3u);
+  CAF_CHECK_EQUAL(cfg.listen[1].to_string(), "[::]:1081");
+  CAF_REQUIRE_EQUAL(cfg.per_listener.size(), 2u);
+  CAF_CHECK_EQUAL(cfg.per_listener[0].listen.to_string(), "0.0.0.0:1080");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[0].udp), "203.0.113.5");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[0].bind), "-");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[1].udp), "2001:db8::5");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[1].bind), "2001:db8::5");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 0.0.0.0:1080 nat=1.2.3.4\n"),
+                  "t.ini:2: key 'listen': unexpected word 'nat=1.2.3.4' (after the "
+                  "address: udp_advertise=IP, bind_advertise=IP, advertise=IP)");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 0.0.0.0:1080 advertise=1.2.3.4:5\n"),
+                  "t.ini:2: key 'listen': advertise: '1.2.3.4:5' is not an IP address "
+                  "(without port)");
+  // New advertise words are taken by a reload; a new address needs a restart.
+  auto next = config_of("[socks]\nlisten = 0.0.0.0:1080 udp_advertise=203.0.113.9\n"
+                        "listen = [::]:1081 advertise=2001:db8::5\n"
+                        "listen = 127.0.0.1:1082\nauth = none\n");
+  auto plan = plan_reload(cfg, next);
+  CAF_CHECK_EQUAL(join(plan.changed), "listen");
+  CAF_CHECK(plan.restart_needed.empty());
+  CAF_CHECK_EQUAL(host(plan.next.per_listener[0].udp), "203.0.113.9");
+}
