@@ -18,8 +18,8 @@ import time
 import unittest
 
 import harness
-from harness import (PASSWORD, USER, Proxy, auth, closed_port, greeting, read_reply,
-                     recv_exact)
+from harness import (PASSWORD, USER, Proxy, auth, closed_port, echo_works, greeting,
+                     read_reply, recv_exact, socks_connect, start_server, stop_server)
 from test_udp_bind import UdpEcho, udp_header
 from test_upstream import free_port, wait_port
 
@@ -240,11 +240,21 @@ class UpstreamUdpTest(unittest.TestCase):
         self.round_trip(pr)
         self.assertTrue(self.access_line_with(pr, f"via d (127.0.0.1:{self.dante_user})"),
                         pr.access_text())
+        # CONNECT through the same authenticating Dante.
+        srv, port = start_server(harness.EchoHandler)
+        self.addCleanup(stop_server, srv)
+        s, rep = socks_connect(pr.port, "127.0.0.1", port)
+        with s:
+            self.assertEqual(rep, 0, pr.log_text())
+            self.assertTrue(echo_works(s))
         bad = self.proxy_via(f"parent = d socks5://{DANTE_USER}:wrong@127.0.0.1:"
                              f"{self.dante_user}\ndefault = d\n")
         ctl, rep, _ = associate(bad.port)
         ctl.close()
         self.assertEqual(rep, 0x01)  # the parent refused us: a failure of ours
+        s, rep = socks_connect(bad.port, "127.0.0.1", port)
+        s.close()
+        self.assertEqual(rep, 0x01)
         self.assertNotIn("wrong", bad.log_text())
 
     def test_rule_and_user_select_the_parent(self):
