@@ -78,7 +78,8 @@ void loop::next_parent(conn& c) {
   auto left = static_cast<long>(v.route->size() - v.next);
   v.current = &parents[(*v.route)[v.next++]];
   c.state = cstate::connecting;
-  c.remote = v.current->address; // the close report names the parent
+  c.remote = v.current->address; // the close report names the parent (by
+                                 // name: its port until one answers)
   c.parent = v.current->name;
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + (v.until - ctx_.now) / left, c.id, gen,
@@ -90,15 +91,45 @@ void loop::next_parent(conn& c) {
     via_failed(c, connect_error::other);
     return;
   }
+  if (v.current->host.empty()) {
+    connect_parent(c, {v.current->address}, profile);
+    return;
+  }
+  // A parent by name: our resolver, then every address it has.
+  auto id = c.id;
+  ctx_.dns.resolve(v.current->host, true, [this, id, gen](resolve_result res) {
+    on_parent_resolved(id, gen, std::move(res));
+  });
+}
+
+void loop::on_parent_resolved(conn_id id, uint32_t gen, resolve_result res) {
+  auto c = find(id);
+  if (!c || c->state != cstate::connecting || !c->via.active() || c->op_gen != gen)
+    return; // the parent's time ran out, or the client went
+  if (res.err != connect_error::none) {
+    parent_failed(*c, res.err);
+    return;
+  }
+  for (auto& a : res.addrs)
+    a.port = c->via.current->address.port;
+  const outbound_profile* profile = nullptr;
+  outbound_of(*c, profile); // an unknown profile failed before the lookup
+  connect_parent(*c, std::move(res.addrs), profile);
+}
+
+void loop::connect_parent(conn& c, std::vector<ip_endpoint> addrs,
+                          const outbound_profile* profile) {
   // A parent is configured, not asked for: the rules do not check it.
   static const rule_subject unchecked;
-  on_parent_connect(c, c.connect_op.start({v.current->address}, unchecked, {}, c.up, ctx_,
+  on_parent_connect(c, c.connect_op.start(std::move(addrs), unchecked, {}, c.up, ctx_,
                                           c.plan->connect, profile));
 }
 
 void loop::on_parent_connect(conn& c, const connect_outcome& out) {
   switch (out.status) {
     case connect_status::pending:
+      if (out.next_attempt != time_point{}) // a parent's next address (Happy Eyeballs)
+        ctx_.timers.arm(out.next_attempt, c.id, c.op_gen, deadline_kind::attempt);
       return;
     case connect_status::failed:
       parent_failed(c, out.err);
@@ -106,6 +137,7 @@ void loop::on_parent_connect(conn& c, const connect_outcome& out) {
     case connect_status::connected:
       break;
   }
+  c.remote = out.remote; // the parent's address that answered
   c.state = cstate::via_handshake;
   if (!c.udp) {
     c.via.io.start(*c.via.current, c.target);
@@ -117,7 +149,7 @@ void loop::on_parent_connect(conn& c, const connect_outcome& out) {
   const outbound_profile* profile = nullptr;
   outbound_of(c, profile); // an unknown profile failed before the connect
   auto near = ip_endpoint::local_of(c.up.fd);
-  auto mine = near ? c.udp->open_via(c.via.current->address, *near, profile)
+  auto mine = near ? c.udp->open_via(c.remote, *near, profile)
                    : std::nullopt;
   if (!mine) {
     parent_failed(c, from_errno(errno));
@@ -196,7 +228,7 @@ void loop::udp_via_ready(conn& c) {
   // BND 0.0.0.0 (or ::): the relay waits at the parent's own address.
   auto relay = bnd.ip;
   if (relay.is_unspecified()) {
-    relay = c.via.current->address;
+    relay = c.remote;
     relay.port = bnd.ip.port;
   }
   c.udp->set_parent_relay(relay);

@@ -342,6 +342,24 @@ class UpstreamTest(unittest.TestCase):
                             for l in self.p_open.access_text().splitlines()),
                         self.p_open.access_text())
 
+    def test_a_parent_by_name_is_looked_up_and_a_bad_name_fails_over(self):
+        # localhost has ::1 and 127.0.0.1; the parent listens on the latter.
+        port = self.p_open.port
+        pr = Proxy(listen6=False,
+                   extra_server=(f"\n[upstream]\nparent = nope socks5://no-such-parent.invalid:{port}\n"
+                                 f"parent = byname socks5://localhost:{port}\n"
+                                 "group = g nope,byname\ndefault = g\n"))
+        self.addClassCleanup(pr.cleanup)
+        s, rep = socks_connect(pr.port, "127.0.0.1", self.target["ours"])
+        with s:
+            self.assertEqual(rep, 0, pr.log_text())
+            self.assertTrue(echo_works(s))
+        self.assertIn("parent 'nope' (socks5://no-such-parent.invalid:", pr.log_text())
+        deadline = time.time() + 5
+        while f"via byname (127.0.0.1:{port})" not in pr.access_text():
+            self.assertLess(time.time(), deadline, pr.access_text())
+            time.sleep(0.05)
+
     def test_per_user_via(self):
         s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.target["user"],
                                "viauser", "viapass")
@@ -377,7 +395,7 @@ class UpstreamTest(unittest.TestCase):
             ("group = g a,b\n", ":6: key 'group': 'b' is not a parent"),
             ("default = nope\n", ":6: key 'default': via 'nope' names no parent"),
             ("parent = a socks5://127.0.0.1:2\n", ":6: key 'parent': 'a' is defined twice"),
-            ("parent = b socks5://name.example:1\n", ":6: key 'parent':"),
+            ("parent = b socks5://bad_name.example:1\n", ":6: key 'parent':"),
             ("[rules]\nrule = pass via=zz\n", ":7: key 'rule': via 'zz' names no parent"),
             ("[rules]\nrule = block via=a\n", ":7: key 'rule': only a pass rule"),
         ]

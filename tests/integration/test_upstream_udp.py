@@ -225,6 +225,12 @@ class UpstreamUdpTest(unittest.TestCase):
         self.round_trip(pa)
         # The parent saw our login on an association it relayed.
         self.assertTrue(self.access_line_with(self.p_auth, USER), self.p_auth.access_text())
+        # A parent by name (localhost: ::1 refuses, 127.0.0.1 answers): our
+        # relay talks to the address that answered.
+        pn = self.proxy_via(f"parent = n socks5://localhost:{self.p_open.port}\ndefault = n\n")
+        self.round_trip(pn, n=3)
+        self.assertTrue(self.access_line_with(pn, f"via n (127.0.0.1:{self.p_open.port})"),
+                        pn.access_text())
 
     def test_through_dante(self):
         pr = self.proxy_via(f"parent = d socks5://127.0.0.1:{self.dante_port}\ndefault = d\n")

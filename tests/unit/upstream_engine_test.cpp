@@ -265,7 +265,17 @@ CAF_TEST(parent URLs parse and print without the password) {
   CAF_CHECK_EQUAL(p.password, "s@cret");
   CAF_CHECK_EQUAL(net::to_string(p), "http://bob:***@[::1]:3128");
   CAF_CHECK(net::parse_parent_url("socks4://1.2.3.4:1", p));
-  CAF_CHECK(net::parse_parent_url("socks5://proxy.example:1080", p));
+  // A name: looked up at each connect, printed as written.
+  CAF_CHECK(!net::parse_parent_url("socks5://u:p@Proxy-1.corp.example:1080", p));
+  CAF_CHECK_EQUAL(p.host, "Proxy-1.corp.example");
+  CAF_CHECK_EQUAL(p.address.port, 1080);
+  CAF_CHECK_EQUAL(net::to_string(p), "socks5://u:***@Proxy-1.corp.example:1080");
+  CAF_CHECK(!net::parse_parent_url("socks5://127.0.0.1:1080", p));
+  CAF_CHECK(p.host.empty()); // an address again: the name is gone
+  for (auto bad : {"socks5://-a.example:1", "socks5://a-.example:1", "socks5://a..b:1",
+                   "socks5://a_b:1", "socks5://a.example:99999", "socks5://a.example",
+                   "socks5://1.2.3:1", "socks5://a.example:0"})
+    CAF_CHECK(net::parse_parent_url(bad, p));
   CAF_CHECK(net::parse_parent_url("socks5://1.2.3.4", p));
   CAF_CHECK(net::parse_parent_url("socks5://1.2.3.4:0", p));
   CAF_CHECK(net::parse_parent_url("socks5://bob@1.2.3.4:1", p));
