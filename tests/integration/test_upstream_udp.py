@@ -18,10 +18,10 @@ import time
 import unittest
 
 import harness
-from harness import (PASSWORD, USER, Proxy, auth, closed_port, echo_works, greeting,
+from harness import (PASSWORD, USER, Proxy, auth, closed_port, echo_works, free_port,
+                     greeting, wait_port,
                      read_reply, recv_exact, socks_connect, start_server, stop_server)
 from test_udp_bind import UdpEcho, udp_header
-from test_upstream import free_port, wait_port
 
 DANTE_USER, DANTE_PASS = "pxdante", "d4nte-S3cret"
 
@@ -39,6 +39,14 @@ def associate(port, user=USER, password=PASSWORD):
     relay = (socket.inet_ntop(socket.AF_INET, rep[1][:4]),
              struct.unpack(">H", rep[1][4:])[0])
     return ctl, 0, relay
+
+
+def udp_client():
+    """A UDP socket on loopback with a 3 s timeout."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(3)
+    return u
 
 
 def parse_header(data):
@@ -141,19 +149,8 @@ class UpstreamUdpTest(unittest.TestCase):
                            check=True, capture_output=True)
             subprocess.run(["chpasswd"], input=f"{user}:{DANTE_PASS}\n", text=True,
                            check=True, capture_output=True)
-        port = free_port()
-        conf = os.path.join(cls.dir, f"danted-{method}.conf")
-        with open(conf, "w") as f:
-            f.write(f"logoutput: stderr\ninternal: 127.0.0.1 port = {port}\n"
-                    f"external: 127.0.0.1\nsocksmethod: {method}\nclientmethod: none\n"
-                    "user.privileged: root\nuser.unprivileged: nobody\n"
-                    "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
-                    "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n")
-        p = subprocess.Popen(["/usr/sbin/danted", "-f", conf, "-N", "1",
-                              "-p", os.path.join(cls.dir, f"danted-{method}.pid")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p, port = harness.start_dante(cls.dir, method)
         cls.procs.append(p)
-        wait_port(port, p)
         return port
 
     @classmethod
@@ -187,10 +184,7 @@ class UpstreamUdpTest(unittest.TestCase):
         ctl, rep, relay = associate(pr.port, user, password)
         with ctl:
             self.assertEqual(rep, 0, pr.log_text())
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            u.bind(("127.0.0.1", 0))
-            u.settimeout(3)
-            with u:
+            with udp_client() as u:
                 for i in range(n):
                     payload = b"through a parent %03d" % i
                     u.sendto(udp_header(host, self.echo.port) + payload, relay)
@@ -314,10 +308,7 @@ class UpstreamUdpTest(unittest.TestCase):
         ctl, rep, relay = associate(pr.port)
         with ctl:
             self.assertEqual(rep, 0, pr.log_text())
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            u.bind(("127.0.0.1", 0))
-            u.settimeout(3)
-            with u:
+            with udp_client() as u:
                 u.sendto(udp_header("192.0.2.7", 9) + b"ping", relay)
                 data, _ = u.recvfrom(65535)
                 self.assertEqual(parse_header(data), ("192.0.2.7", 9, b"ping"))

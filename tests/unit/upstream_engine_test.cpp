@@ -11,7 +11,9 @@
 #include "net/upstream.hpp"
 
 using namespace px;
-using bytes = std::vector<uint8_t>;
+using px::test::bytes;
+using px::test::cat;
+using px::test::str;
 using act = net::up_action;
 
 namespace {
@@ -37,17 +39,6 @@ socks5::address name_target() {
 
 socks5::address v4_target() {
   return socks5::address::from(*net::ip_endpoint::parse("10.0.0.1:8080"));
-}
-
-bytes str(const std::string& s) {
-  return bytes(s.begin(), s.end());
-}
-
-bytes cat(std::initializer_list<bytes> parts) {
-  bytes out;
-  for (auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 struct trace {
@@ -302,6 +293,7 @@ CAF_TEST(routes of parents and groups) {
 
 #include "net/limits.hpp"
 #include "net/reactor/upstream_io.hpp"
+#include "tests/unit/bytes.hpp"
 
 CAF_TEST(the route is the rule via then the user via then the default) {
   auto a = parent(net::parent_kind::socks5);
