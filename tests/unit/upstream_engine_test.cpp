@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "net/limits.hpp"
 #include "net/reactor/upstream_engine.hpp"
+#include "net/reactor/upstream_io.hpp"
 #include "net/upstream.hpp"
+#include "tests/unit/bytes.hpp"
 
 using namespace px;
 using px::test::bytes;
@@ -290,10 +293,6 @@ CAF_TEST(routes of parents and groups) {
                                   "parent = b http://127.0.0.1:1080\n"
                                   "group = g b,a\ndefault = g\n");
 }
-
-#include "net/limits.hpp"
-#include "net/reactor/upstream_io.hpp"
-#include "tests/unit/bytes.hpp"
 
 CAF_TEST(the route is the rule via then the user via then the default) {
   auto a = parent(net::parent_kind::socks5);
