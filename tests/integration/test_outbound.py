@@ -356,7 +356,20 @@ class NamespaceOutboundTest(unittest.TestCase):
             add_user(cls.proxy, hash_user(name, name) + ":outbound=" + name)
 
     @classmethod
+    def remove_stale_namespaces(cls):
+        """A run killed before its tearDownClass leaves its namespace and
+        its host-side addresses (the same subnet as ours) behind."""
+        for line in sh("netns", "list", check=False).stdout.splitlines():
+            m = re.match(r"pxo-(\d+)\b", line)
+            if not m or os.path.exists("/proc/" + m.group(1)):
+                continue
+            pid = int(m.group(1))
+            sh("link", "del", "pxo%dh" % (pid % 100000), check=False)
+            sh("netns", "del", m.group(0), check=False)
+
+    @classmethod
     def make_namespace(cls):
+        cls.remove_stale_namespaces()
         sh("netns", "add", cls.NS)
         sh("link", "add", cls.HOST_IF, "type", "veth", "peer", "name", cls.PEER_IF)
         sh("link", "set", cls.PEER_IF, "netns", cls.NS)
