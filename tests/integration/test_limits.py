@@ -393,9 +393,16 @@ class SourceLimitsTest(unittest.TestCase):
             self.assertTrue(ok)
             for s in held:
                 s.close()
+            # The refusal reaches the metrics actor by message: it may
+            # arrive a moment after the client saw the close.
+            name = 'socks5_proxy_connections_rejected_total{reason="source_sessions"}'
+            deadline = time.time() + 5
+            while ((metric(scrape(proxy.metrics_port), name) or 0) < 1
+                   or "source_sessions limit reached" not in proxy.log_text()) \
+                    and time.time() < deadline:
+                time.sleep(0.05)
             text = scrape(proxy.metrics_port)
-            self.assertGreaterEqual(metric(
-                text, 'socks5_proxy_connections_rejected_total{reason="source_sessions"}'), 1)
+            self.assertGreaterEqual(metric(text, name) or 0, 1)
             self.assertIn("source_sessions limit reached", proxy.log_text())
             self.assertTrue(any("result=source-sessions" in l
                                 for l in proxy.wait_access_lines(1)))
