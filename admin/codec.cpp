@@ -192,6 +192,8 @@ void encode_user_pass(const credentials& c, std::vector<uint8_t>& out) {
   out.insert(out.end(), c.password.begin(), c.password.begin() + static_cast<long>(p));
 }
 
+} // namespace
+
 void encode_number(uint64_t v, std::vector<uint8_t>& out) {
   uint8_t len = 1;
   while (len < 8 && (v >> (8 * len)) != 0)
@@ -216,8 +218,6 @@ bool decode_number(const uint8_t* buf, size_t n, size_t& pos, uint64_t& out) {
   pos += len;
   return true;
 }
-
-} // namespace
 
 std::optional<credentials> parse_login(const uint8_t* buf, size_t n) {
   if (n < 1 || buf[0] != login_version)
@@ -262,6 +262,7 @@ std::optional<request> parse_request(const uint8_t* buf, size_t n,
     case cmd::list_users:
     case cmd::metrics:
     case cmd::reload:
+    case cmd::cluster_metrics:
       if (n != 2)
         return std::nullopt;
       return r;
@@ -298,6 +299,7 @@ std::vector<uint8_t> encode_request(const request& r) {
     case cmd::list_users:
     case cmd::metrics:
     case cmd::reload:
+    case cmd::cluster_metrics:
       break;
   }
   return out;

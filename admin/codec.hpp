@@ -109,6 +109,9 @@ enum class cmd : uint8_t {
   /// Our extension: per-user counters (DATA = ULEN UNAME; ULEN 0: every
   /// user).
   user_stats = 0x07,
+  /// Our extension: every cluster node's metrics (DATA empty;
+  /// admin/cluster_codec.hpp, docs/cluster.md).
+  cluster_metrics = 0x08,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -195,6 +198,12 @@ struct metrics_values {
   uint64_t active = 0;
   uint64_t bytes = 0;
 };
+
+/// Encodes NLEN NUM: the number in NLEN (1-8) big-endian bytes.
+void encode_number(uint64_t v, std::vector<uint8_t>& out);
+
+/// Decodes NLEN NUM at `pos` (advanced past it); false when malformed.
+bool decode_number(const uint8_t* buf, size_t n, size_t& pos, uint64_t& out);
 
 /// One user's counters in a user_stats reply, in wire order.
 using user_counters = net::account_stats;

@@ -54,6 +54,7 @@ bool is_user_command(uint8_t cmd) {
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
+    case mgr::cmd::cluster_metrics:
       return false;
   }
   return false;
@@ -96,6 +97,7 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
+    case mgr::cmd::cluster_metrics:
       failed(caf::error{});
       return;
   }

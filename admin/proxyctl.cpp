@@ -151,6 +151,12 @@ void add_manager_commands(CLI::App& app, command_line& cl,
          "Manager: reload the config file and the users file, as SIGHUP does; "
          "prints the outcome (exit 1 and FILE:LINE when a file is invalid)",
          cmd);
+  auto cluster = app.add_subcommand("cluster", "Manager: the cluster (docs/cluster.md)");
+  cluster->require_subcommand(1);
+  cluster
+    ->add_subcommand("metrics", "every node's counters and the totals; names "
+                                "the nodes that did not answer within 1 s")
+    ->callback([&cmd] { cmd = {"cluster", "metrics"}; });
 }
 
 } // namespace
