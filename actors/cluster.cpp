@@ -92,7 +92,7 @@ void learn(cluster_ptr self, const std::string& node, const caf::actor& who) {
   st.peers[node] = who;
   self->monitor(who);
   for (auto& s : st.slots)
-    if (s.handle == who)
+    if (s.handle == who || s.incoming == who)
       s.name = node;
   log::info("cluster: joined peer " + node);
 }
@@ -165,7 +165,8 @@ void dialed(cluster_ptr self, size_t i, caf::actor h) {
   s.backoff = first_backoff;
   s.handle = h;
   self->monitor(h);
-  self->send(h, cluster_hello{cluster_protocol, st.replica.self(), st.replica.clock()});
+  self->send(h, cluster_hello{cluster_protocol, st.replica.self(), st.replica.clock(),
+                             st.deps.listen});
   self->send(h, full_state(self));
 }
 
@@ -192,8 +193,13 @@ void dial(cluster_ptr self, size_t i) {
   if (i >= st.slots.size() || !st.deps.mm)
     return;
   auto& s = st.slots[i];
-  if (s.handle || s.dialing)
+  if (s.handle || s.incoming || s.dialing)
     return;
+  if (st.deps.listen > s.addr.text && !s.deferred) {
+    s.deferred = true; // the other node dials first; see cluster_dial_defer
+    self->delayed_send(self, cluster_dial_defer, dial_atom_v, i);
+    return;
+  }
   s.dialing = true;
   if (!s.dialer)
     s.dialer = self->spawn<caf::detached + caf::linked>(cluster_dialer);
@@ -222,9 +228,13 @@ void on_down(cluster_ptr self, const caf::down_msg& m) {
   }
   for (size_t i = 0; i < st.slots.size(); ++i) {
     auto& s = st.slots[i];
-    if (!s.handle || s.handle.address() != m.source)
+    bool dialed = s.handle && s.handle.address() == m.source;
+    bool incoming = s.incoming && s.incoming.address() == m.source;
+    if (!dialed && !incoming)
       continue;
-    s.handle = nullptr;
+    s.handle = dialed ? caf::actor{} : s.handle;
+    s.incoming = incoming ? caf::actor{} : s.incoming;
+    s.deferred = false;
     name = name.empty() ? s.addr.text : name + " (" + s.addr.text + ")";
     self->delayed_send(self, first_backoff, dial_atom_v, i);
   }
@@ -241,6 +251,12 @@ void on_hello(cluster_ptr self, const cluster_hello& h) {
                  + std::to_string(cluster_protocol) + ": ignored");
     return;
   }
+  auto& st = self->state;
+  for (auto& s : st.slots)
+    if (who && !h.listen.empty() && s.addr.text == h.listen && s.incoming != who) {
+      s.incoming = who;
+      self->monitor(who);
+    }
   learn(self, h.node, who);
   if (who)
     self->send(who, full_state(self));
@@ -298,7 +314,7 @@ caf::behavior cluster(cluster_ptr self, cluster_deps deps) {
   st.replica = std::move(deps.replica);
   st.deps = std::move(deps);
   for (auto& p : st.deps.peers)
-    st.slots.push_back(cluster_slot{p, {}, {}, false, false, first_backoff, {}});
+    st.slots.push_back(cluster_slot{p, {}, {}, false, {}, false, false, first_backoff, {}});
   self->set_down_handler([=](caf::down_msg& m) { on_down(self, m); });
   self->set_default_handler(caf::skip);
   self->send(st.deps.registry, caf::actor_cast<users_listener>(self));

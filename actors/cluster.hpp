@@ -38,6 +38,12 @@
 
 namespace px {
 
+/// Of two nodes, the one with the greater listen address waits this long
+/// before dialing the other (which dials at once), so that they rarely
+/// dial each other at the same time: CAF's middleman then drops both
+/// connections as redundant.
+constexpr auto cluster_dial_defer = std::chrono::milliseconds{1000};
+
 /// Longest pause between two dials of an unreachable peer.
 constexpr auto cluster_max_backoff = std::chrono::milliseconds{2000};
 
@@ -45,6 +51,8 @@ constexpr auto cluster_max_backoff = std::chrono::milliseconds{2000};
 struct cluster_deps {
   /// This node's name.
   std::string node;
+  /// This node's listen address as peers write it (ADDRESS:PORT).
+  std::string listen;
   /// The peers to dial.
   std::vector<config::cluster_peer> peers;
   /// The node's registry and metrics.
@@ -64,8 +72,12 @@ struct cluster_deps {
 struct cluster_slot {
   /// Where it listens.
   config::cluster_peer addr;
-  /// Its cluster actor while connected.
+  /// Its cluster actor while connected (dialed by this node).
   caf::actor handle;
+  /// Its cluster actor while it is connected to this node (it dialed).
+  caf::actor incoming;
+  /// This node waited once before dialing (see `dial`).
+  bool deferred = false;
   /// Its node name, once it said so.
   std::string name;
   /// A dial is in flight.

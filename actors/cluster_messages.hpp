@@ -46,6 +46,9 @@ struct cluster_hello {
   uint32_t protocol = cluster_protocol; ///< Major protocol version.
   std::string node; ///< The sender's node name.
   uint64_t clock = 0; ///< The sender's Lamport clock.
+  /// The sender's listen address (ADDRESS:PORT), as peers name it in
+  /// their `peer` keys: a node need not dial a peer that dialed it.
+  std::string listen;
 };
 
 /// Entries from `node`: changes as they happen, or (full) every entry.
@@ -104,7 +107,8 @@ typename Inspector::result_type inspect(Inspector& f, cluster_entry& x) {
 /// @relates cluster_hello
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
-  return f(caf::meta::type_name("cluster_hello"), x.protocol, x.node, x.clock);
+  return f(caf::meta::type_name("cluster_hello"), x.protocol, x.node, x.clock,
+           x.listen);
 }
 
 /// @relates cluster_delta

@@ -67,7 +67,7 @@ void cluster_wide_metrics(cluster_ptr self,
   auto targets = st.targets();
   // Configured peers without a connection cannot answer.
   for (auto& s : st.slots)
-    if (!s.handle && std::none_of(st.peers.begin(), st.peers.end(),
+    if (!s.handle && !s.incoming && std::none_of(st.peers.begin(), st.peers.end(),
                                   [&](auto& kv) { return kv.first == s.name; }))
       g->out.missing.push_back(s.name.empty() ? s.addr.text : s.name);
   g->waiting = targets.size() + 1;

@@ -88,6 +88,7 @@ start_cluster(caf::actor_system& sys, const config::cluster_config& c,
     return *err;
   cluster_deps deps;
   deps.node = c.name;
+  deps.listen = c.listen->to_string();
   deps.peers = c.peers;
   deps.registry = links.registry;
   deps.metrics = links.metrics;

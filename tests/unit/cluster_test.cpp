@@ -252,7 +252,7 @@ CAF_TEST(a hello gets the full state and local changes reach the peer) {
   CAF_CHECK_EQUAL(shape(state_of(cl).replica.all()),
                   (std::vector<std::string>{"demo@1/a $y$demo"}));
   auto p = sys.spawn(peer_box, "b");
-  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0});
+  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
   consume_all();
   CAF_REQUIRE_EQUAL(box(p).deltas.size(), 1u);
   CAF_CHECK(box(p).deltas[0].full);
@@ -273,7 +273,7 @@ CAF_TEST(a hello gets the full state and local changes reach the peer) {
 CAF_TEST(a write of a peer is applied once and duplicates change nothing) {
   auto cl = spawn_cluster("a");
   auto p = sys.spawn(peer_box, "b");
-  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0});
+  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
   consume_all();
   auto delta = cluster_delta{"b", false, {live("dave", 10, "b", "$y$dave")}};
   caf::send_as(p, cl, delta);
@@ -328,7 +328,7 @@ CAF_TEST(conflicting writes resolve the same way in either order) {
 CAF_TEST(a peer that vanishes is forgotten and named in the metrics) {
   auto cl = spawn_cluster("a", {config::cluster_peer{"10.9.9.9", 7700, "10.9.9.9:7700"}});
   auto p = sys.spawn(peer_box, "b");
-  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0});
+  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
   consume_all();
   CAF_CHECK_EQUAL(state_of(cl).peers.size(), 1u);
   auto m = ask<cluster_metrics>(cl, cmetrics_atom_v);
@@ -338,6 +338,14 @@ CAF_TEST(a peer that vanishes is forgotten and named in the metrics) {
   CAF_CHECK_EQUAL(m.nodes[1].node, "b");
   CAF_CHECK_EQUAL(m.nodes[1].active, 2u);
   CAF_CHECK_EQUAL(m.missing, (std::vector<std::string>{"10.9.9.9:7700"}));
+  // The configured peer dials this node: no longer missing.
+  auto q = sys.spawn(peer_box, "q");
+  caf::send_as(q, cl, cluster_hello{cluster_protocol, "q", 0, "10.9.9.9:7700"});
+  consume_all();
+  m = ask<cluster_metrics>(cl, cmetrics_atom_v);
+  CAF_CHECK_EQUAL(m.nodes.size(), 3u);
+  CAF_CHECK(m.missing.empty());
+  caf::anon_send_exit(q, caf::exit_reason::kill);
   caf::anon_send_exit(p, caf::exit_reason::kill);
   consume_all();
   CAF_CHECK(state_of(cl).peers.empty());
@@ -354,7 +362,7 @@ CAF_TEST(a peer that vanishes is forgotten and named in the metrics) {
 CAF_TEST(a peer with another protocol version is ignored) {
   auto cl = spawn_cluster("a");
   auto p = sys.spawn(peer_box, "b");
-  caf::send_as(p, cl, cluster_hello{cluster_protocol + 1, "b", 0});
+  caf::send_as(p, cl, cluster_hello{cluster_protocol + 1, "b", 0, ""});
   consume_all();
   CAF_CHECK(box(p).deltas.empty());
   CAF_CHECK(state_of(cl).peers.empty());
