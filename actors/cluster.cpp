@@ -301,6 +301,16 @@ caf::behavior serving(cluster_ptr self) {
       cluster_wide_metrics(self, rp);
       return rp;
     },
+    [=](nsetting_atom, uint8_t kind, const std::string& value) {
+      auto rp = self->make_response_promise<uint8_t>();
+      apply_setting(self, kind, value, rp);
+      return rp;
+    },
+    [=](csetting_atom, uint8_t kind, const std::string& value) {
+      auto rp = self->make_response_promise<cluster_applied>();
+      apply_setting_everywhere(self, kind, value, rp);
+      return rp;
+    },
   };
 }
 

@@ -13,6 +13,8 @@
 //                          with the full state
 //   (nmetrics_atom)        -> node_metrics of this node
 //   (cmetrics_atom)        -> cluster_metrics of every node (admin plane)
+//   (nsetting_atom, k, v)  -> node_setting: setting k = v applied here
+//   (csetting_atom, k, v)  -> cluster_applied: applied on every node
 //   users_snapshot         the registry's users: local changes versioned,
 //                          saved and sent to every peer
 //   (dial_atom, size_t)    dial configured peer i (back-off timer)
@@ -58,6 +60,8 @@ struct cluster_deps {
   /// The node's registry and metrics.
   registry_actor registry;
   metrics_actor metrics;
+  /// The node's runtime settings (null: settings are not applied).
+  settings_actor settings;
   /// Writes `state_path` (null or an empty path: the state is not saved).
   persister_actor persist;
   std::string state_path;
@@ -134,5 +138,13 @@ void local_metrics(cluster_ptr self, caf::typed_response_promise<node_metrics> r
 /// The whole cluster's metrics (cmetrics_atom), answered through `rp`.
 void cluster_wide_metrics(cluster_ptr self,
                           caf::typed_response_promise<cluster_metrics> rp);
+
+/// Applies setting `kind` (admin/cluster_codec.hpp) = `value` on this node.
+void apply_setting(cluster_ptr self, uint8_t kind, const std::string& value,
+                   caf::typed_response_promise<uint8_t> rp);
+
+/// Applies setting `kind` = `value` on every node (nsetting_atom to each).
+void apply_setting_everywhere(cluster_ptr self, uint8_t kind, const std::string& value,
+                              caf::typed_response_promise<cluster_applied> rp);
 
 } // namespace px

@@ -83,6 +83,26 @@ struct cluster_metrics {
   std::vector<std::string> missing; ///< Peers that did not answer in time.
 };
 
+/// What a node did with a setting applied to the whole cluster.
+enum class node_setting : uint8_t {
+  applied = 0, ///< In force for new connections.
+  out_of_range = 1, ///< The value is out of its bounds (or not a number).
+  disabled = 2, ///< The node's config forbids it (`transform_command = off`).
+  failed = 3, ///< No answer from the node's settings actor.
+};
+
+/// One node's answer to a setting applied to the whole cluster.
+struct node_applied {
+  std::string node; ///< Node name.
+  uint8_t status = 0; ///< A node_setting.
+};
+
+/// Every node's answer to a setting applied to the whole cluster.
+struct cluster_applied {
+  std::vector<node_applied> nodes; ///< This node first, then peers by name.
+  std::vector<std::string> missing; ///< Peers that did not answer in time.
+};
+
 // -- inspect ------------------------------------------------------------------
 
 /// @relates cluster_user
@@ -134,6 +154,18 @@ typename Inspector::result_type inspect(Inspector& f, node_metrics& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_metrics& x) {
   return f(caf::meta::type_name("cluster_metrics"), x.nodes, x.missing);
+}
+
+/// @relates node_applied
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_applied& x) {
+  return f(caf::meta::type_name("node_applied"), x.node, x.status);
+}
+
+/// @relates cluster_applied
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_applied& x) {
+  return f(caf::meta::type_name("cluster_applied"), x.nodes, x.missing);
 }
 
 } // namespace px

@@ -1,5 +1,6 @@
 #include "actors/cluster_wiring.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "actors/cluster.hpp"
@@ -49,9 +51,13 @@ std::string check_cluster_tls(const config::cluster_config& c) {
     return "cluster: cannot create a TLS context";
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), c.cert.c_str()) != 1)
     return c.cert + ": cannot load the cluster certificate (PEM)";
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), c.key.c_str(), SSL_FILETYPE_PEM) != 1)
+  std::unique_ptr<FILE, int (*)(FILE*)> f{fopen(c.key.c_str(), "r"), fclose};
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> pk{
+    f ? PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free};
+  if (!pk)
     return c.key + ": cannot load the cluster key (PEM, unencrypted)";
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+  if (SSL_CTX_use_PrivateKey(ctx.get(), pk.get()) != 1
+      || SSL_CTX_check_private_key(ctx.get()) != 1)
     return c.key + ": the key does not match " + c.cert;
   if (SSL_CTX_load_verify_locations(ctx.get(), c.ca.c_str(), nullptr) != 1)
     return c.ca + ": cannot load the cluster CA (PEM)";
@@ -92,6 +98,7 @@ start_cluster(caf::actor_system& sys, const config::cluster_config& c,
   deps.peers = c.peers;
   deps.registry = links.registry;
   deps.metrics = links.metrics;
+  deps.settings = links.settings;
   deps.persist = links.persist;
   deps.state_path = path;
   deps.mm = c.tls() ? sys.openssl_manager().actor_handle()

@@ -28,6 +28,7 @@ void prepare_cluster(caf::actor_system_config& sys_cfg,
 struct cluster_links {
   registry_actor registry;
   metrics_actor metrics;
+  settings_actor settings;
   persister_actor persist;
   /// The users file (its state goes to USERS_FILE.cluster; empty: none).
   std::string users_file;

@@ -507,8 +507,10 @@ CAF_ADD_ATOM(proxy, px, gossip_atom, "gossip")
 /// A node's own metrics (node_metrics); the whole cluster's (cluster_metrics).
 CAF_ADD_ATOM(proxy, px, nmetrics_atom, "nmetrics")
 CAF_ADD_ATOM(proxy, px, cmetrics_atom, "cmetrics")
-/// The cluster actor: the state file was written (or not).
-CAF_ADD_ATOM(proxy, px, saved_atom, "saved")
+/// A setting on this node (nsetting) or on every node (csetting), from the
+/// cluster actor (KIND as in admin/cluster_codec.hpp, value as text).
+CAF_ADD_ATOM(proxy, px, nsetting_atom, "nsetting")
+CAF_ADD_ATOM(proxy, px, csetting_atom, "csetting")
 
 namespace px {
 
@@ -675,5 +677,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::node_metrics))
   CAF_ADD_TYPE_ID(proxy, (std::vector<px::node_metrics>))
   CAF_ADD_TYPE_ID(proxy, (px::cluster_metrics))
+  CAF_ADD_TYPE_ID(proxy, (px::node_applied))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_applied))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

@@ -342,8 +342,8 @@ bool proxy_program::start_cluster() {
     return false;
   }
   auto res = px::start_cluster(*sys_, cfg_.cluster,
-                               cluster_links{registry_, metrics_, persister_,
-                                             cfg_.users_file});
+                               cluster_links{registry_, metrics_, settings_,
+                                             persister_, cfg_.users_file});
   if (auto err = std::get_if<std::string>(&res)) {
     log::error(*err);
     return false;

@@ -380,6 +380,11 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
     case mgr::cmd::cluster_metrics:
       request_cluster_metrics(self, done);
       return;
+    case mgr::cmd::cluster_setting:
+      log::info("Manager: cluster-wide setting " + std::to_string(req->setting)
+                + " asked for by '" + s.user + "'");
+      request_cluster_setting(self, req->setting, req->value, done);
+      return;
     case mgr::cmd::list_users:
       self->request(s.deps.registry, admin_timeout, list_atom_v)
         .await(

@@ -79,4 +79,45 @@ std::optional<cluster_metrics_values> parse_cluster_metrics_reply(const uint8_t*
   return v;
 }
 
+std::vector<uint8_t> encode_cluster_setting_reply(const cluster_setting_values& v) {
+  std::vector<uint8_t> out{version, static_cast<uint8_t>(cmd::cluster_setting),
+                           static_cast<uint8_t>(status::ok)};
+  auto count = std::min<size_t>(v.nodes.size(), 255);
+  out.push_back(static_cast<uint8_t>(count));
+  for (size_t i = 0; i < count; ++i) {
+    encode_name(v.nodes[i].node, out);
+    out.push_back(static_cast<uint8_t>(v.nodes[i].st));
+  }
+  auto missing = std::min<size_t>(v.missing.size(), 255);
+  out.push_back(static_cast<uint8_t>(missing));
+  for (size_t i = 0; i < missing; ++i)
+    encode_name(v.missing[i], out);
+  return out;
+}
+
+std::optional<cluster_setting_values> parse_cluster_setting_reply(const uint8_t* buf,
+                                                                  size_t n) {
+  if (n < 5 || buf[0] != version
+      || buf[1] != static_cast<uint8_t>(cmd::cluster_setting)
+      || buf[2] != static_cast<uint8_t>(status::ok))
+    return std::nullopt;
+  cluster_setting_values v;
+  size_t pos = 4;
+  v.nodes.resize(buf[3]);
+  for (auto& c : v.nodes) {
+    if (!decode_name(buf, n, pos, c.node) || pos >= n)
+      return std::nullopt;
+    c.st = static_cast<status>(buf[pos++]);
+  }
+  if (pos >= n)
+    return std::nullopt;
+  v.missing.resize(buf[pos++]);
+  for (auto& m : v.missing)
+    if (!decode_name(buf, n, pos, m))
+      return std::nullopt;
+  if (pos != n)
+    return std::nullopt;
+  return v;
+}
+
 } // namespace px::admin::manager

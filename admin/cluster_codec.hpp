@@ -16,7 +16,39 @@
 #include <string>
 #include <vector>
 
+#include "admin/codec.hpp"
+
 namespace px::admin::manager {
+
+/// KIND of a cluster_setting request (0x09): DATA = KIND VLEN VALUE.
+enum class cluster_setting_kind : uint8_t {
+  /// VALUE: max clients, decimal ASCII.
+  max_clients = 0x01,
+  /// VALUE: buffer size in bytes, decimal ASCII.
+  buffer_size = 0x02,
+  /// VALUE: the transformation command (empty: off).
+  transformation = 0x03,
+};
+
+/// One node's answer to a cluster_setting request.
+struct cluster_node_status {
+  std::string node; ///< Node name.
+  status st = status::ok; ///< ok: applied; else why not.
+};
+
+/// A decoded cluster_setting reply:
+///   VER CMD=0x09 STATUS=0x00 COUNT { NLEN NAME STATUS } MISSING { NLEN NAME }
+struct cluster_setting_values {
+  std::vector<cluster_node_status> nodes; ///< Nodes that answered.
+  std::vector<std::string> missing; ///< Peers that did not answer.
+};
+
+/// Encodes a cluster_setting reply with status ok.
+std::vector<uint8_t> encode_cluster_setting_reply(const cluster_setting_values& v);
+
+/// Parses a cluster_setting reply with status ok.
+std::optional<cluster_setting_values> parse_cluster_setting_reply(const uint8_t* buf,
+                                                                  size_t n);
 
 /// One node's counters.
 struct cluster_node_counters {

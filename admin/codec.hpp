@@ -112,6 +112,9 @@ enum class cmd : uint8_t {
   /// Our extension: every cluster node's metrics (DATA empty;
   /// admin/cluster_codec.hpp, docs/cluster.md).
   cluster_metrics = 0x08,
+  /// Our extension: apply a setting on every cluster node (DATA = KIND(1)
+  /// VLEN(1) VALUE; admin/cluster_codec.hpp, docs/cluster.md).
+  cluster_setting = 0x09,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -166,6 +169,9 @@ struct request {
   credentials user;
   /// For max_clients.
   uint32_t max_clients = 0;
+  /// For cluster_setting: which setting (cluster_codec.hpp) and its value.
+  uint8_t setting = 0;
+  std::string value{};
 };
 
 /// Why a request failed to parse (maps to a reply status).

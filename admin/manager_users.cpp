@@ -55,6 +55,7 @@ bool is_user_command(uint8_t cmd) {
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
     case mgr::cmd::cluster_metrics:
+    case mgr::cmd::cluster_setting:
       return false;
   }
   return false;
@@ -98,6 +99,7 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
     case mgr::cmd::cluster_metrics:
+    case mgr::cmd::cluster_setting:
       failed(caf::error{});
       return;
   }

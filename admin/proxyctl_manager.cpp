@@ -222,6 +222,8 @@ int print_reply(const options& opt, const mgr::request& req,
     }
     case mgr::cmd::cluster_metrics:
       return print_cluster_metrics(in, opt.json);
+    case mgr::cmd::cluster_setting:
+      return print_cluster_setting(in, opt.json);
   }
   return exit_transport;
 }
@@ -237,7 +239,8 @@ int run_manager(const options& opt) {
   auto server = server_address(opt, opt.manager_port);
   if (!server)
     return exit_usage;
-  auto req = make_request(opt.command);
+  auto req = is_cluster_setting(opt) ? cluster_setting_request(opt.command)
+                                     : make_request(opt.command);
   if (!req)
     return exit_usage;
   auto user = admin_user(opt);

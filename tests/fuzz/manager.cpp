@@ -26,7 +26,7 @@ void check_request(const uint8_t* data, size_t size) {
   auto err = manager::request_error::unknown_command;
   auto r = manager::parse_request(data, size, err);
   if (!r) {
-    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::cluster_metrics); // the last CMD
+    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::cluster_setting); // the last CMD
     FUZZ_CHECK((err == manager::request_error::unknown_command) == unknown);
     return;
   }

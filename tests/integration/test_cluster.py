@@ -84,8 +84,8 @@ class Node:
         with open(os.path.join(self.dir, "proxy.ini"), "w") as f:
             f.write("[socks]\nlisten = 127.0.0.1:1080\nusers_file = users.txt\n"
                     "[server]\nthreads = 1\naccess_log = off\nshutdown_grace = 1s\n"
-                    "[admin]\ntransport = udp\nudp_port = 9899\nspcp_listen = off\n"
-                    "manager_listen = 127.0.0.1:9091\n"
+                    "[admin]\ntransport = udp\nudp_port = 9899\n"
+                    "spcp_listen = 127.0.0.1:9090\nmanager_listen = 127.0.0.1:9091\n"
                     "[prometheus]\nlisten = off\n"
                     "[cluster]\nname = %s\nlisten = %s:%d\n%s"
                     "cert = ../pki/%s.pem\nkey = ../pki/%s.key\nca = ../pki/%s.pem\n"
@@ -318,6 +318,16 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(m["missing"], [])
         self.assertEqual(m["total"]["accepted"], sum(x["accepted"] for x in m["nodes"]))
         self.assertGreater(m["total"]["bytes_down"], 0)
+        r = self.nodes["b"].ctl("--cluster", "buffer-size", "65536", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["applied"], ["b", "a", "c"])
+        r = self.nodes["b"].ctl("--cluster", "buffer-size", "12")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a: invalid value", r.stdout)
+        r = self.nodes["a"].ctl("--cluster", "transform", "set", "cat")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.nodes["c"].ctl("transform").stdout.strip(), "cat")
+        self.assertEqual(self.nodes["a"].ctl("--cluster", "transform", "off").returncode, 0)
         c = self.nodes["c"]
         c.stop(signal.SIGKILL)
         try:
@@ -327,6 +337,11 @@ class ClusterTest(unittest.TestCase):
             self.assertTrue(wait_for(c_missing, 5, step=0.2), self.nodes["a"].log())
             text = self.nodes["a"].ctl("cluster", "metrics").stdout
             self.assertIn("no answer: c", text)
+            # A cluster-wide setting says who applied it and who did not answer.
+            r = self.nodes["a"].ctl("--cluster", "max-clients", "900", "--json")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["applied"], ["a", "b"])
+            self.assertEqual(json.loads(r.stdout)["missing"], ["c"])
         finally:
             c.restart()
         self.assertTrue(wait_for(lambda: c.log_since_start().count("joined peer") >= 2, 10))
@@ -396,6 +411,46 @@ class ClusterTest(unittest.TestCase):
         self.assertNotIn("joined peer d", self.nodes["a"].log())
         r = self.nodes["a"].ctl("cluster", "metrics", "--json")
         self.assertNotIn("d", [x["node"] for x in json.loads(r.stdout)["nodes"]])
+
+
+class ClusterConfigTest(unittest.TestCase):
+    """[cluster] mistakes stop the proxy with one line (no namespaces needed)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="proxy-cluster-cfg-")
+        with open(os.path.join(self.dir, "users.txt"), "w") as f:
+            f.write("\n".join(harness.user_lines()) + "\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check(self, cluster):
+        path = os.path.join(self.dir, "proxy.ini")
+        with open(path, "w") as f:
+            f.write("[socks]\nlisten = 127.0.0.1:0\nusers_file = users.txt\n"
+                    "[admin]\nspcp_listen = off\nmanager_listen = off\n"
+                    "[cluster]\n" + cluster)
+        return subprocess.run([PROXY, "--config", path, "--check"], capture_output=True,
+                              text=True, timeout=30)
+
+    def test_tls_is_required_beyond_loopback(self):
+        r = self.check("name = a\nlisten = 10.1.2.3:7700\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"proxy\.ini:9: key 'listen': listening beyond "
+                                   r"loopback requires TLS")
+        self.assertEqual(self.check("name = a\nlisten = 127.0.0.1:7700\n").returncode, 0)
+
+    @unittest.skipIf(shutil.which("openssl") is None, "no openssl")
+    def test_a_key_that_does_not_match_the_certificate_is_named(self):
+        make_ca(self.dir, "ca")
+        make_cert(self.dir, "a", "ca")
+        make_cert(self.dir, "b", "ca")
+        tls = "cert = a.pem\nca = ca.pem\nkey = %s\n"
+        r = self.check("name = a\nlisten = 10.1.2.3:7700\n" + tls % "b.key")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("b.key: the key does not match", r.stderr)
+        r = self.check("name = a\nlisten = 10.1.2.3:7700\n" + tls % "a.key")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry.hpp"
+#include "actors/settings.hpp"
 #include "config/users.hpp"
 
 using namespace px;
@@ -69,6 +70,17 @@ caf::behavior peer_box(caf::stateful_actor<peer_box_state>* self, std::string na
 }
 
 } // namespace
+
+/// A settings actor that takes max clients up to 100 and no transformation.
+settings_actor::behavior_type fake_settings() {
+  return {
+    [](get_atom) { return session_settings{}; },
+    [](buffer_atom, uint64_t) { return setting_change::applied; },
+    [](maxcli_atom, uint64_t n) { return n <= 100; },
+    [](transform_atom, const std::string&) { return setting_change::disabled; },
+    [](reload_atom, session_settings&) { return true; },
+  };
+}
 
 // -- the merge rules, without actors -------------------------------------------
 
@@ -213,6 +225,7 @@ struct fixture : test_coordinator_fixture<> {
     deps.peers = std::move(peers);
     deps.registry = reg;
     deps.metrics = met;
+    deps.settings = sys.spawn(fake_settings);
     deps.replica = cluster_replica{name};
     auto cl = sys.spawn(cluster, std::move(deps));
     clusters.push_back(cl);
@@ -379,6 +392,26 @@ CAF_TEST(digests that differ bring the full state) {
   consume_all();
   CAF_REQUIRE_EQUAL(box(p).deltas.size(), 1u);
   CAF_CHECK(box(p).deltas[0].full);
+}
+
+CAF_TEST(a setting applied to the cluster names who applied and who did not answer) {
+  auto cl = spawn_cluster("a", {config::cluster_peer{"10.9.9.9", 7700, "10.9.9.9:7700"}});
+  auto b = spawn_cluster("b");
+  caf::send_as(b, cl, cluster_hello{cluster_protocol, "b", 0, ""});
+  consume_all();
+  auto r = ask<cluster_applied>(cl, csetting_atom_v, uint8_t{1}, std::string{"50"});
+  CAF_REQUIRE_EQUAL(r.nodes.size(), 2u);
+  CAF_CHECK_EQUAL(r.nodes[0].node, "a");
+  CAF_CHECK_EQUAL(r.nodes[0].status, 0u);
+  CAF_CHECK_EQUAL(r.nodes[1].node, "b");
+  CAF_CHECK_EQUAL(r.nodes[1].status, 0u);
+  CAF_CHECK_EQUAL(r.missing, (std::vector<std::string>{"10.9.9.9:7700"}));
+  r = ask<cluster_applied>(cl, csetting_atom_v, uint8_t{1}, std::string{"500"});
+  CAF_CHECK_EQUAL(r.nodes[0].status, static_cast<uint8_t>(node_setting::out_of_range));
+  r = ask<cluster_applied>(cl, csetting_atom_v, uint8_t{2}, std::string{"x"});
+  CAF_CHECK_EQUAL(r.nodes[1].status, static_cast<uint8_t>(node_setting::out_of_range));
+  r = ask<cluster_applied>(cl, csetting_atom_v, uint8_t{3}, std::string{"cat"});
+  CAF_CHECK_EQUAL(r.nodes[1].status, static_cast<uint8_t>(node_setting::disabled));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
