@@ -4,8 +4,6 @@
 // through its one write pipeline, like an admin's change but without the
 // admin checks (a replicated delete may remove an admin; a put replaces
 // roles and hash and keeps the user's local limits).
-#include <chrono>
-
 #include <caf/all.hpp>
 
 #include "actors/registry_steps.hpp"
@@ -13,19 +11,18 @@
 
 namespace px::registry_steps {
 
-namespace {
-
-/// Changes within this window reach the listener as one snapshot.
-constexpr auto snapshot_delay = std::chrono::milliseconds{20};
-
-} // namespace
-
+// The snapshot goes out right after the handler that changed the users (a
+// message to itself): the changes of one handler (a whole write of the
+// users file) reach the listener as one snapshot, and an acknowledged
+// change leaves for the peers microseconds after its acknowledgement, so a
+// kill -9 right after an ack rarely keeps it from them (a node that does
+// not send it then sends it when it comes back).
 void notify_users(registry_ptr self) {
   auto& st = self->state;
   if (!st.listener || st.snapshot_scheduled)
     return;
   st.snapshot_scheduled = true;
-  self->delayed_send(self, snapshot_delay, users_atom_v);
+  self->send(self, users_atom_v);
 }
 
 void send_users(registry_ptr self) {

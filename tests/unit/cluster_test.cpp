@@ -233,7 +233,7 @@ struct fixture : test_coordinator_fixture<> {
     return cl;
   }
 
-  /// The registry's users now, through the cluster's snapshot path.
+  /// Lets timers of the next 20 ms fire and runs what follows.
   void settle() {
     advance_time(std::chrono::milliseconds{20});
     consume_all();
