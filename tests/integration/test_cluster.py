@@ -398,6 +398,47 @@ class ClusterTest(unittest.TestCase):
         both = [self.nodes[n].login("both", "from-a") for n in "abc"]
         self.assertEqual(len(set(both)), 1)  # the same winner everywhere
 
+    def every_acked_user_logs_in_everywhere(self, acked):
+        for n in ("a", "b", "c"):
+            node = self.nodes[n]
+            missing = [u for u in acked if not node.login(u, "pw-" + u)]
+            self.assertEqual(missing, [], "node %s:\n%s" % (n, node.log_since_start()))
+
+    def test_4b_kill_the_node_taking_adds_then_restart_converges(self):
+        a = self.nodes["a"]
+        acked = []
+
+        def adder():
+            for i in range(10):
+                if self.add("a", "x%d" % i, "pw-x%d" % i):
+                    acked.append("x%d" % i)
+
+        t = threading.Thread(target=adder)
+        t.start()
+        time.sleep(0.4)
+        a.stop(signal.SIGKILL)
+        t.join()
+        a.restart()
+        # Adds that failed against the dead node are not acknowledged.
+        self.assertTrue(wait_for(lambda: self.converged()
+                                 and set(acked) <= set(self.nodes["b"].user_names()), 15),
+                        a.log_since_start())
+        self.every_acked_user_logs_in_everywhere(acked)
+
+    def test_4c_rolling_restart_during_adds_converges(self):
+        acked = []
+        for i, (restarted, adding) in enumerate((("a", "b"), ("b", "c"), ("c", "a"))):
+            node = self.nodes[restarted]
+            node.stop()
+            for j in range(2):
+                user = "r%d%d" % (i, j)
+                if self.add(adding, user, "pw-" + user):
+                    acked.append(user)
+            node.restart()
+        self.assertEqual(len(acked), 6)
+        self.assertTrue(wait_for(self.converged, 15))
+        self.every_acked_user_logs_in_everywhere(acked)
+
     def test_5_a_node_with_a_foreign_certificate_is_refused(self):
         d = Node(self.base, "d", ["a"], harness.user_lines(), ca="ca", cert="d")
         self.nodes["d"] = d
