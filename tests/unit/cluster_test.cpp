@@ -10,6 +10,9 @@
 #include <caf/test/dsl.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "actors/cluster_state.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/persister.hpp"
 #include "actors/registry.hpp"
 #include "actors/settings.hpp"
 #include "config/users.hpp"
@@ -412,6 +416,49 @@ CAF_TEST(a setting applied to the cluster names who applied and who did not answ
   CAF_CHECK_EQUAL(r.nodes[1].status, static_cast<uint8_t>(node_setting::out_of_range));
   r = ask<cluster_applied>(cl, csetting_atom_v, uint8_t{3}, std::string{"cat"});
   CAF_CHECK_EQUAL(r.nodes[1].status, static_cast<uint8_t>(node_setting::disabled));
+}
+
+CAF_TEST(replicated entries are written to the users file and keep local limits) {
+  char tmpl[] = "/tmp/cluster-test-XXXXXX";
+  CAF_REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string path = std::string{tmpl} + "/users.txt";
+  auto h1 = config::hash_password("one");
+  auto h2 = config::hash_password("two");
+  CAF_REQUIRE(h1 && h2);
+  auto demo = plain_entry("demo", config::role_socks, *h1);
+  demo.sessions = 3; // a local limit (users file option)
+  auto persist = sys.spawn(persister);
+  auto r = sys.spawn(registry, std::vector<config::user_entry>{demo},
+                     std::vector<hasher_actor>{}, registry_config{path, 100}, persist);
+  auto put = ask<add_result>(r, apply_atom_v, live("demo", 5, "b", *h2));
+  CAF_CHECK_EQUAL(put, add_result::ok);
+  CAF_CHECK_EQUAL(ask<add_result>(r, apply_atom_v, live("eve", 6, "b", *h1)),
+                  add_result::ok);
+  auto loaded = config::load_users(path);
+  CAF_REQUIRE(std::holds_alternative<std::vector<config::user_entry>>(loaded));
+  auto& users = std::get<std::vector<config::user_entry>>(loaded);
+  CAF_REQUIRE_EQUAL(users.size(), 2u);
+  CAF_CHECK_EQUAL(users[0].name, "demo");
+  CAF_CHECK_EQUAL(users[0].hash, *h2);
+  CAF_CHECK_EQUAL(users[0].sessions, 3);
+  CAF_CHECK_EQUAL(users[1].name, "eve");
+  // A tombstone removes the user from the file; one for nobody is a no-op.
+  CAF_CHECK_EQUAL(ask<add_result>(r, apply_atom_v, dead("demo", 7, "c")), add_result::ok);
+  CAF_CHECK_EQUAL(ask<add_result>(r, apply_atom_v, dead("nobody", 8, "c")),
+                  add_result::ok);
+  loaded = config::load_users(path);
+  CAF_REQUIRE(std::holds_alternative<std::vector<config::user_entry>>(loaded));
+  CAF_CHECK_EQUAL(std::get<std::vector<config::user_entry>>(loaded).size(), 1u);
+  // Invalid entries are refused without a write.
+  CAF_CHECK_EQUAL(ask<add_result>(r, apply_atom_v, live("bad name", 9, "c", *h1)),
+                  add_result::invalid);
+  CAF_CHECK_EQUAL(ask<add_result>(r, apply_atom_v, live("x", 9, "c", "")),
+                  add_result::invalid);
+  caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(persist, caf::exit_reason::user_shutdown);
+  consume_all();
+  std::remove(path.c_str());
+  rmdir(tmpl);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
