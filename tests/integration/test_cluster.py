@@ -294,6 +294,21 @@ class ClusterTest(unittest.TestCase):
         self.assertFalse(a.login("alice", "alice-pw"))
         with open(a.users + ".cluster") as f:
             self.assertRegex(f.read(), r"alice \d+ c dead")
+        # A new password on B; a user appended to C's file and SIGHUP.
+        r = b.ctl("users", "passwd", "demo", new_password="demo2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = harness.hash_user("hupped", "hup-pw")
+        with open(c.users, "a") as f:
+            f.write(line + "\n")
+        c.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "hupped" in a.user_names()
+                                 and "hupped" in b.user_names(), 1.5))
+        self.assertTrue(a.login("hupped", "hup-pw"))
+        self.assertTrue(wait_for(lambda: c.login("demo", "demo2"), 1.5))
+        self.assertFalse(a.login("demo", "demo"))
+        r = a.ctl("users", "passwd", "demo", new_password="demo")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(wait_for(lambda: b.login("demo", "demo"), 1.5))
 
     def metrics(self, node="a"):
         r = self.nodes[node].ctl("cluster", "metrics", "--json")
