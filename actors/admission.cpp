@@ -196,8 +196,8 @@ void admission_desk::publish(std::shared_ptr<const admission_policy> p) {
   std::atomic_store(&policy_, std::move(p));
 }
 
-net::admission admission_desk::on_accepted(net::conn_id id,
-                                           net::ip_endpoint peer) {
+net::admission admission_desk::on_accepted(net::conn_id id, net::ip_endpoint peer,
+                                           const net::ip_endpoint& listener) {
   net::admission out;
   out.what = net::admission::verdict::refuse;
   auto policy = std::atomic_load(&policy_);
@@ -235,6 +235,7 @@ net::admission admission_desk::on_accepted(net::conn_id id,
   session_args args;
   args.id = id;
   args.peer = peer;
+  args.listener = listener;
   args.settings = policy->settings;
   args.deps = deps_;
   args.started = sys_.clock().now();

@@ -106,7 +106,8 @@ public:
   void publish(std::shared_ptr<const admission_policy> p);
 
   /// Admits or refuses a client a loop accepted (on that loop's thread).
-  net::admission on_accepted(net::conn_id id, net::ip_endpoint peer) override;
+  net::admission on_accepted(net::conn_id id, net::ip_endpoint peer,
+                             const net::ip_endpoint& listener) override;
 
   /// What the desk's sessions talk to.
   const session_deps& deps() const {

@@ -127,6 +127,9 @@ struct session_settings {
   /// 0.0.0.0: the socket's own address).
   net::ip_endpoint udp_advertise;
   net::ip_endpoint bind_advertise;
+  /// Listeners that advertise addresses of their own (`listen = ADDR:PORT
+  /// udp_advertise=IP ...`), before the two above.
+  std::vector<config::listener_advertise> per_listener;
   /// The parent proxies compiled from [upstream] (immutable, shared like
   /// the rules; null: none, every CONNECT is direct).
   std::shared_ptr<const net::upstream_set> upstream;
@@ -368,13 +371,14 @@ typename Inspector::result_type inspect(Inspector& f, session_settings& x) {
   auto rules = x.rules ? x.rules->rules().size() : size_t{0};
   // The outbound profiles likewise: their count (the default one aside).
   auto profiles = x.outbound ? x.outbound->named.size() : size_t{0};
+  auto listeners = x.per_listener.size();
   return f(caf::meta::type_name("session_settings"), x.auth, x.buffer_size,
            x.max_clients, x.handshake_timeout_ms, x.connect_timeout_ms, x.prefer,
            x.attempt_delay_ms,
            x.bind_timeout_ms,
            x.idle_timeout_ms, x.splice, x.allow_clients, x.source_sessions,
            x.source_connect_rate, rules, profiles, x.udp_advertise,
-           x.bind_advertise, x.transform, x.transform_allowed);
+           x.bind_advertise, listeners, x.transform, x.transform_allowed);
 }
 
 /// @relates metric_event

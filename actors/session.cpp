@@ -207,7 +207,8 @@ void on_bound(session_ptr self, const conn_bound& msg) {
   st.deps.io->send(st.id,
                    socks5::encode_reply(socks5::reply::succeeded,
                                         advertised(msg.local,
-                                                   st.settings->bind_advertise)),
+                                                   session_state::advertise_for(
+                                                     *st.settings, st.listener, false))),
                    net::after::hold);
 }
 
@@ -223,7 +224,8 @@ void on_connected(session_ptr self, const conn_connected& msg) {
   // relay's address.
   auto bound = st.cmd == socks5::command::bind
                  ? socks5::address::from(msg.remote)
-                 : advertised(msg.local, st.settings->udp_advertise);
+                 : advertised(msg.local,
+                              session_state::advertise_for(*st.settings, st.listener, true));
   count_reply(self, socks5::reply::succeeded);
   st.deps.io->start_relay(st.id, socks5::encode_reply(socks5::reply::succeeded, bound),
                           {}, session_state::relay_for(*st.settings));
@@ -267,6 +269,8 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   rec.client = st.peer.to_string();
   rec.user = st.user;
   rec.destination = st.destination;
+  if (rec.destination != "-" && !stats.parent.empty()) // a UDP association
+    rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
   if (rec.destination == "-" && stats.has_target) {
     // A CONNECT the reactor ran under the plan.
     rec.destination = stats.target.to_string();
@@ -352,6 +356,21 @@ net::relay_options session_state::relay_for(const session_settings& s) {
   return opts;
 }
 
+net::ip_endpoint session_state::advertise_for(const session_settings& s,
+                                              const net::ip_endpoint& listener, bool udp) {
+  for (auto& l : s.per_listener) {
+    // The listener reports where it is bound: a configured port 0 became
+    // the kernel's choice.
+    if (!net::same_host(l.listen, listener) || (l.listen.port != 0 && l.listen.port != listener.port))
+      continue;
+    auto& own = udp ? l.udp : l.bind;
+    if (own)
+      return *own;
+    break;
+  }
+  return udp ? s.udp_advertise : s.bind_advertise;
+}
+
 socks5::reply session_state::reply_for(net::connect_error err) {
   switch (err) {
     case net::connect_error::none:
@@ -372,6 +391,8 @@ socks5::reply session_state::reply_for(net::connect_error err) {
       return socks5::reply::general_failure;
     case net::connect_error::address_unsupported:
       return socks5::reply::address_type_not_supported;
+    case net::connect_error::command_unsupported:
+      return socks5::reply::command_not_supported;
   }
   return socks5::reply::general_failure;
 }
@@ -398,6 +419,7 @@ caf::behavior session(caf::stateful_actor<session_state>* self,
   auto& st = self->state;
   st.id = args.id;
   st.peer = args.peer;
+  st.listener = args.listener;
   st.settings = std::move(args.settings);
   st.deps = args.deps;
   st.started = args.started;

@@ -73,6 +73,8 @@ struct session_state {
   net::conn_id id = 0;
   /// The client's address.
   net::ip_endpoint peer;
+  /// The listener the client connected to (its configured address).
+  net::ip_endpoint listener;
   /// The settings in force when the client was admitted.
   std::shared_ptr<const session_settings> settings;
   /// Who the session talks to.
@@ -100,6 +102,13 @@ struct session_state {
   /// The relay options a session under `s` asks for.
   static net::relay_options relay_for(const session_settings& s);
 
+  /// The address UDP ASSOCIATE replies (`udp`) or BIND's first reply
+  /// advertise to a client of `listener` under `s`: the listener's own
+  /// (`listen = ... udp_advertise=IP`), else the [socks] key's;
+  /// unspecified: the socket's address.
+  static net::ip_endpoint advertise_for(const session_settings& s,
+                                        const net::ip_endpoint& listener, bool udp);
+
   /// The REP code that tells a client why its connect failed.
   static socks5::reply reply_for(net::connect_error err);
 
@@ -113,6 +122,8 @@ struct session_args {
   net::conn_id id = 0;
   /// The client's address.
   net::ip_endpoint peer;
+  /// The listener the client connected to.
+  net::ip_endpoint listener;
   /// The settings in force at admission.
   std::shared_ptr<const session_settings> settings;
   /// Who the session talks to.

@@ -49,6 +49,7 @@ session_settings make_settings(const config::proxy_config& cfg) {
     s.outbound = std::make_shared<const net::outbound_table>(cfg.outbound);
   s.udp_advertise = cfg.udp_advertise.value_or(net::ip_endpoint{});
   s.bind_advertise = cfg.bind_advertise.value_or(net::ip_endpoint{});
+  s.per_listener = cfg.per_listener;
   s.upstream = config::compile_upstream(cfg);
   s.transform_allowed = cfg.transform_allowed;
   return s;

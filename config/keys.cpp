@@ -276,8 +276,7 @@ std::vector<key_spec> main_keys() {
   using c = proxy_config;
   return {
     // -- [socks] ---
-    many("socks", "listen", &c::listen,
-         endpoint(-1, "ADDRESS:PORT (e.g. 127.0.0.1:1080 or [::1]:1080)")),
+    listen_key(),
     one("socks", "auth", &c::auth,
         choice<auth_mode>({{"userpass", auth_mode::userpass},
                            {"none", auth_mode::none},

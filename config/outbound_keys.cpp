@@ -1,5 +1,7 @@
 #include "config/outbound_keys.hpp"
 
+#include <sstream>
+
 #include "config/users.hpp"
 
 namespace px::config {
@@ -75,6 +77,49 @@ std::vector<key_spec> advertise_keys() {
     {"socks", "udp_advertise_address", false, advertise(&proxy_config::udp_advertise)},
     {"socks", "bind_advertise_address", false, advertise(&proxy_config::bind_advertise)},
   };
+}
+
+namespace {
+
+/// One `NAME=IP` word after a listener's address.
+error advertise_word(const std::string& word, listener_advertise& out) {
+  auto eq = word.find('=');
+  auto key = word.substr(0, eq);
+  if (eq == std::string::npos
+      || (key != "udp_advertise" && key != "bind_advertise" && key != "advertise"))
+    return "unexpected word '" + shown(word)
+           + "' (after the address: udp_advertise=IP, bind_advertise=IP, advertise=IP)";
+  std::optional<net::ip_endpoint> ip;
+  if (auto err = any_address(word.substr(eq + 1), ip))
+    return key + ": " + *err;
+  if (key != "bind_advertise")
+    out.udp = ip;
+  if (key != "udp_advertise")
+    out.bind = ip;
+  return std::nullopt;
+}
+
+} // namespace
+
+key_spec listen_key() {
+  auto set = [](const std::string& v, const std::string&, proxy_config& cfg) -> error {
+    std::istringstream in{v};
+    std::string first;
+    in >> first;
+    auto ep = net::ip_endpoint::parse(first, -1);
+    if (!ep)
+      return "'" + shown(v) + "' is not ADDRESS:PORT (e.g. 127.0.0.1:1080 or [::1]:1080)";
+    listener_advertise adv;
+    adv.listen = *ep;
+    for (std::string word; in >> word;)
+      if (auto err = advertise_word(word, adv))
+        return err;
+    cfg.listen.push_back(*ep);
+    if (adv.udp || adv.bind)
+      cfg.per_listener.push_back(adv);
+    return std::nullopt;
+  };
+  return {"socks", "listen", true, set};
 }
 
 std::vector<key_spec> outbound_keys() {

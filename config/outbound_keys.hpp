@@ -19,6 +19,11 @@ namespace px::config {
 /// The advertise keys of [socks].
 std::vector<key_spec> advertise_keys();
 
+/// `[socks] listen = ADDRESS:PORT [udp_advertise=IP] [bind_advertise=IP]
+/// [advertise=IP]` (repeatable): a listener and what replies to its
+/// clients advertise.
+key_spec listen_key();
+
 /// The keys of [outbound] (stored in the default profile).
 std::vector<key_spec> outbound_keys();
 

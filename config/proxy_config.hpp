@@ -47,6 +47,22 @@ enum class access_log_format {
   json,
 };
 
+/// The advertised addresses of one listener: the words after its address,
+/// `listen = 0.0.0.0:1080 udp_advertise=203.0.113.5 bind_advertise=...`
+/// (`advertise=IP` sets both). Unset: the [socks] keys' (or the socket's).
+struct listener_advertise {
+  net::ip_endpoint listen;
+  std::optional<net::ip_endpoint> udp;
+  std::optional<net::ip_endpoint> bind;
+
+  friend bool operator==(const listener_advertise& x, const listener_advertise& y) {
+    return x.listen == y.listen && x.udp == y.udp && x.bind == y.bind;
+  }
+  friend bool operator!=(const listener_advertise& x, const listener_advertise& y) {
+    return !(x == y);
+  }
+};
+
 /// Every setting of `proxy.ini`, validated.
 struct proxy_config {
   /// The file this was read from.
@@ -85,6 +101,8 @@ struct proxy_config {
   /// socket's own address). The port is always the socket's.
   std::optional<net::ip_endpoint> udp_advertise;
   std::optional<net::ip_endpoint> bind_advertise;
+  /// Listeners with advertised addresses of their own (words of `listen`).
+  std::vector<listener_advertise> per_listener;
 
   // -- [server] ---
   /// Reactor threads (0: one per core).

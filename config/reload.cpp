@@ -89,6 +89,8 @@ const std::vector<key_rule>& rules() {
     rule("dns_server", restart, &c::dns_servers),
     rule("udp_advertise_address", now, &c::udp_advertise),
     rule("bind_advertise_address", now, &c::bind_advertise),
+    // A listener's advertise words are taken at once; its address is not.
+    rule("listen", now, &c::per_listener),
     // -- [server] ---
     rule("threads", restart, &c::threads),
     rule("actor_threads", restart, &c::actor_threads),
@@ -172,7 +174,8 @@ reload_plan plan_reload(const proxy_config& running, const proxy_config& loaded)
 std::vector<std::string> reload_keys() {
   std::vector<std::string> out;
   for (auto& r : rules())
-    out.emplace_back(r.name);
+    if (std::find(out.begin(), out.end(), r.name) == out.end())
+      out.emplace_back(r.name);
   return out;
 }
 

@@ -119,6 +119,16 @@ error parse_via(const std::string& item, net::rule& r) {
   return std::nullopt;
 }
 
+/// An outbound profile name (the config checks `[outbound.NAME]` exists).
+error parse_outbound(const std::string& item, net::rule& r) {
+  if (!valid_group_name(item))
+    return bad(item, "a profile name of [outbound.NAME]");
+  if (!r.outbound.empty())
+    return std::string{"takes one name"};
+  r.outbound = item;
+  return std::nullopt;
+}
+
 using item_parser = error (*)(const std::string&, net::rule&);
 
 /// The parser of condition `key`, or nullptr.
@@ -137,6 +147,8 @@ item_parser parser_of(const std::string& key) {
     return parse_port;
   if (key == "via")
     return parse_via;
+  if (key == "outbound")
+    return parse_outbound;
   return nullptr;
 }
 
@@ -150,7 +162,7 @@ error parse_condition(const std::string& word, net::rule& r) {
   auto parse = parser_of(key);
   if (parse == nullptr)
     return "unknown condition '" + shown(key)
-           + "' (known: command, client, user, group, dest, port, via)";
+           + "' (known: command, client, user, group, dest, port, via, outbound)";
   auto value = word.substr(eq + 1);
   if (value.empty())
     return "condition '" + key + "' has no value";
@@ -185,8 +197,8 @@ std::optional<std::string> parse_rule(const std::string& text, net::rule& out) {
     if (auto err = parse_condition(words[i], out))
       return err;
   }
-  if (!out.via.empty() && out.action != net::rule_action::pass)
-    return std::string{"only a pass rule takes via="};
+  if ((!out.via.empty() || !out.outbound.empty()) && out.action != net::rule_action::pass)
+    return std::string{"only a pass rule takes via= or outbound="};
   return std::nullopt;
 }
 

@@ -42,17 +42,36 @@ std::string unknown(const std::string& via) {
   return "via '" + via + "' names no parent or group of [upstream]";
 }
 
+std::string also_profile(const std::string& name) {
+  return "'" + name + "' is also the name of [outbound." + name
+         + "] (a rule's via= could mean either)";
+}
+
+/// A rule's `via` and `outbound` name something.
+std::optional<line_error> check_rule_names(const proxy_config& cfg, const net::rule& r) {
+  if (!r.via.empty() && !known_via(cfg, r.via) && cfg.outbound.named.count(r.via) == 0)
+    return line_error{r.line, "rule", unknown(r.via) + " nor an [outbound.NAME] profile"};
+  if (!r.outbound.empty() && cfg.outbound.named.count(r.outbound) == 0)
+    return line_error{r.line, "rule", "outbound '" + r.outbound + "' names no [outbound."
+                                        + r.outbound + "] section"};
+  return std::nullopt;
+}
+
 /// Names defined twice, and groups of unknown parents.
 std::optional<line_error> check_definitions(const proxy_config& cfg) {
   std::vector<std::string> seen;
   for (auto& p : cfg.parents) {
     if (std::find(seen.begin(), seen.end(), p.name) != seen.end())
       return line_error{p.line, "parent", "'" + p.name + "' is defined twice"};
+    if (cfg.outbound.named.count(p.name) != 0)
+      return line_error{p.line, "parent", also_profile(p.name)};
     seen.push_back(p.name);
   }
   for (auto& g : cfg.parent_groups) {
     if (std::find(seen.begin(), seen.end(), g.name) != seen.end())
       return line_error{g.line, "group", "'" + g.name + "' is defined twice"};
+    if (cfg.outbound.named.count(g.name) != 0)
+      return line_error{g.line, "group", also_profile(g.name)};
     seen.push_back(g.name);
     for (auto& m : g.members)
       if (std::none_of(cfg.parents.begin(), cfg.parents.end(),
@@ -108,8 +127,8 @@ std::optional<line_error> check_upstream(const proxy_config& cfg) {
   if (!cfg.upstream_default.empty() && !known_via(cfg, cfg.upstream_default))
     return line_error{cfg.upstream_default_line, "default", unknown(cfg.upstream_default)};
   for (auto& r : cfg.rules)
-    if (!r.via.empty() && !known_via(cfg, r.via))
-      return line_error{r.line, "rule", unknown(r.via)};
+    if (auto err = check_rule_names(cfg, r))
+      return err;
   return std::nullopt;
 }
 

@@ -7,8 +7,10 @@
 //
 // NAME is like a group name of the users file (no ',', '=', ':' or blanks);
 // `direct` is reserved (it means no parent). A rule's `via=NAME` and a
-// user's `via=NAME` pick a parent or group too. Every name used must be
-// defined: check_upstream says where one is not.
+// user's `via=NAME` pick a parent or group too; a rule's `via=` may name an
+// outbound profile instead (`[outbound.NAME]`: direct, under that profile),
+// as may its `outbound=`. Every name used must be defined, and no parent or
+// group may share its name with a profile: check_upstream says where.
 #pragma once
 
 #include <optional>
@@ -33,7 +35,8 @@ std::optional<std::string> parse_parent_group(const std::string& text,
 std::optional<std::string> parse_via_name(const std::string& text, std::string& out);
 
 /// Names used twice, groups of unknown parents, a default or a rule's
-/// `via` naming nothing: the first such mistake, with its line.
+/// `via` or `outbound` naming nothing: the first such mistake, with its
+/// line.
 std::optional<line_error> check_upstream(const proxy_config& cfg);
 
 /// A user's `via` naming no parent or group of `cfg`: "PATH: user 'NAME':

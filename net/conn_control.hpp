@@ -70,6 +70,9 @@ enum class connect_error : uint8_t {
   /// A parent proxy does not support the target's address type (its REP
   /// 0x08, told to the client as such).
   address_unsupported,
+  /// A parent proxy does not support the command (its REP 0x07, or an
+  /// HTTP parent asked to carry UDP), told to the client as such.
+  command_unsupported,
 };
 
 /// Name of a connect error, for logs.
@@ -300,7 +303,10 @@ struct admission {
 class accept_handler {
 public:
   virtual ~accept_handler() = default;
-  virtual admission on_accepted(conn_id id, ip_endpoint peer) = 0;
+  /// `listener`: the address the client connected to, as configured
+  /// (`listen`), which decides what replies advertise.
+  virtual admission on_accepted(conn_id id, ip_endpoint peer,
+                                const ip_endpoint& listener) = 0;
 };
 
 /// Counters a loop batches to its traffic sink.

@@ -125,7 +125,8 @@ bool operator==(const rule& x, const rule& y) {
   return x.line == y.line && x.action == y.action && x.log == y.log
          && x.commands == y.commands && x.clients == y.clients
          && x.users == y.users && x.groups == y.groups && x.dest_nets == y.dest_nets
-         && x.dest_names == y.dest_names && x.ports == y.ports && x.via == y.via;
+         && x.dest_names == y.dest_names && x.ports == y.ports && x.via == y.via
+         && x.outbound == y.outbound;
 }
 
 std::string to_string(const rule& r) {
@@ -157,6 +158,8 @@ std::string to_string(const rule& r) {
            });
   if (!r.via.empty())
     out += " via=" + r.via;
+  if (!r.outbound.empty())
+    out += " outbound=" + r.outbound;
   if (r.log)
     out += " log";
   return out;

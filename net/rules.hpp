@@ -102,6 +102,10 @@ struct rule {
   /// A pass rule's parent proxy or group for a CONNECT (`via=NAME`, see
   /// net/upstream.hpp; "direct": none; empty: the user's or the default).
   std::string via;
+  /// A pass rule's outbound profile (`outbound=NAME` of `[outbound.NAME]`,
+  /// or a `via=` naming a profile rather than a parent): what the request
+  /// leaves under (empty: the user's or the default profile).
+  std::string outbound;
 
   friend bool operator==(const rule& x, const rule& y);
 };

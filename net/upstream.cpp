@@ -52,6 +52,30 @@ std::optional<std::string> parse_userinfo(std::string_view info, parent_proxy& o
   return std::nullopt;
 }
 
+/// A DNS name: labels of letters, digits and '-' (not at either end),
+/// 1 to 63 bytes each, separated by dots, 253 bytes at most, not all digits.
+bool host_name(std::string_view s) {
+  if (s.empty() || s.size() > 253)
+    return false;
+  bool letter = false;
+  size_t label = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-')
+        return false;
+      label = 0;
+      continue;
+    }
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    bool ok = alpha || (c >= '0' && c <= '9') || (c == '-' && label > 0);
+    if (!ok || ++label > 63)
+      return false;
+    letter = letter || alpha || c == '-';
+  }
+  return label > 0 && s.back() != '-' && letter;
+}
+
 } // namespace
 
 std::optional<std::string> parse_parent_url(std::string_view url, parent_proxy& out) {
@@ -75,10 +99,20 @@ std::optional<std::string> parse_parent_url(std::string_view url, parent_proxy& 
       return err;
     rest = rest.substr(at + 1);
   }
-  auto ep = ip_endpoint::parse(rest);
-  if (!ep || ep->port == 0)
-    return std::string{"the parent's address must be IP:PORT (e.g. 127.0.0.1:1080 or [::1]:1080; no names)"};
-  out.address = *ep;
+  out.host.clear();
+  if (auto ep = ip_endpoint::parse(rest); ep && ep->port != 0) {
+    out.address = *ep;
+    return std::nullopt;
+  }
+  auto colon = rest.rfind(':');
+  auto port = colon == std::string_view::npos ? std::nullopt
+                                              : parse_decimal(rest.substr(colon + 1));
+  if (!port || *port == 0 || *port > 65535 || !host_name(rest.substr(0, colon)))
+    return std::string{"the parent's address must be HOST:PORT (e.g. 127.0.0.1:1080, "
+                       "[::1]:1080 or proxy.example.com:1080)"};
+  out.host = std::string{rest.substr(0, colon)};
+  out.address = ip_endpoint{};
+  out.address.port = static_cast<uint16_t>(*port);
   return std::nullopt;
 }
 
@@ -92,6 +126,8 @@ std::string to_string(const parent_proxy& p) {
                : c;
     out += ":***@";
   }
+  if (!p.host.empty())
+    return out + p.host + ":" + std::to_string(p.address.port);
   return out + p.address.to_string();
 }
 

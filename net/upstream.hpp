@@ -33,8 +33,13 @@ struct parent_proxy {
   /// The name `via=`, `group` and `default` use.
   std::string name;
   parent_kind kind = parent_kind::socks5;
-  /// Where it listens (an IP address: no DNS for parents).
+  /// Where it listens: an IP address, or (when `host` is set) only the
+  /// port, the address coming from DNS at each connect.
   ip_endpoint address;
+  /// The parent's host name (empty: `address` is an IP address). Looked up
+  /// through the proxy's resolver when a request goes to the parent; every
+  /// address it has is tried (Happy Eyeballs, as for a target).
+  std::string host;
   /// Credentials (both empty: none). 1 to 255 bytes each when set.
   std::string user;
   std::string password;
@@ -47,13 +52,13 @@ struct parent_proxy {
 
   friend bool operator==(const parent_proxy& x, const parent_proxy& y) {
     return x.name == y.name && x.kind == y.kind && x.address == y.address
-           && x.user == y.user && x.password == y.password;
+           && x.host == y.host && x.user == y.user && x.password == y.password;
   }
 };
 
-/// Parses `socks5://[USER:PASS@]IP:PORT` or `http://[USER:PASS@]IP:PORT`
-/// (IPv6 in brackets) into `out` (its name and line untouched); returns
-/// what is wrong, or nothing. USER and PASS may be percent-encoded (%3A
+/// Parses `socks5://[USER:PASS@]HOST:PORT` or `http://[USER:PASS@]HOST:PORT`
+/// (HOST: an IP address, IPv6 in brackets, or a DNS name) into `out` (its
+/// name and line untouched); returns what is wrong, or nothing. USER and PASS may be percent-encoded (%3A
 /// for ':', %40 for '@').
 std::optional<std::string> parse_parent_url(std::string_view url, parent_proxy& out);
 

@@ -66,6 +66,7 @@ struct conn final : side_owner {
   outbox out;
   /// The request's DST (for the close report) and the upstream peer.
   bool has_target = false;
+  socks5::command command = socks5::command::connect;
   socks5::address target;
   ip_endpoint remote;
   /// The parent proxy of `remote` (empty: direct).

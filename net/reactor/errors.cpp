@@ -28,6 +28,8 @@ const char* to_string(connect_error x) {
       return "other";
     case connect_error::address_unsupported:
       return "address-unsupported";
+    case connect_error::command_unsupported:
+      return "command-unsupported";
   }
   return "unknown";
 }

@@ -167,8 +167,12 @@ void loop::run_deadlines() {
         break;
       case deadline_kind::attempt:
         // Happy Eyeballs: no answer within the attempt delay.
-        if (c->state == cstate::connecting && c->op_gen == d.gen)
-          on_connect(*c, c->connect_op.on_timer(c->up, ctx_));
+        if (c->state == cstate::connecting && c->op_gen == d.gen) {
+          if (c->via.active())
+            on_parent_connect(*c, c->connect_op.on_timer(c->up, ctx_));
+          else
+            on_connect(*c, c->connect_op.on_timer(c->up, ctx_));
+        }
         break;
       case deadline_kind::bandwidth:
         if (c->state == cstate::relaying && c->resume_at <= d.when) {
@@ -227,7 +231,7 @@ void loop::accept_from(listener& l) {
     auto& cr = *c;
     conns_.emplace(cr.id, std::move(c));
     count_.fetch_add(1, std::memory_order_relaxed);
-    auto adm = l.handler->on_accepted(cr.id, a.peer);
+    auto adm = l.handler->on_accepted(cr.id, a.peer, l.addr);
     switch (adm.what) {
       case admission::verdict::refuse:
         close_conn(cr, close_reason::requested);

@@ -113,10 +113,22 @@ private:
                    std::vector<uint8_t> to_upstream, const relay_options& opts,
                    bool flags_exact);
   bool start_program(conn& c, const std::string& cmd);
+  /// The outbound profile of `c` (null: none): its routing rule's
+  /// (`outbound=`, or a `via=` naming a profile), else its user's, else the
+  /// default. False when its user names a profile the config lacks (the
+  /// request fails: never a wrong source).
+  bool outbound_of(const conn& c, const outbound_profile*& p);
 
-  // -- CONNECT through parent proxies (loop_upstream.cpp) ---
+  // -- CONNECT and UDP ASSOCIATE through parent proxies (loop_upstream.cpp) ---
   bool start_via(conn& c, const socks5::request& req);
+  bool start_udp_via(conn& c, const ip_endpoint& local);
+  void begin_via(conn& c, const std::shared_ptr<const upstream_set>& set,
+                 const parent_route* route);
+  void udp_via_ready(conn& c);
   void next_parent(conn& c);
+  void on_parent_resolved(conn_id id, uint32_t gen, resolve_result res);
+  void connect_parent(conn& c, std::vector<ip_endpoint> addrs,
+                      const outbound_profile* profile);
   void on_parent_connect(conn& c, const connect_outcome& out);
   void via_step(conn& c);
   void parent_failed(conn& c, connect_error err);

@@ -13,21 +13,26 @@
 
 namespace px::net {
 
-namespace {
-
-/// The outbound profile of `c` (null: none); false when its user names a
-/// profile the config lacks (the request fails: never a wrong source).
-bool outbound_of(const conn& c, const outbound_profile*& p) {
+bool loop::outbound_of(const conn& c, const outbound_profile*& p) {
+  auto table = c.plan ? c.plan->outbound.get() : nullptr;
+  if (table != nullptr && c.has_target) {
+    // A pass rule's outbound= (or a via= naming a profile) comes first.
+    auto r = routing_rule(c.who, socks5::request{c.command, c.target});
+    auto name = r == nullptr ? nullptr : !r->outbound.empty() ? &r->outbound : &r->via;
+    if (name != nullptr && !name->empty()) {
+      if (auto q = table->named.find(*name); q != table->named.end()) {
+        p = &q->second;
+        return true;
+      }
+    }
+  }
   bool unknown = false;
-  p = pick_outbound(c.plan ? c.plan->outbound.get() : nullptr, c.login.user.get(),
-                    unknown);
+  p = pick_outbound(table, c.login.user.get(), unknown);
   if (unknown)
     log::warning("user '" + c.login.user->name() + "' names outbound profile '"
                  + *c.login.user->outbound() + "', which the config lacks");
   return !unknown;
 }
-
-} // namespace
 
 // -- handshake ----------------------------------------------------------------
 
@@ -125,6 +130,7 @@ void loop::do_send(conn_id id, std::vector<uint8_t> bytes, after next) {
 
 void loop::on_request(conn& c, socks5::request req) {
   c.has_target = true;
+  c.command = req.cmd;
   c.requested_at = ctx_.now;
   c.target = req.dst;
   if (request_blocked(c.who, req, ctx_.traffic)) {
@@ -310,6 +316,8 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
   }
   c->udp = std::make_shared<udp_relay>(ctx_, c->idle, expect, c->who);
   c->udp->set_user(c->login.user.get());
+  if (start_udp_via(*c, *local))
+    return; // through a parent proxy (loop_upstream.cpp)
   auto bound = c->udp->open(*local, profile);
   if (!bound) {
     connect_failed(*c, from_errno(errno));
@@ -320,10 +328,24 @@ void loop::do_udp_associate(conn_id id, udp_request req) {
 }
 
 /// The TCP control connection of a UDP association: bytes are discarded;
-/// its end ends the association.
+/// its end ends the association. So does the end of the control connection
+/// to a parent that relays the association.
 void loop::udp_control(conn& c) {
   if (!flush_out(c))
     return;
+  if (c.up.fd >= 0) {
+    switch (discard(c.up)) {
+      case read_status::eof:
+        close_conn(c, close_reason::done);
+        return;
+      case read_status::gone:
+        close_conn(c, close_reason::upstream_error);
+        return;
+      case read_status::got:
+      case read_status::none:
+        break;
+    }
+  }
   switch (discard(c.down)) {
     case read_status::eof:
       close_conn(c, close_reason::done);

@@ -30,31 +30,47 @@ void count_rule_block(traffic_counts& counts, rule_command cmd) {
   }
 }
 
-bool request_blocked(const rule_subject& who, const socks5::request& req,
-                     traffic_counts& counts) {
-  if (!who.rules || who.rules->trivial())
-    return false;
+namespace {
+
+/// What the rules see of `req` before DNS: a CONNECT's destination and
+/// port; the host a BIND expects (its port means nothing yet; a name or
+/// 0.0.0.0 is decided when the peer connects); of a UDP ASSOCIATE nothing
+/// but the command (its DST is the client's own address; each datagram is
+/// checked).
+rule_query request_query(const rule_subject& who, const socks5::request& req) {
   auto cmd = rule_command_of(req.cmd);
   auto q = who.query(cmd);
   auto& dst = req.dst;
-  ip_endpoint ip;
   if (cmd == cmd_connect) {
     q.port = dst.port();
     q.port_known = true;
-    if (dst.type == socks5::atyp::domain) {
+    if (dst.type == socks5::atyp::domain)
       q.name = dst.domain;
-    } else {
-      ip = dst.ip;
-      q.address = &ip;
-    }
+    else
+      q.address = &dst.ip;
   } else if (cmd == cmd_bind) {
-    // The host the client expects (its port means nothing yet); a name or
-    // 0.0.0.0 is decided when the peer connects.
     if (dst.type == socks5::atyp::domain)
       q.name = dst.domain;
     else if (!dst.ip.is_unspecified())
       q.address = &dst.ip;
   }
+  return q;
+}
+
+} // namespace
+
+const rule* routing_rule(const rule_subject& who, const socks5::request& req) {
+  if (!who.rules || who.rules->trivial())
+    return nullptr;
+  return who.rules->first_sure_match(request_query(who, req));
+}
+
+bool request_blocked(const rule_subject& who, const socks5::request& req,
+                     traffic_counts& counts) {
+  if (!who.rules || who.rules->trivial())
+    return false;
+  auto cmd = rule_command_of(req.cmd);
+  auto q = request_query(who, req);
   if (who.rules->check(q).kind != rule_verdict::block)
     return false;
   count_rule_block(counts, cmd);

@@ -25,6 +25,11 @@ void count_rule_block(traffic_counts& counts, rule_command cmd);
 bool request_blocked(const rule_subject& who, const socks5::request& req,
                      traffic_counts& counts);
 
+/// The first pass rule that surely matches `req` from `who` as far as it
+/// is known before DNS (null: none, or a block rule first): its `via=` and
+/// `outbound=` route the request.
+const rule* routing_rule(const rule_subject& who, const socks5::request& req);
+
 /// Drops from `addrs` (canonical) the addresses the rules block for a
 /// CONNECT to `name` (empty: an address was given); true when none is left
 /// (counted then).

@@ -36,7 +36,7 @@ void udp_relay::udp_socket::on_io(uint32_t) {
 udp_relay::udp_relay(loop_context& ctx, idle_node& idle, ip_endpoint expect,
                      rule_subject who)
   : ctx_(ctx), idle_(idle), expect_(expect), who_(std::move(who)) {
-  for (auto* s : {&client_, &out4_, &out6_})
+  for (auto* s : {&client_, &out4_, &out6_, &via_})
     s->owner = this;
 }
 
@@ -77,10 +77,17 @@ bool udp_relay::open_outgoing(udp_socket& s, bool v6, const outbound_profile* p)
   return true;
 }
 
-std::optional<ip_endpoint> udp_relay::open(ip_endpoint local,
-                                           const outbound_profile* profile) {
+std::optional<ip_endpoint> udp_relay::open_client(ip_endpoint local) {
   local.port = 0;
   if (!open_socket(client_, local))
+    return std::nullopt;
+  return ip_endpoint::local_of(client_.fd).value_or(local);
+}
+
+std::optional<ip_endpoint> udp_relay::open(ip_endpoint local,
+                                           const outbound_profile* profile) {
+  auto bound = open_client(local);
+  if (!bound)
     return std::nullopt;
   // IPv4 is required unless the profile refuses it; IPv6 is optional (a
   // host without IPv6 is fine), but one of them must open.
@@ -89,17 +96,17 @@ std::optional<ip_endpoint> udp_relay::open(ip_endpoint local,
     return std::nullopt;
   if (!open_outgoing(out6_, true, profile) && refuses4)
     return std::nullopt;
-  return ip_endpoint::local_of(client_.fd).value_or(local);
+  return bound;
 }
 
 void udp_relay::start() {
   started_ = true;
-  client_.rd = out4_.rd = out6_.rd = true;
+  client_.rd = out4_.rd = out6_.rd = via_.rd = true;
   service();
 }
 
 void udp_relay::close() {
-  for (auto* s : {&client_, &out4_, &out6_}) {
+  for (auto* s : {&client_, &out4_, &out6_, &via_}) {
     if (s->fd >= 0)
       ::close(s->fd);
     s->fd = -1;
@@ -114,8 +121,20 @@ void udp_relay::touch() {
 
 void udp_relay::service() {
   from_client();
+  if (via_.fd >= 0) {
+    from_parent();
+    return;
+  }
   from_targets(out4_);
   from_targets(out6_);
+}
+
+void udp_relay::count(bool up, size_t n) {
+  (up ? up_ : down_) += n;
+  (up ? ctx_.traffic.bytes_up : ctx_.traffic.bytes_down) += n;
+  if (user_ != nullptr)
+    (up ? user_->bytes_up : user_->bytes_down).fetch_add(n, std::memory_order_relaxed);
+  touch();
 }
 
 bool udp_relay::from_expected_client(const ip_endpoint& src) const {
@@ -146,6 +165,10 @@ void udp_relay::from_client() {
     if (!client_known_) {
       client_known_ = true;
       client_addr_ = *src;
+    }
+    if (via_.fd >= 0) {
+      to_parent(buf.data(), static_cast<size_t>(n), h, r.consumed);
+      continue;
     }
     auto payload = buf.data() + r.consumed;
     auto plen = static_cast<size_t>(n) - r.consumed;
@@ -235,11 +258,7 @@ void udp_relay::send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
     ++ctx_.traffic.udp_dropped; // full socket buffer: datagrams may be lost
     return;
   }
-  up_ += n;
-  ctx_.traffic.bytes_up += n;
-  if (user_ != nullptr)
-    user_->bytes_up.fetch_add(n, std::memory_order_relaxed);
-  touch();
+  count(true, n);
 }
 
 bool udp_relay::over_bandwidth(rate_bucket& bucket, size_t n) {
@@ -285,11 +304,7 @@ void udp_relay::from_targets(udp_socket& out) {
       ++ctx_.traffic.udp_dropped;
       continue;
     }
-    down_ += static_cast<size_t>(n);
-    ctx_.traffic.bytes_down += static_cast<size_t>(n);
-    if (user_ != nullptr)
-      user_->bytes_down.fetch_add(static_cast<size_t>(n), std::memory_order_relaxed);
-    touch();
+    count(false, static_cast<size_t>(n));
   }
 }
 

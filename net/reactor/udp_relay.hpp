@@ -4,6 +4,13 @@
 // resolved in the loop and remembered; answers come back with a header
 // naming their source. Anything else is dropped and counted. It lives as
 // long as its TCP control connection; the loop owns that.
+//
+// Through a parent proxy (udp_relay_via.cpp), the relay has one outgoing
+// socket instead, towards the parent's relay: the client's datagrams go
+// there whole (the header names the destination; a name stays a name, the
+// parent resolves it), and the parent's datagrams, already headed with
+// their source, come back to the client whole. The rules and the user's
+// bandwidth apply as for a direct association.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +25,7 @@
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
 #include "net/outbound_profile.hpp"
+#include "net/socks5_codec.hpp"
 #include "net/rules.hpp"
 #include "net/reactor/deadlines.hpp"
 #include "net/reactor/io_handler.hpp"
@@ -45,6 +53,24 @@ public:
   /// address, or nothing (errno set).
   std::optional<ip_endpoint> open(ip_endpoint local, const outbound_profile* profile);
 
+  /// Opens the client-facing socket only, on `local` (any port), for an
+  /// association through a parent (open_via follows). Returns its address,
+  /// or nothing (errno set).
+  std::optional<ip_endpoint> open_client(ip_endpoint local);
+
+  /// Opens the socket towards a parent at `parent` (its family) under
+  /// `profile`. Returns its address as the parent sees it: `near` (our end
+  /// of the control connection to the parent) with the socket's port; or
+  /// nothing (errno set).
+  std::optional<ip_endpoint> open_via(const ip_endpoint& parent, const ip_endpoint& near,
+                                      const outbound_profile* profile);
+
+  /// The parent's relay waits at `relay`: datagrams go there, and only its
+  /// datagrams come back.
+  void set_parent_relay(const ip_endpoint& relay) {
+    relay_ = relay;
+  }
+
   /// Datagrams of `user` (null: none) count in its totals, and those over
   /// its bandwidth are dropped (counted): a datagram cannot wait the way a
   /// stream's reads do, so UDP is policed, not paced.
@@ -64,6 +90,11 @@ public:
   }
   uint64_t bytes_down() const {
     return down_;
+  }
+
+  /// Where the client sends to (the client-facing socket's address).
+  ip_endpoint client_side() const {
+    return ip_endpoint::local_of(client_.fd).value_or(ip_endpoint{});
   }
 
   /// Where the client sends from (as expected before its first datagram).
@@ -91,6 +122,13 @@ private:
   void service();
   void from_client();
   void from_targets(udp_socket& out);
+  /// Through a parent: the client's datagram `data` (its header `h`,
+  /// `head` bytes long) goes whole to the parent's relay.
+  void to_parent(const uint8_t* data, size_t n, const socks5::udp_header& h,
+                 size_t head);
+  void from_parent();
+  /// Counts `n` payload bytes relayed (up or down) and touches the idle timer.
+  void count(bool up, size_t n);
   bool from_expected_client(const ip_endpoint& src) const;
   /// `name`: the destination's name, when the client gave one.
   void send_to(const ip_endpoint& to, const uint8_t* data, size_t n,
@@ -110,6 +148,9 @@ private:
   udp_socket client_;
   udp_socket out4_;
   udp_socket out6_;
+  /// Towards a parent's relay (fd -1: direct).
+  udp_socket via_;
+  ip_endpoint relay_;
   ip_endpoint expect_;
   ip_endpoint client_addr_;
   bool client_known_ = false;

@@ -22,8 +22,9 @@ connect_error from_parent_reply(uint8_t rep) {
       return connect_error::timeout;
     case socks5::reply::address_type_not_supported:
       return connect_error::address_unsupported;
-    case socks5::reply::general_failure:
     case socks5::reply::command_not_supported:
+      return connect_error::command_unsupported;
+    case socks5::reply::general_failure:
       return connect_error::other;
   }
   return connect_error::other;
@@ -85,9 +86,11 @@ std::string http_connect_request(const parent_proxy& parent,
 }
 
 void upstream_engine::start(const parent_proxy& parent, const socks5::address& target,
-                            std::vector<uint8_t>& out) {
+                            std::vector<uint8_t>& out, socks5::command cmd) {
   parent_ = &parent;
   target_ = target;
+  cmd_ = cmd;
+  bound_ = socks5::address{};
   if (parent.kind == parent_kind::http) {
     step_ = up_step::http_head;
     auto req = http_connect_request(parent, target);
@@ -148,7 +151,7 @@ up_action upstream_engine::advance(const uint8_t* data, size_t size,
 void upstream_engine::send_request(std::vector<uint8_t>& out) {
   step_ = up_step::reply;
   out.push_back(socks5::version);
-  out.push_back(static_cast<uint8_t>(socks5::command::connect));
+  out.push_back(static_cast<uint8_t>(cmd_));
   out.push_back(0);
   socks5::encode_address(target_, out);
 }
@@ -205,6 +208,7 @@ up_action upstream_engine::on_reply(const uint8_t* data, size_t size) {
   if (data[1] != 0) // the parent's verdict on the target, told truthfully
     return fail(from_parent_reply(data[1]), false);
   step_ = up_step::done;
+  bound_ = bound;
   up_action a;
   a.kind = up_action::done;
   a.consumed = 3 + r.consumed;

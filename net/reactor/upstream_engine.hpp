@@ -9,10 +9,12 @@
 //   start     -> greeting: VER=5 NMETHODS METHODS (00, and 02 with credentials)
 //   method    -> 00: the request; 02: the RFC 1929 request; else failed
 //   auth      -> STATUS 00: the request; else failed
-//   request   -> VER=5 CMD=1 RSV ATYP DST.ADDR DST.PORT: the client's target
-//                as the client gave it (a name stays a name: the parent
-//                resolves it)
-//   reply     -> REP 00: done; else failed with the REP mapped back
+//   request   -> VER=5 CMD RSV ATYP DST.ADDR DST.PORT: for CONNECT the
+//                client's target as the client gave it (a name stays a name:
+//                the parent resolves it); for UDP ASSOCIATE the address our
+//                datagrams will come from
+//   reply     -> REP 00: done, BND kept (for UDP ASSOCIATE, where the
+//                parent's relay waits); else failed with the REP mapped back
 // HTTP parent: `CONNECT host:port HTTP/1.1` with Host (and
 // Proxy-Authorization: Basic with credentials); the response head (at most
 // max_http_head bytes) ends at an empty line; a 2xx status is done.
@@ -79,9 +81,12 @@ connect_error from_http_status(int status);
 class upstream_engine {
 public:
   /// Starts a handshake with `parent` for `target`: appends the first
-  /// message (greeting or CONNECT request) to `out`.
+  /// message (greeting or CONNECT request) to `out`. `cmd`: CONNECT, or
+  /// UDP ASSOCIATE (a SOCKS5 parent only) with `target` our datagrams'
+  /// source.
   void start(const parent_proxy& parent, const socks5::address& target,
-             std::vector<uint8_t>& out);
+             std::vector<uint8_t>& out,
+             socks5::command cmd = socks5::command::connect);
 
   /// Parses what the parent sent so far (all of it, from the start of the
   /// current message), appending our next message to `out`.
@@ -89,6 +94,11 @@ public:
 
   up_step step() const {
     return step_;
+  }
+
+  /// After done: the BND of the parent's SOCKS5 reply.
+  const socks5::address& bound() const {
+    return bound_;
   }
 
 private:
@@ -102,6 +112,8 @@ private:
   up_step step_ = up_step::done;
   const parent_proxy* parent_ = nullptr;
   socks5::address target_;
+  socks5::command cmd_ = socks5::command::connect;
+  socks5::address bound_;
 };
 
 /// The HTTP CONNECT request for `target` (exposed for tests).

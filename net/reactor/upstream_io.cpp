@@ -5,10 +5,11 @@
 
 namespace px::net {
 
-void upstream_io::start(const parent_proxy& parent, const socks5::address& target) {
+void upstream_io::start(const parent_proxy& parent, const socks5::address& target,
+                        socks5::command cmd) {
   out_ = outbox{};
   in_.clear();
-  engine_.start(parent, target, out_.bytes);
+  engine_.start(parent, target, out_.bytes, cmd);
 }
 
 upstream_outcome upstream_io::step(side& up, size_t chunk) {
@@ -49,17 +50,8 @@ const parent_route* choose_route(const upstream_set* set, const rule_subject& wh
                                  const account* user, const socks5::request& req) {
   if (set == nullptr)
     return nullptr;
-  if (who.rules) {
-    auto q = who.query(rule_command_of(req.cmd));
-    q.port = req.dst.port();
-    q.port_known = true;
-    if (req.dst.type == socks5::atyp::domain)
-      q.name = req.dst.domain;
-    else
-      q.address = &req.dst.ip;
-    if (auto r = who.rules->first_sure_match(q); r && !r->via.empty())
-      return set->route(r->via);
-  }
+  if (auto r = routing_rule(who, req); r && !r->via.empty())
+    return set->route(r->via); // null (direct) for `direct` or a profile's name
   if (user) {
     auto via = user->via();
     if (!via->empty())

@@ -32,8 +32,10 @@ struct upstream_outcome {
 /// The parent handshake's bytes on the upstream socket.
 class upstream_io {
 public:
-  /// Starts the handshake with `parent` (which outlives it) for `target`.
-  void start(const parent_proxy& parent, const socks5::address& target);
+  /// Starts the handshake with `parent` (which outlives it) for `target`
+  /// (`cmd`: see upstream_engine::start).
+  void start(const parent_proxy& parent, const socks5::address& target,
+             socks5::command cmd = socks5::command::connect);
 
   /// Writes what is due and reads what the parent sent, as far as the
   /// socket allows.
@@ -41,6 +43,11 @@ public:
 
   /// After `done`: bytes the target sent after the parent's reply.
   std::vector<uint8_t> take_early();
+
+  /// After `done`: the BND of the parent's reply.
+  const socks5::address& bound() const {
+    return engine_.bound();
+  }
 
 private:
   upstream_engine engine_;

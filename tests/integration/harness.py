@@ -366,3 +366,42 @@ def sighup_reload(proxy):
             return
         time.sleep(0.02)
     raise AssertionError("no reload in the log:\n" + proxy.log_text())
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc=None, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_dante(workdir, method="none"):
+    """Dante on a free loopback port (`method`: none, or username for
+    system users); returns (process, port)."""
+    port = free_port()
+    conf = os.path.join(workdir, f"danted-{method}.conf")
+    with open(conf, "w") as f:
+        f.write(f"logoutput: stderr\ninternal: 127.0.0.1 port = {port}\n"
+                f"external: 127.0.0.1\nsocksmethod: {method}\nclientmethod: none\n"
+                "user.privileged: root\nuser.unprivileged: nobody\n"
+                "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
+                "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n")
+    p = subprocess.Popen(["/usr/sbin/danted", "-f", conf, "-N", "1",
+                          "-p", os.path.join(workdir, f"danted-{method}.pid")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, p)
+    return p, port

@@ -13,6 +13,7 @@ Happy Eyeballs work rewrites: until it calls open_outbound, the CONNECT
 cases are skipped (CONNECT_USES_PROFILE)."""
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -122,11 +123,19 @@ class LoopbackOutboundTest(unittest.TestCase):
     def setUpClass(cls):
         cls.echo = SourceEcho("127.0.0.1")
         cls.proxy = Proxy(extra_socks="udp_advertise_address = 198.51.100.9\n"
-                                      "bind_advertise_address = 198.51.100.10\n",
+                                      "bind_advertise_address = 198.51.100.10\n"
+                                      "listen = 127.0.0.2:0 udp_advertise=198.51.100.77\n",
                           extra_server="\n[outbound]\naddress4 = 127.0.0.2\n"
                                        "[outbound.alt]\naddress4 = 127.0.0.3\n"
-                                       "[outbound.v6]\naddress6 = ::1\n")
+                                       "[outbound.v6]\naddress6 = ::1\n"
+                                       "[outbound.rule]\naddress4 = 127.0.0.5\n"
+                                       "[rules]\nrule = pass user=ruled outbound=rule\n"
+                                       "rule = pass user=ruledvia via=rule\n"
+                                       "rule = pass user=alt command=bind outbound=rule\n"
+                                       "rule = pass\n")
         add_user(cls.proxy, hash_user(ALT_USER, ALT_PASSWORD) + ":outbound=alt")
+        add_user(cls.proxy, hash_user("ruled", "ruled") + ":outbound=alt")
+        add_user(cls.proxy, hash_user("ruledvia", "ruledvia"))
 
     @classmethod
     def tearDownClass(cls):
@@ -147,6 +156,25 @@ class LoopbackOutboundTest(unittest.TestCase):
         # The socket stays where it is: datagrams go to the real address.
         seen = udp_roundtrip(("127.0.0.1", port), "127.0.0.1", self.echo.udp_port)
         self.assertEqual(seen, b"127.0.0.2")
+        ctl.close()
+
+    def test_a_listener_advertises_its_own_udp_address(self):
+        port2 = int(re.search(r"SOCKS5 listening on 127\.0\.0\.2:(\d+)",
+                              self.proxy.log_text()).group(1))
+        s = socket.create_connection(("127.0.0.2", port2), 5)
+        s.sendall(greeting() + auth("demo", "demo") + connect_request("0.0.0.0", 0, 3))
+        self.assertEqual(recv_exact(s, 4), b"\x05\x02\x01\x00")
+        code, rest = read_reply(s)
+        self.assertEqual(code, 0)
+        self.assertEqual(socket.inet_ntop(socket.AF_INET, rest[:4]), "198.51.100.77")
+        port = struct.unpack(">H", rest[4:])[0]
+        # The relay socket is on the address the client reached (127.0.0.2).
+        seen = udp_roundtrip(("127.0.0.2", port), "127.0.0.1", self.echo.udp_port)
+        self.assertEqual(seen, b"127.0.0.2")
+        s.close()
+        # The first listener keeps the [socks] key's address.
+        ctl, host, _ = self.associate()
+        self.assertEqual(host, "198.51.100.9")
         ctl.close()
 
     def test_udp_per_user_profile(self):
@@ -213,6 +241,31 @@ class LoopbackOutboundTest(unittest.TestCase):
         s, rep, _, _ = handshake(self.proxy, 1, "127.0.0.1", self.echo.tcp_port,
                                  ALT_USER, ALT_PASSWORD)
         self.assertEqual(rep, 0)
+        self.assertEqual(s.recv(100), b"127.0.0.3\n")
+        s.close()
+
+    def test_a_rule_picks_the_profile_by_outbound_or_via(self):
+        # The rule's profile beats the user's own (ruled has outbound=alt).
+        for user in ("ruled", "ruledvia"):
+            s, rep, _, _ = handshake(self.proxy, 1, "127.0.0.1", self.echo.tcp_port,
+                                     user, user)
+            self.assertEqual(rep, 0)
+            self.assertEqual(s.recv(100), b"127.0.0.5\n", user)
+            s.close()
+            ctl, _, port = self.associate(user, user)
+            seen = udp_roundtrip(("127.0.0.1", port), "127.0.0.1", self.echo.udp_port)
+            self.assertEqual(seen, b"127.0.0.5", user)
+            ctl.close()
+        # A rule for one command only: alt's BIND listens at the rule's
+        # profile, its CONNECT still leaves from its own.
+        s, rep, _, port = handshake(self.proxy, 2, "127.0.0.1", 0, ALT_USER, ALT_PASSWORD)
+        self.assertEqual(rep, 0)
+        peer = socket.create_connection(("127.0.0.5", port), 5)  # the listener is there
+        self.assertEqual(read_reply(s)[0], 0)
+        peer.close()
+        s.close()
+        s, rep, _, _ = handshake(self.proxy, 1, "127.0.0.1", self.echo.tcp_port,
+                                 ALT_USER, ALT_PASSWORD)
         self.assertEqual(s.recv(100), b"127.0.0.3\n")
         s.close()
 
@@ -295,6 +348,9 @@ class NamespaceOutboundTest(unittest.TestCase):
                                        "[outbound.dev]\ninterface = %s\n"
                                        "[outbound.lo]\ninterface = lo\n"
                                        "[outbound.v4only]\naddress4 = 10.213.0.1\n"
+                                       "[rules]\n"
+                                       "rule = pass dest=10.213.0.101 command=connect "
+                                       "outbound=one\nrule = pass\n"
                                        % cls.HOST_IF)
         for name in ("one", "dev", "lo", "v4only"):
             add_user(cls.proxy, hash_user(name, name) + ":outbound=" + name)
@@ -376,6 +432,11 @@ class NamespaceOutboundTest(unittest.TestCase):
         self.assertEqual(self.connect_source("10.213.0.100"), "10.213.0.2")
         self.assertEqual(self.connect_source("fd42:213::100"), "fd42:213::2")
         self.assertEqual(self.connect_source("10.213.0.101", "one"), "10.213.0.1")
+
+    def test_connect_per_rule(self):
+        # The rule names the destination .101: from .1; .100 as the proxy's.
+        self.assertEqual(self.connect_source("10.213.0.101"), "10.213.0.1")
+        self.assertEqual(self.connect_source("10.213.0.100"), "10.213.0.2")
 
     @needs_connector
     def test_connect_interface_binding(self):

@@ -5,7 +5,6 @@ a group whose first parent is down failing over to the second; a parent's
 refusal mapped to the right REP; per-rule and per-user `via`; credentials
 never logged, `--check` hiding them. Every target is on loopback."""
 
-import os
 import select
 import shutil
 import socket
@@ -17,34 +16,13 @@ import time
 import unittest
 
 import harness
-from harness import (PASSWORD, USER, Proxy, closed_port, echo_works, greeting,
+from harness import (PASSWORD, USER, Proxy, closed_port, echo_works, free_port, greeting,
                      auth, connect_request, read_reply, recv_exact, socks_connect,
-                     start_server, stop_server)
+                     start_server, stop_server, wait_port)
 
 MICRO_PASS = "m1cr0-S3cret"
 HTTP_PASS = "h77p-S3cret"
 PARENT_USER, PARENT_PASS = "pu", "p4rent-S3cret"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc=None, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if proc is not None and proc.poll() is not None:
-                break
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def pipe(a, b):
@@ -129,7 +107,8 @@ class UpstreamTest(unittest.TestCase):
         cls.p_strict = Proxy(extra_socks="auth = none\n", listen6=False,
                              extra_server="[rules]\nrule = block port="
                              f"{cls.target['strict']}\n")
-        cls.dante_port = cls.start_dante()
+        proc, cls.dante_port = harness.start_dante(cls.dir)
+        cls.procs.append(proc)
         cls.micro_port = cls.start_micro([])
         cls.micro_auth_port = cls.start_micro(["-u", "mu", "-P", MICRO_PASS])
         cls.http = cls.start_http()
@@ -161,23 +140,6 @@ class UpstreamTest(unittest.TestCase):
         with open(cls.proxy.users, "a") as f:
             f.write(harness.hash_user("viauser", "viapass") + ":via=ours_auth\n")
         cls.proxy.restart()
-
-    @classmethod
-    def start_dante(cls):
-        port = free_port()
-        conf = os.path.join(cls.dir, "danted.conf")
-        with open(conf, "w") as f:
-            f.write(f"logoutput: stderr\ninternal: 127.0.0.1 port = {port}\n"
-                    "external: 127.0.0.1\nsocksmethod: none\nclientmethod: none\n"
-                    "user.privileged: root\nuser.unprivileged: nobody\n"
-                    "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
-                    "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n")
-        p = subprocess.Popen(["/usr/sbin/danted", "-f", conf, "-N", "1",
-                              "-p", os.path.join(cls.dir, "danted.pid")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cls.procs.append(p)
-        wait_port(port, p)
-        return port
 
     @classmethod
     def start_micro(cls, args):
@@ -342,6 +304,24 @@ class UpstreamTest(unittest.TestCase):
                             for l in self.p_open.access_text().splitlines()),
                         self.p_open.access_text())
 
+    def test_a_parent_by_name_is_looked_up_and_a_bad_name_fails_over(self):
+        # localhost has ::1 and 127.0.0.1; the parent listens on the latter.
+        port = self.p_open.port
+        pr = Proxy(listen6=False,
+                   extra_server=(f"\n[upstream]\nparent = nope socks5://no-such-parent.invalid:{port}\n"
+                                 f"parent = byname socks5://localhost:{port}\n"
+                                 "group = g nope,byname\ndefault = g\n"))
+        self.addClassCleanup(pr.cleanup)
+        s, rep = socks_connect(pr.port, "127.0.0.1", self.target["ours"])
+        with s:
+            self.assertEqual(rep, 0, pr.log_text())
+            self.assertTrue(echo_works(s))
+        self.assertIn("parent 'nope' (socks5://no-such-parent.invalid:", pr.log_text())
+        deadline = time.time() + 5
+        while f"via byname (127.0.0.1:{port})" not in pr.access_text():
+            self.assertLess(time.time(), deadline, pr.access_text())
+            time.sleep(0.05)
+
     def test_per_user_via(self):
         s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.target["user"],
                                "viauser", "viapass")
@@ -377,7 +357,7 @@ class UpstreamTest(unittest.TestCase):
             ("group = g a,b\n", ":6: key 'group': 'b' is not a parent"),
             ("default = nope\n", ":6: key 'default': via 'nope' names no parent"),
             ("parent = a socks5://127.0.0.1:2\n", ":6: key 'parent': 'a' is defined twice"),
-            ("parent = b socks5://name.example:1\n", ":6: key 'parent':"),
+            ("parent = b socks5://bad_name.example:1\n", ":6: key 'parent':"),
             ("[rules]\nrule = pass via=zz\n", ":7: key 'rule': via 'zz' names no parent"),
             ("[rules]\nrule = block via=a\n", ":7: key 'rule': only a pass rule"),
         ]

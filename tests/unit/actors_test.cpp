@@ -114,9 +114,10 @@ struct fixture : test_coordinator_fixture<> {
 
   /// A loop accepted client `id`: the desk's verdict (handlers of admitted
   /// clients go where `at` finds them).
-  net::admission admit(net::conn_id id,
-                       std::string peer = "127.0.0.1:5555") {
-    auto adm = desk->on_accepted(id, *net::ip_endpoint::parse(peer));
+  net::admission admit(net::conn_id id, std::string peer = "127.0.0.1:5555",
+                       std::string listener = "127.0.0.1:1080") {
+    auto adm = desk->on_accepted(id, *net::ip_endpoint::parse(peer),
+                                 *net::ip_endpoint::parse(listener));
     if (adm.handler)
       io.handlers[id] = adm.handler;
     consume_all();
@@ -481,6 +482,24 @@ CAF_TEST(udp and bind replies name the advertised address with the real port) {
   CAF_CHECK(cmds[0].data == first);
 }
 
+CAF_TEST(the own advertised addresses of a listener come before the socks keys) {
+  settings.udp_advertise = *net::ip_endpoint::parse("203.0.113.5", 0);
+  settings.bind_advertise = *net::ip_endpoint::parse("203.0.113.6", 0);
+  config::listener_advertise own;
+  own.listen = *net::ip_endpoint::parse("0.0.0.0:1081");
+  own.udp = *net::ip_endpoint::parse("198.51.100.1", 0);
+  settings.per_listener.push_back(own);
+  auto pick = [&](const char* listener, bool udp) {
+    return session_state::advertise_for(settings, *net::ip_endpoint::parse(listener), udp)
+      .host_string();
+  };
+  CAF_CHECK_EQUAL(pick("0.0.0.0:1081", true), "198.51.100.1");
+  // That listener sets no BIND address: the [socks] key's.
+  CAF_CHECK_EQUAL(pick("0.0.0.0:1081", false), "203.0.113.6");
+  // Another listener (same address, another port): the [socks] keys'.
+  CAF_CHECK_EQUAL(pick("0.0.0.0:1080", true), "203.0.113.5");
+}
+
 CAF_TEST(a failed connect sends the matching reply) {
   settings.auth = config::auth_mode::none;
   start();
@@ -842,8 +861,8 @@ CAF_TEST(once the census sees no session the access log holds every record) {
   desk2->publish(admission_policy::make(settings, nullptr, acceptor_actor{}));
   auto& census = desk2->census();
   auto peer = *net::ip_endpoint::parse("127.0.0.1:5555");
-  auto h1 = desk2->on_accepted(1, peer).handler;
-  auto h2 = desk2->on_accepted(2, peer).handler;
+  auto h1 = desk2->on_accepted(1, peer, net::ip_endpoint{}).handler;
+  auto h2 = desk2->on_accepted(2, peer, net::ip_endpoint{}).handler;
   CAF_REQUIRE(h1 && h2);
   consume_all();
   CAF_CHECK_EQUAL(census.live(), 2u);

@@ -664,13 +664,15 @@ CAF_TEST(upstream mistakes name the file and the line) {
   CAF_CHECK_EQUAL(error_of(up + "parent = b\n"),
                   "t.ini:6: key 'parent': expected NAME socks5://[USER:PASS@]IP:PORT or NAME http://...");
   CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = pass via=b\n"),
-                  "t.ini:7: key 'rule': via 'b' names no parent or group of [upstream]");
+                  "t.ini:7: key 'rule': via 'b' names no parent or group of [upstream] nor an "
+                  "[outbound.NAME] profile");
   CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = block via=a\n"),
-                  "t.ini:7: key 'rule': only a pass rule takes via=");
+                  "t.ini:7: key 'rule': only a pass rule takes via= or outbound=");
   CAF_CHECK_EQUAL(error_of(up + "[rules]\nrule = pass via=a,a\n"),
                   "t.ini:7: key 'rule': via: takes one name");
   CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[rules]\nrule = pass via=a\n"),
-                  "t.ini:5: key 'rule': via 'a' names no parent or group of [upstream]");
+                  "t.ini:5: key 'rule': via 'a' names no parent or group of [upstream] nor an "
+                  "[outbound.NAME] profile");
   CAF_CHECK_EQUAL(error_of(std::string{minimal} + "[rules]\nrule = pass via=direct\n"), "OK");
 }
 

@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "net/reactor/handshake_engine.hpp"
+#include "tests/unit/bytes.hpp"
 
 using namespace px;
-using bytes = std::vector<uint8_t>;
+using px::test::bytes;
+using px::test::cat;
 using act = net::hs_action;
 
 namespace {
@@ -21,13 +23,6 @@ const bytes creds{0x01, 0x04, 'd', 'e', 'm', 'o', 0x02, 'p', 'w'};
 const bytes connect_v4{0x05, 0x01, 0x00, 0x01, 10, 0, 0, 1, 0x1F, 0x90};
 const bytes connect_name{0x05, 0x01, 0x00, 0x03, 3, 'a', '.', 'b', 0x00, 0x50};
 const bytes udp_request{0x05, 0x03, 0x00, 0x01, 0, 0, 0, 0, 0, 0};
-
-bytes cat(std::initializer_list<bytes> parts) {
-  bytes out;
-  for (auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 /// What a whole run produced: the actions in order, the bytes written.
 struct trace {

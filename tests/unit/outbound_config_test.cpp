@@ -152,3 +152,52 @@ CAF_TEST(the users file carries outbound and writes it back byte for byte) {
                                     "(letters, digits, '_', '-')");
   CAF_CHECK_EQUAL(err("outbound=x,outbound=y"), "u.txt:1: user 'a': option 'outbound' given twice");
 }
+
+CAF_TEST(a rule picks an outbound profile by outbound= or by via=) {
+  auto office = std::string{minimal} + "[outbound.office]\naddress4 = 198.51.100.7\n";
+  auto cfg = config_of(office + "[rules]\nrule = pass port=25 outbound=office\n"
+                                "rule = pass port=26 via=office\nrule = pass\n");
+  CAF_REQUIRE_EQUAL(cfg.rules.size(), 3u);
+  CAF_CHECK_EQUAL(cfg.rules[0].outbound, "office");
+  CAF_CHECK_EQUAL(cfg.rules[1].via, "office");
+  CAF_CHECK_EQUAL(net::to_string(cfg.rules[0]), "pass port=25 outbound=office");
+  // Unknown profiles, block rules and names shared with parents are errors
+  // with their line.
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = pass outbound=home\n"),
+                  "t.ini:7: key 'rule': outbound 'home' names no [outbound.home] section");
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = block outbound=office\n"),
+                  "t.ini:7: key 'rule': only a pass rule takes via= or outbound=");
+  CAF_CHECK_EQUAL(error_of(office + "[rules]\nrule = pass outbound=office,x\n"),
+                  "t.ini:7: key 'rule': outbound: takes one name");
+  CAF_CHECK_EQUAL(error_of(office + "[upstream]\nparent = office socks5://127.0.0.1:1\n"),
+                  "t.ini:7: key 'parent': 'office' is also the name of [outbound.office] "
+                  "(a rule's via= could mean either)");
+}
+
+CAF_TEST(a listener carries advertised addresses of its own) {
+  auto cfg = config_of("[socks]\nlisten = 0.0.0.0:1080 udp_advertise=203.0.113.5\n"
+                       "listen = [::]:1081 advertise=2001:db8::5\n"
+                       "listen = 127.0.0.1:1082\nauth = none\n");
+  CAF_REQUIRE_EQUAL(cfg.listen.size(), 3u);
+  CAF_CHECK_EQUAL(cfg.listen[1].to_string(), "[::]:1081");
+  CAF_REQUIRE_EQUAL(cfg.per_listener.size(), 2u);
+  CAF_CHECK_EQUAL(cfg.per_listener[0].listen.to_string(), "0.0.0.0:1080");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[0].udp), "203.0.113.5");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[0].bind), "-");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[1].udp), "2001:db8::5");
+  CAF_CHECK_EQUAL(host(cfg.per_listener[1].bind), "2001:db8::5");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 0.0.0.0:1080 nat=1.2.3.4\n"),
+                  "t.ini:2: key 'listen': unexpected word 'nat=1.2.3.4' (after the "
+                  "address: udp_advertise=IP, bind_advertise=IP, advertise=IP)");
+  CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 0.0.0.0:1080 advertise=1.2.3.4:5\n"),
+                  "t.ini:2: key 'listen': advertise: '1.2.3.4:5' is not an IP address "
+                  "(without port)");
+  // New advertise words are taken by a reload; a new address needs a restart.
+  auto next = config_of("[socks]\nlisten = 0.0.0.0:1080 udp_advertise=203.0.113.9\n"
+                        "listen = [::]:1081 advertise=2001:db8::5\n"
+                        "listen = 127.0.0.1:1082\nauth = none\n");
+  auto plan = plan_reload(cfg, next);
+  CAF_CHECK_EQUAL(join(plan.changed), "listen");
+  CAF_CHECK(plan.restart_needed.empty());
+  CAF_CHECK_EQUAL(host(plan.next.per_listener[0].udp), "203.0.113.9");
+}

@@ -48,7 +48,8 @@ class recorder : public net::conn_handler,
                  public net::accept_handler,
                  public std::enable_shared_from_this<recorder> {
 public:
-  net::admission on_accepted(net::conn_id id, net::ip_endpoint) override {
+  net::admission on_accepted(net::conn_id id, net::ip_endpoint,
+                             const net::ip_endpoint&) override {
     push(event{event::accepted, id, {}, {}, {}, {}, {}});
     net::admission adm;
     std::lock_guard<std::mutex> guard{mtx_};
@@ -524,7 +525,8 @@ CAF_TEST(an owner that admits at accept and grants a known login needs no comman
 
 CAF_TEST(a refused admission closes the client at once) {
   struct refuser : net::accept_handler {
-    net::admission on_accepted(net::conn_id, net::ip_endpoint) override {
+    net::admission on_accepted(net::conn_id, net::ip_endpoint,
+                               const net::ip_endpoint&) override {
       net::admission adm;
       adm.what = net::admission::verdict::refuse;
       return adm;

@@ -271,7 +271,7 @@ CAF_TEST(rule errors name the file and line) {
   CAF_CHECK_EQUAL(error_of("rule = block group=a group=b\n"),
                   "t.ini:5: key 'rule': condition 'group' given twice (use a list: a,b)");
   CAF_CHECK_EQUAL(error_of("rule = block dst=1.2.3.4\n"),
-                  "t.ini:5: key 'rule': unknown condition 'dst' (known: command, client, user, group, dest, port, via)");
+                  "t.ini:5: key 'rule': unknown condition 'dst' (known: command, client, user, group, dest, port, via, outbound)");
   CAF_CHECK_EQUAL(error_of("rule = block port=25 port=26\n"),
                   "t.ini:5: key 'rule': condition 'port' given twice (use a list: a,b)");
   CAF_CHECK_EQUAL(error_of("rule = block log port=25\n"),

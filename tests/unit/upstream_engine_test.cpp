@@ -7,11 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "net/limits.hpp"
 #include "net/reactor/upstream_engine.hpp"
+#include "net/reactor/upstream_io.hpp"
 #include "net/upstream.hpp"
+#include "tests/unit/bytes.hpp"
 
 using namespace px;
-using bytes = std::vector<uint8_t>;
+using px::test::bytes;
+using px::test::cat;
+using px::test::str;
 using act = net::up_action;
 
 namespace {
@@ -37,17 +42,6 @@ socks5::address name_target() {
 
 socks5::address v4_target() {
   return socks5::address::from(*net::ip_endpoint::parse("10.0.0.1:8080"));
-}
-
-bytes str(const std::string& s) {
-  return bytes(s.begin(), s.end());
-}
-
-bytes cat(std::initializer_list<bytes> parts) {
-  bytes out;
-  for (auto& p : parts)
-    out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 struct trace {
@@ -149,7 +143,7 @@ CAF_TEST(socks5 REP codes are mapped back truthfully and are not parent faults) 
   std::vector<std::pair<uint8_t, ce>> table{
     {0x01, ce::other},          {0x02, ce::denied},        {0x03, ce::network_unreachable},
     {0x04, ce::host_unreachable}, {0x05, ce::refused},     {0x06, ce::timeout},
-    {0x07, ce::other},          {0x08, ce::address_unsupported}, {0x09, ce::other}};
+    {0x07, ce::command_unsupported},          {0x08, ce::address_unsupported}, {0x09, ce::other}};
   for (auto [rep, err] : table) {
     auto reply = reply_ok;
     reply[1] = rep;
@@ -265,7 +259,17 @@ CAF_TEST(parent URLs parse and print without the password) {
   CAF_CHECK_EQUAL(p.password, "s@cret");
   CAF_CHECK_EQUAL(net::to_string(p), "http://bob:***@[::1]:3128");
   CAF_CHECK(net::parse_parent_url("socks4://1.2.3.4:1", p));
-  CAF_CHECK(net::parse_parent_url("socks5://proxy.example:1080", p));
+  // A name: looked up at each connect, printed as written.
+  CAF_CHECK(!net::parse_parent_url("socks5://u:p@Proxy-1.corp.example:1080", p));
+  CAF_CHECK_EQUAL(p.host, "Proxy-1.corp.example");
+  CAF_CHECK_EQUAL(p.address.port, 1080);
+  CAF_CHECK_EQUAL(net::to_string(p), "socks5://u:***@Proxy-1.corp.example:1080");
+  CAF_CHECK(!net::parse_parent_url("socks5://127.0.0.1:1080", p));
+  CAF_CHECK(p.host.empty()); // an address again: the name is gone
+  for (auto bad : {"socks5://-a.example:1", "socks5://a-.example:1", "socks5://a..b:1",
+                   "socks5://a_b:1", "socks5://a.example:99999", "socks5://a.example",
+                   "socks5://1.2.3:1", "socks5://a.example:0"})
+    CAF_CHECK(net::parse_parent_url(bad, p));
   CAF_CHECK(net::parse_parent_url("socks5://1.2.3.4", p));
   CAF_CHECK(net::parse_parent_url("socks5://1.2.3.4:0", p));
   CAF_CHECK(net::parse_parent_url("socks5://bob@1.2.3.4:1", p));
@@ -289,9 +293,6 @@ CAF_TEST(routes of parents and groups) {
                                   "parent = b http://127.0.0.1:1080\n"
                                   "group = g b,a\ndefault = g\n");
 }
-
-#include "net/limits.hpp"
-#include "net/reactor/upstream_io.hpp"
 
 CAF_TEST(the route is the rule via then the user via then the default) {
   auto a = parent(net::parent_kind::socks5);
@@ -329,4 +330,32 @@ CAF_TEST(the route is the rule via then the user via then the default) {
   CAF_CHECK(net::choose_route(&set, who, &user, req(8080)) == nullptr);
   CAF_CHECK_EQUAL(*net::choose_route(&set, who, &user, req(443)), (net::parent_route{1}));
   CAF_CHECK(net::choose_route(nullptr, who, &user, req(443)) == nullptr);
+}
+
+CAF_TEST(udp associate names our source and keeps the parent relay address) {
+  auto p = parent(net::parent_kind::socks5);
+  auto ours = socks5::address::from(*net::ip_endpoint::parse("127.0.0.1:4000"));
+  net::upstream_engine e;
+  bytes out;
+  e.start(p, ours, out, socks5::command::udp_associate);
+  bytes method_none{0x05, 0x00};
+  auto a = e.advance(method_none.data(), method_none.size(), out);
+  CAF_CHECK_EQUAL(a.kind, act::need_more);
+  // Greeting, then VER CMD=3 RSV ATYP=1 127.0.0.1 port 4000.
+  CAF_CHECK_EQUAL(out, (bytes{0x05, 0x01, 0x00, 0x05, 0x03, 0x00, 0x01, 127, 0, 0, 1,
+                              0x0f, 0xa0}));
+  bytes reply{0x05, 0x00, 0x00, 0x01, 10, 1, 2, 3, 0x13, 0x88};
+  a = e.advance(reply.data(), reply.size(), out);
+  CAF_CHECK_EQUAL(a.kind, act::done);
+  CAF_CHECK_EQUAL(a.consumed, reply.size());
+  CAF_CHECK_EQUAL(e.bound().ip.to_string(), "10.1.2.3:5000");
+  // A parent without UDP says so: command not supported, told as such.
+  net::upstream_engine f;
+  out.clear();
+  f.start(p, ours, out, socks5::command::udp_associate);
+  f.advance(method_none.data(), method_none.size(), out);
+  bytes refuse{0x05, 0x07, 0x00, 0x01, 0, 0, 0, 0, 0, 0};
+  a = f.advance(refuse.data(), refuse.size(), out);
+  CAF_CHECK_EQUAL(a.kind, act::failed);
+  CAF_CHECK_EQUAL(a.err, net::connect_error::command_unsupported);
 }
