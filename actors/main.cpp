@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "actors/access_log.hpp"
+#include "actors/cluster_wiring.hpp"
 #include "actors/wiring.hpp"
 #include "config/upstream_parse.hpp"
 #include "config/config.hpp"
@@ -119,6 +120,12 @@ int check_config(const config::proxy_config& cfg, const std::string& path) {
     auto& entries = std::get<std::vector<config::user_entry>>(users);
     if (auto err = config::check_user_vias(cfg, entries, cfg.users_file)) {
       log::error(*err);
+      return 1;
+    }
+  }
+  if (cfg.cluster.enabled) { // the cluster's TLS files (docs/cluster.md)
+    if (auto err = check_cluster_tls(cfg.cluster); !err.empty()) {
+      log::error(err);
       return 1;
     }
   }

@@ -15,6 +15,7 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/cluster_messages.hpp"
 #include "actors/duration_histogram.hpp"
 #include "actors/registry_messages.hpp"
 #include "config/config.hpp"
@@ -498,6 +499,22 @@ CAF_ADD_ATOM(proxy, px, flush_atom, "flush")
 CAF_ADD_ATOM(proxy, px, cancel_atom, "cancel")
 /// Logs how many login checks were refused for overload lately.
 CAF_ADD_ATOM(proxy, px, overload_atom, "overload")
+/// The registry's users, for the cluster actor (docs/cluster.md).
+CAF_ADD_ATOM(proxy, px, users_atom, "users")
+/// Applies a replicated entry (registry); retries wanted entries (cluster).
+CAF_ADD_ATOM(proxy, px, apply_atom, "apply")
+/// The cluster actor: dial a peer; probe a peer's address (dialer).
+CAF_ADD_ATOM(proxy, px, dial_atom, "dial")
+CAF_ADD_ATOM(proxy, px, probe_atom, "probe")
+/// The cluster actor: send digests to every peer.
+CAF_ADD_ATOM(proxy, px, gossip_atom, "gossip")
+/// A node's own metrics (node_metrics); the whole cluster's (cluster_metrics).
+CAF_ADD_ATOM(proxy, px, nmetrics_atom, "nmetrics")
+CAF_ADD_ATOM(proxy, px, cmetrics_atom, "cmetrics")
+/// A setting on this node (nsetting) or on every node (csetting), from the
+/// cluster actor (KIND as in admin/cluster_codec.hpp, value as text).
+CAF_ADD_ATOM(proxy, px, nsetting_atom, "nsetting")
+CAF_ADD_ATOM(proxy, px, csetting_atom, "csetting")
 
 namespace px {
 
@@ -516,6 +533,9 @@ using persister_actor = caf::typed_actor<
 
 /// Receives the registry's verified logins.
 using logins_sink = caf::typed_actor<caf::reacts_to<logins_update>>;
+
+/// Receives the registry's users after every change (the cluster actor).
+using users_listener = caf::typed_actor<caf::reacts_to<users_snapshot>>;
 
 /// Owns the users: credentials checks and the user list.
 using registry_actor = caf::typed_actor<
@@ -547,7 +567,13 @@ using registry_actor = caf::typed_actor<
   /// Names of all users, sorted.
   caf::replies_to<list_atom>::with<std::vector<std::string>>,
   /// Counters of one user (or of all: an empty name), sorted by name.
-  caf::replies_to<stats_atom, std::string>::with<std::vector<user_stats>>>;
+  caf::replies_to<stats_atom, std::string>::with<std::vector<user_stats>>,
+  /// Names who gets the users after every change (docs/cluster.md).
+  caf::reacts_to<users_listener>,
+  /// Sends the users to the listener now (coalesces changes).
+  caf::reacts_to<users_atom>,
+  /// A replicated entry -> result; acknowledged once durable.
+  caf::replies_to<apply_atom, cluster_entry>::with<add_result>>;
 
 /// Owns counters and gauges.
 using metrics_actor = caf::typed_actor<
@@ -643,5 +669,19 @@ CAF_BEGIN_TYPE_ID_BLOCK(proxy, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(proxy, (px::user_stats))
   CAF_ADD_TYPE_ID(proxy, (std::vector<px::user_stats>))
   CAF_ADD_TYPE_ID(proxy, (px::reload_outcome))
+  // -- cluster (docs/cluster.md): append only, IDs cross nodes ---
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_user))
+  CAF_ADD_TYPE_ID(proxy, (px::users_snapshot))
+  CAF_ADD_TYPE_ID(proxy, (px::users_listener))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_entry))
+  CAF_ADD_TYPE_ID(proxy, (std::vector<px::cluster_entry>))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_hello))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_delta))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_digest))
+  CAF_ADD_TYPE_ID(proxy, (px::node_metrics))
+  CAF_ADD_TYPE_ID(proxy, (std::vector<px::node_metrics>))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_metrics))
+  CAF_ADD_TYPE_ID(proxy, (px::node_applied))
+  CAF_ADD_TYPE_ID(proxy, (px::cluster_applied))
 
 CAF_END_TYPE_ID_BLOCK(proxy)

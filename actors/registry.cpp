@@ -144,6 +144,14 @@ std::string registry_state::file_contents() const {
         if (i != all.end())
           i->second.hash = c.hash;
         break;
+      case change_kind::put: // a replicated put keeps the user's limits
+        if (i == all.end()) {
+          all[c.user] = plain_entry(c.user, c.roles, c.hash);
+        } else {
+          i->second.roles = c.roles;
+          i->second.hash = c.hash;
+        }
+        break;
     }
   }
   std::vector<config::user_entry> out;
@@ -513,6 +521,7 @@ void reload_users(registry_ptr self, const std::vector<config::user_entry>& entr
     self->state.sync_accounts();
     publish(self);
   }
+  notify_users(self);
   log::info("users reloaded: " + std::to_string(entries.size()) + " users");
 }
 
@@ -566,6 +575,12 @@ registry(registry_actor::stateful_pointer<registry_state> self,
       auto i = users.find(user);
       return i != users.end() && (i->second.roles & role) != 0;
     },
+    [=](users_listener who) {
+      self->state.listener = std::move(who);
+      send_users(self);
+    },
+    [=](users_atom) { send_users(self); },
+    [=](apply_atom, const cluster_entry& e) { return apply_entry(self, e); },
     [=](list_atom) {
       std::vector<std::string> names;
       for (auto& kv : self->state.users)

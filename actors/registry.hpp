@@ -88,6 +88,8 @@ enum class change_kind : uint8_t {
   remove,
   /// Replaces a user's password.
   passwd,
+  /// Puts a user's roles and hash from another node (docs/cluster.md).
+  put,
 };
 
 /// A change on its way: validated and reserved, then hashed (add, passwd),
@@ -173,6 +175,10 @@ struct registry_state {
 
   /// Who gets verified_logins values (the acceptor).
   logins_sink sink;
+  /// Who gets the users after every change (the cluster actor; null: nobody).
+  users_listener listener;
+  /// Whether a users_snapshot is scheduled.
+  bool snapshot_scheduled = false;
   /// Whether a publish is scheduled.
   bool publish_scheduled = false;
 

@@ -39,8 +39,24 @@ const char* done_text(change_kind kind) {
       return "deleted";
     case change_kind::passwd:
       return "given a new password";
+    case change_kind::put:
+      return "replicated from a peer";
   }
   return "changed";
+}
+
+/// A replicated put is in force: a new user, or new roles or hash (whose
+/// remembered logins are forgotten).
+void put_user(registry_ptr self, const pending_change& c) {
+  auto& st = self->state;
+  auto i = st.users.find(c.user);
+  if (i == st.users.end()) {
+    st.users[c.user] = registry_user{c.roles, c.hash, {}, false, {}};
+    st.sync_accounts();
+    return;
+  }
+  i->second = registry_user{c.roles, c.hash, {}, false, std::move(i->second.profile)};
+  forget_logins(self, {c.user}, 0);
 }
 
 /// Last step: the change is in force from now on; the asker learns it.
@@ -63,7 +79,11 @@ void commit_new_user(registry_ptr self, pending_change& add) {
         forget_logins(self, {add.user}, 0);
       }
       break;
+    case change_kind::put:
+      put_user(self, add);
+      break;
   }
+  notify_users(self);
   st.pending.erase(add.user);
   add.rp.deliver(add_result::ok);
 }
@@ -116,6 +136,15 @@ void write_users(registry_ptr self, bool retry) {
 }
 
 } // namespace
+
+void queue_write(registry_ptr self, pending_change change) {
+  if (self->state.cfg.path.empty()) {
+    commit_new_user(self, change);
+    return;
+  }
+  self->state.to_write.push_back(std::move(change));
+  write_users(self, false);
+}
 
 // The add waits for the next write (or is committed at once when users
 // live in memory only).

@@ -54,4 +54,20 @@ caf::result<add_result> change_user(registry_ptr self, change_kind kind,
                                     const std::string& user,
                                     const std::string& password);
 
+/// Puts `change` (hashed where needed, its name reserved) in force: at
+/// once when users live in memory only, else after the next write.
+void queue_write(registry_ptr self, pending_change change);
+
+/// Tells the listener the users soon (coalesced; nothing without one).
+void notify_users(registry_ptr self);
+
+/// Tells the listener the users now.
+void send_users(registry_ptr self);
+
+/// Applies a replicated entry (actors/registry_cluster.cpp): a put of roles
+/// and hash, or a removal, through the one write pipeline. Answered once
+/// durable: ok (also when nothing had to change), busy (a change of the
+/// name is in flight), full, invalid or io_error.
+caf::result<add_result> apply_entry(registry_ptr self, const cluster_entry& e);
+
 } // namespace px::registry_steps

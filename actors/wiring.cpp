@@ -17,6 +17,7 @@
 #include "actors/acceptor.hpp"
 #include "actors/access_log.hpp"
 #include "actors/admission.hpp"
+#include "actors/cluster_wiring.hpp"
 #include "actors/hasher.hpp"
 #include "actors/main_inbox.hpp"
 #include "actors/messages.hpp"
@@ -120,6 +121,10 @@ public:
   /// desk and the acceptor, and publishes the initial admission policy.
   void spawn_services();
 
+  /// Starts the cluster actor where [cluster] is configured; false
+  /// (logged) when its state file is broken or it cannot listen.
+  bool start_cluster();
+
   /// Starts SPCP and the Manager protocol where configured; false (logged)
   /// when the transport cannot be opened or a port cannot be bound.
   bool start_admin_plane();
@@ -193,6 +198,8 @@ private:
   acceptor_actor acceptor_;
   settings_actor settings_;
   reload_desk_actor reloads_;
+  /// The cluster actor (null without [cluster]).
+  caf::actor cluster_;
   /// Holds actor handles: destroyed before the actor system.
   std::optional<reloader> reloader_;
   std::unique_ptr<net::sctp_transport> admin_tx_;
@@ -265,6 +272,8 @@ void proxy_program::start_actor_system() {
   // spins (polls) first, which costs CPU per message at low load.
   sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (cfg_.cluster.enabled) // else no middleman at all
+    prepare_cluster(sys_cfg, cfg_.cluster);
   sys_.emplace(sys_cfg);
 }
 
@@ -325,6 +334,24 @@ bool proxy_program::listen_admin(const char* proto, const net::ip_endpoint& addr
   return true;
 }
 
+bool proxy_program::start_cluster() {
+  if (!cfg_.cluster.enabled)
+    return true;
+  if (auto err = check_cluster_tls(cfg_.cluster); !err.empty()) {
+    log::error(err);
+    return false;
+  }
+  auto res = px::start_cluster(*sys_, cfg_.cluster,
+                               cluster_links{registry_, metrics_, settings_,
+                                             persister_, cfg_.users_file});
+  if (auto err = std::get_if<std::string>(&res)) {
+    log::error(*err);
+    return false;
+  }
+  cluster_ = std::get<caf::actor>(res);
+  return true;
+}
+
 bool proxy_program::start_admin_plane() {
   if (!cfg_.spcp_listen && !cfg_.manager_listen)
     return true;
@@ -335,7 +362,7 @@ bool proxy_program::start_admin_plane() {
     return false;
   }
   admin_deps adeps{admin_tx_.get(), registry_, metrics_, settings_,
-                   sys_->spawn(login_guard), reloads_};
+                   sys_->spawn(login_guard), reloads_, cluster_};
   auto how = describe_transport(cfg_, *admin_tx_);
   std::vector<std::string> lines;
   bool ok = !cfg_.spcp_listen
@@ -497,6 +524,8 @@ void proxy_program::stop_actors() {
   caf::anon_send_exit(acceptor_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(settings_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(reloads_, caf::exit_reason::user_shutdown);
+  if (cluster_)
+    caf::anon_send_exit(cluster_, caf::exit_reason::user_shutdown);
 }
 
 } // namespace
@@ -510,7 +539,7 @@ int run(const config::proxy_config& cfg) {
     return 1;
   proxy.open_reactor();
   proxy.spawn_services();
-  if (!proxy.start_admin_plane()) {
+  if (!proxy.start_cluster() || !proxy.start_admin_plane()) {
     proxy.stop_actors();
     return 1;
   }

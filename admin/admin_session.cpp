@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "admin/manager_cluster.hpp"
 #include "admin/manager_reload.hpp"
 #include "admin/manager_users.hpp"
 #include "net/log.hpp"
@@ -375,6 +376,14 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
       return;
     case mgr::cmd::user_stats:
       request_user_stats(self, req->user.user, done);
+      return;
+    case mgr::cmd::cluster_metrics:
+      request_cluster_metrics(self, done);
+      return;
+    case mgr::cmd::cluster_setting:
+      log::info("Manager: cluster-wide setting " + std::to_string(req->setting)
+                + " asked for by '" + s.user + "'");
+      request_cluster_setting(self, req->setting, req->value, done);
       return;
     case mgr::cmd::list_users:
       self->request(s.deps.registry, admin_timeout, list_atom_v)

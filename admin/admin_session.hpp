@@ -41,6 +41,9 @@ struct admin_deps {
   /// Runs reloads on the main thread (null: the Manager reload command
   /// answers with a server error).
   reload_desk_actor reload;
+  /// The cluster actor (null without [cluster]: the Manager cluster
+  /// metrics command answers with a server error; docs/cluster.md).
+  caf::actor cluster;
 };
 
 /// Failed logins after which an association is closed.

@@ -192,6 +192,8 @@ void encode_user_pass(const credentials& c, std::vector<uint8_t>& out) {
   out.insert(out.end(), c.password.begin(), c.password.begin() + static_cast<long>(p));
 }
 
+} // namespace
+
 void encode_number(uint64_t v, std::vector<uint8_t>& out) {
   uint8_t len = 1;
   while (len < 8 && (v >> (8 * len)) != 0)
@@ -216,8 +218,6 @@ bool decode_number(const uint8_t* buf, size_t n, size_t& pos, uint64_t& out) {
   pos += len;
   return true;
 }
-
-} // namespace
 
 std::optional<credentials> parse_login(const uint8_t* buf, size_t n) {
   if (n < 1 || buf[0] != login_version)
@@ -262,8 +262,16 @@ std::optional<request> parse_request(const uint8_t* buf, size_t n,
     case cmd::list_users:
     case cmd::metrics:
     case cmd::reload:
+    case cmd::cluster_metrics:
       if (n != 2)
         return std::nullopt;
+      return r;
+    case cmd::cluster_setting:
+      // KIND VLEN VALUE, KIND 1 to 3.
+      if (n < 4 || buf[2] < 1 || buf[2] > 3 || n - 4 != buf[3])
+        return std::nullopt;
+      r.setting = buf[2];
+      r.value.assign(reinterpret_cast<const char*>(buf + 4), buf[3]);
       return r;
     case cmd::max_clients:
       if (n != 7 || buf[2] != 4)
@@ -295,9 +303,17 @@ std::vector<uint8_t> encode_request(const request& r) {
       for (int i = 3; i >= 0; --i)
         out.push_back(static_cast<uint8_t>(r.max_clients >> (8 * i)));
       break;
+    case cmd::cluster_setting: {
+      out.push_back(r.setting);
+      auto len = std::min<size_t>(r.value.size(), 255);
+      out.push_back(static_cast<uint8_t>(len));
+      out.insert(out.end(), r.value.begin(), r.value.begin() + static_cast<long>(len));
+      break;
+    }
     case cmd::list_users:
     case cmd::metrics:
     case cmd::reload:
+    case cmd::cluster_metrics:
       break;
   }
   return out;

@@ -109,6 +109,12 @@ enum class cmd : uint8_t {
   /// Our extension: per-user counters (DATA = ULEN UNAME; ULEN 0: every
   /// user).
   user_stats = 0x07,
+  /// Our extension: every cluster node's metrics (DATA empty;
+  /// admin/cluster_codec.hpp, docs/cluster.md).
+  cluster_metrics = 0x08,
+  /// Our extension: apply a setting on every cluster node (DATA = KIND(1)
+  /// VLEN(1) VALUE; admin/cluster_codec.hpp, docs/cluster.md).
+  cluster_setting = 0x09,
 };
 
 /// STATUS values we send (any non-zero value is a failure).
@@ -163,6 +169,9 @@ struct request {
   credentials user;
   /// For max_clients.
   uint32_t max_clients = 0;
+  /// For cluster_setting: which setting (cluster_codec.hpp) and its value.
+  uint8_t setting = 0;
+  std::string value{};
 };
 
 /// Why a request failed to parse (maps to a reply status).
@@ -195,6 +204,12 @@ struct metrics_values {
   uint64_t active = 0;
   uint64_t bytes = 0;
 };
+
+/// Encodes NLEN NUM: the number in NLEN (1-8) big-endian bytes.
+void encode_number(uint64_t v, std::vector<uint8_t>& out);
+
+/// Decodes NLEN NUM at `pos` (advanced past it); false when malformed.
+bool decode_number(const uint8_t* buf, size_t n, size_t& pos, uint64_t& out);
 
 /// One user's counters in a user_stats reply, in wire order.
 using user_counters = net::account_stats;

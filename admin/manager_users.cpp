@@ -54,6 +54,8 @@ bool is_user_command(uint8_t cmd) {
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
+    case mgr::cmd::cluster_metrics:
+    case mgr::cmd::cluster_setting:
       return false;
   }
   return false;
@@ -96,6 +98,8 @@ void request_user_change(caf::stateful_actor<manager_state>* self,
     case mgr::cmd::max_clients:
     case mgr::cmd::reload:
     case mgr::cmd::user_stats:
+    case mgr::cmd::cluster_metrics:
+    case mgr::cmd::cluster_setting:
       failed(caf::error{});
       return;
   }

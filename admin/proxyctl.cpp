@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "admin/proxyctl_common.hpp"
+#include "admin/proxyctl_cluster.hpp"
 #include "admin/proxyctl_manager.hpp"
 #include "admin/proxyctl_spcp.hpp"
 
@@ -63,6 +64,9 @@ void add_global_options(CLI::App& app, options& opt) {
     ->check(CLI::Range(1, 600000))
     ->capture_default_str();
   app.add_flag("--json", opt.json, "machine-readable output (JSON)");
+  app.add_flag("--cluster", opt.cluster,
+               "max-clients, buffer-size, transform set/off: apply on every "
+               "node of the cluster (Manager protocol) and name who applied");
 }
 
 /// The command words and arguments the parse filled in.
@@ -151,6 +155,12 @@ void add_manager_commands(CLI::App& app, command_line& cl,
          "Manager: reload the config file and the users file, as SIGHUP does; "
          "prints the outcome (exit 1 and FILE:LINE when a file is invalid)",
          cmd);
+  auto cluster = app.add_subcommand("cluster", "Manager: the cluster (docs/cluster.md)");
+  cluster->require_subcommand(1);
+  cluster
+    ->add_subcommand("metrics", "every node's counters and the totals; names "
+                                "the nodes that did not answer within 1 s")
+    ->callback([&cmd] { cmd = {"cluster", "metrics"}; });
 }
 
 } // namespace
@@ -174,7 +184,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_ok : exit_usage;
   }
-  if (is_manager_command(opt.command[0]))
+  if (opt.cluster && !is_cluster_setting(opt)) {
+    std::cerr << "proxyctl: --cluster applies to max-clients, buffer-size and "
+                 "transform set|off\n";
+    return exit_usage;
+  }
+  if (is_manager_command(opt.command[0]) || is_cluster_setting(opt))
     return run_manager(opt);
   return run_spcp(opt);
 }

@@ -42,6 +42,9 @@ struct options {
   std::string user;
   int timeout_ms = 5000;
   bool json = false;
+  /// max-clients, buffer-size, transform set/off: on every cluster node
+  /// (Manager extension 0x09) instead of this node alone.
+  bool cluster = false;
   /// The command words and their arguments, e.g. {"users", "add", NAME}
   /// (never empty once parsed).
   std::vector<std::string> command;

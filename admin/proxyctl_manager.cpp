@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "admin/proxyctl_cluster.hpp"
+
 namespace px::proxyctl {
 
 namespace {
@@ -62,6 +64,8 @@ std::optional<mgr::request> make_request(const std::vector<std::string>& cmd) {
     req.max_clients = static_cast<uint32_t>(std::stoul(cmd[1]));
   } else if (cmd[0] == "reload" && cmd.size() == 1) {
     req.cmd = static_cast<uint8_t>(mgr::cmd::reload);
+  } else if (cmd[0] == "cluster" && cmd.size() == 2 && cmd[1] == "metrics") {
+    req.cmd = static_cast<uint8_t>(mgr::cmd::cluster_metrics);
   } else {
     std::cerr << "proxyctl: use 'users add|del|passwd NAME', 'users list', "
                  "'users stats [NAME]', 'manager-metrics', 'max-clients N' or "
@@ -216,6 +220,10 @@ int print_reply(const options& opt, const mgr::request& req,
       print_user_stats(*v, opt.json);
       return exit_ok;
     }
+    case mgr::cmd::cluster_metrics:
+      return print_cluster_metrics(in, opt.json);
+    case mgr::cmd::cluster_setting:
+      return print_cluster_setting(in, opt.json);
   }
   return exit_transport;
 }
@@ -224,14 +232,15 @@ int print_reply(const options& opt, const mgr::request& req,
 
 bool is_manager_command(const std::string& name) {
   return name == "users" || name == "manager-metrics" || name == "max-clients"
-         || name == "reload";
+         || name == "reload" || name == "cluster";
 }
 
 int run_manager(const options& opt) {
   auto server = server_address(opt, opt.manager_port);
   if (!server)
     return exit_usage;
-  auto req = make_request(opt.command);
+  auto req = is_cluster_setting(opt) ? cluster_setting_request(opt.command)
+                                     : make_request(opt.command);
   if (!req)
     return exit_usage;
   auto user = admin_user(opt);

@@ -18,3 +18,13 @@ if(CAF_FOUND AND NOT TARGET CAF::core)
     INTERFACE_LINK_LIBRARIES CAF::core)
 endif()
 mark_as_advanced(CAF_INCLUDE_DIR CAF_CORE_LIBRARY CAF_IO_LIBRARY)
+
+# The OpenSSL module (TLS for remote actors; the cluster, docs/cluster.md).
+find_library(CAF_OPENSSL_LIBRARY caf_openssl)
+if(CAF_OPENSSL_LIBRARY AND NOT TARGET CAF::openssl)
+  add_library(CAF::openssl UNKNOWN IMPORTED)
+  set_target_properties(CAF::openssl PROPERTIES
+    IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::io)
+endif()
+mark_as_advanced(CAF_OPENSSL_LIBRARY)

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/cluster_keys.hpp"
 #include "config/ini.hpp"
 #include "config/keys.hpp"
 #include "config/outbound_keys.hpp"
@@ -31,6 +32,7 @@ std::optional<line_error> apply_lines(const std::vector<ini_line>& lines,
                                       const std::string& path, proxy_config& cfg) {
   std::set<std::pair<std::string, std::string>> seen;
   for (auto& line : lines) {
+    note_cluster_line(line, cfg);
     if (auto name = named_outbound(line.section)) { // [outbound.NAME]
       if (auto err = apply_named_outbound(line, *name, path, cfg, seen))
         return err;
@@ -82,6 +84,8 @@ std::variant<proxy_config, std::string> parse(const std::string& text,
   if (auto what = cross_check(cfg))
     return to_string(line_error{0, {}, std::move(*what)}, path);
   if (auto err = check_upstream(cfg))
+    return to_string(*err, path);
+  if (auto err = check_cluster(cfg))
     return to_string(*err, path);
   return cfg;
 }

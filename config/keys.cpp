@@ -2,6 +2,7 @@
 
 #include "config/ini.hpp"
 #include "config/limits.hpp"
+#include "config/cluster_keys.hpp"
 #include "config/outbound_keys.hpp"
 #include "config/rules_parse.hpp"
 #include "config/upstream_parse.hpp"
@@ -369,6 +370,8 @@ std::vector<key_spec> make_key_table() {
   table.insert(table.end(), outbound.begin(), outbound.end());
   table.push_back(one("prometheus", "listen", &proxy_config::prometheus_listen,
                       listener_or_off()));
+  auto cluster = cluster_keys(); // docs/cluster.md
+  table.insert(table.end(), cluster.begin(), cluster.end());
   return table;
 }
 

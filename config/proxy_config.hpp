@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/cluster_config.hpp"
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
 #include "net/outbound_profile.hpp"
@@ -173,6 +174,10 @@ struct proxy_config {
   /// Where GET /metrics is served (absent: off).
   std::optional<net::ip_endpoint> prometheus_listen
     = net::ip_endpoint::parse("127.0.0.1:9464");
+
+  // -- [cluster] ---
+  /// Nodes sharing users and metrics (absent: a single node; docs/cluster.md).
+  cluster_config cluster;
 };
 
 } // namespace px::config

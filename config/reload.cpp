@@ -52,6 +52,18 @@ key_rule profile_rule(const char* name, T net::outbound_profile::*field) {
   return {name, true, same, keep};
 }
 
+/// A key of [cluster] (restart needed): the same when `get` gives the same.
+template <class Get>
+key_rule cluster_rule(const char* name, Get get) {
+  return {name, false,
+          [get](const proxy_config& a, const proxy_config& b) {
+            return get(a.cluster) == get(b.cluster);
+          },
+          [](proxy_config& dst, const proxy_config& src) {
+            dst.cluster = src.cluster;
+          }};
+}
+
 /// Every key that can differ between two valid files, and whether the
 /// running proxy takes it.
 const std::vector<key_rule>& rules() {
@@ -116,6 +128,18 @@ const std::vector<key_rule>& rules() {
     profile_rule("address6", &net::outbound_profile::address6),
     profile_rule("interface", &net::outbound_profile::interface),
     profile_rule("mark", &net::outbound_profile::mark),
+    // -- [cluster] (docs/cluster.md) ---
+    cluster_rule("name", [](const cluster_config& c) { return c.name; }),
+    cluster_rule("[cluster] listen", [](const cluster_config& c) { return c.listen; }),
+    cluster_rule("peer", [](const cluster_config& c) {
+      std::vector<std::string> out;
+      for (auto& p : c.peers)
+        out.push_back(p.text);
+      return out;
+    }),
+    cluster_rule("cert", [](const cluster_config& c) { return c.cert; }),
+    cluster_rule("key", [](const cluster_config& c) { return c.key; }),
+    cluster_rule("ca", [](const cluster_config& c) { return c.ca; }),
   };
   return table;
 }

@@ -1,6 +1,7 @@
 // Fuzz target: the Manager protocol (admin/codec.hpp): login, requests and
 // the replies proxyctl reads, each input read as one whole SCTP message of
 // every kind.
+#include "admin/cluster_codec.hpp"
 #include "admin/codec.hpp"
 #include "tests/fuzz/fuzz.hpp"
 
@@ -26,7 +27,7 @@ void check_request(const uint8_t* data, size_t size) {
   auto err = manager::request_error::unknown_command;
   auto r = manager::parse_request(data, size, err);
   if (!r) {
-    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::user_stats); // the last CMD
+    bool unknown = size >= 2 && data[0] == manager::version && data[1] > static_cast<uint8_t>(manager::cmd::cluster_setting); // the last CMD
     FUZZ_CHECK((err == manager::request_error::unknown_command) == unknown);
     return;
   }
@@ -118,6 +119,23 @@ void check_user_stats_reply(const uint8_t* data, size_t size) {
                && (*back)[i].bandwidth_down == (*r)[i].bandwidth_down);
 }
 
+/// Cluster replies (0x08, 0x09) that parse re-encode (canonically) to ones
+/// that parse to the same nodes, numbers and missing names.
+void check_cluster_replies(const uint8_t* data, size_t size) {
+  if (auto m = manager::parse_cluster_metrics_reply(data, size)) {
+    auto enc = manager::encode_cluster_metrics_reply(*m);
+    auto back = manager::parse_cluster_metrics_reply(enc.data(), enc.size());
+    FUZZ_CHECK(back && back->nodes.size() == m->nodes.size()
+               && back->missing == m->missing);
+    for (size_t i = 0; back && i < m->nodes.size(); ++i)
+      FUZZ_CHECK(back->nodes[i].node == m->nodes[i].node
+                 && back->nodes[i].users == m->nodes[i].users);
+  }
+  if (auto v = manager::parse_cluster_setting_reply(data, size)) {
+    FUZZ_CHECK(same_bytes(manager::encode_cluster_setting_reply(*v), data, size));
+  }
+}
+
 /// Whatever the encoders are given, their output parses back to it.
 void check_encoders(const uint8_t* data, size_t size) {
   uint64_t v[3] = {0, 0, 0};
@@ -141,6 +159,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size <= max_admin_message) // the transports refuse longer ones unread
     check_all(data, size, check_login, check_request, check_metrics_reply,
               check_list_reply, check_reload_reply, check_user_stats_reply,
-              check_encoders);
+              check_cluster_replies, check_encoders);
   return 0;
 }

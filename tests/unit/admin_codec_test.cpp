@@ -3,6 +3,7 @@
 #define CAF_SUITE admin_codec
 #include <caf/test/unit_test_impl.hpp>
 
+#include "admin/cluster_codec.hpp"
 #include "admin/codec.hpp"
 
 using namespace px;
@@ -114,7 +115,7 @@ CAF_TEST(manager requests golden bytes) {
   CAF_CHECK(err == manager::request_error::malformed);
   bytes bad_slen{0x05, 0x03, 0x02, 0x01, 0x00};
   CAF_CHECK(!manager::parse_request(bad_slen.data(), bad_slen.size(), err));
-  bytes unknown{0x05, 0x09};
+  bytes unknown{0x05, 0x0A};
   CAF_CHECK(!manager::parse_request(unknown.data(), unknown.size(), err));
   CAF_CHECK(err == manager::request_error::unknown_command);
   bytes wrong_ver{0x04, 0x01};
@@ -152,8 +153,8 @@ CAF_TEST(manager user management extension golden bytes) {
     CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
     CAF_CHECK(err == manager::request_error::malformed);
   }
-  // The code after the last extension (0x07 user stats) is still unknown.
-  bytes next{0x05, 0x08};
+  // The code after the last extension (0x09 cluster setting) is still unknown.
+  bytes next{0x05, 0x0A};
   CAF_CHECK(!manager::parse_request(next.data(), next.size(), err));
   CAF_CHECK(err == manager::request_error::unknown_command);
   // The new statuses.
@@ -292,4 +293,54 @@ CAF_TEST(manager user stats golden bytes) {
   CAF_CHECK_EQUAL((*back)[0].bandwidth_down, uint64_t{1} << 20);
   enc.pop_back();
   CAF_CHECK(!manager::parse_user_stats_reply(enc.data(), enc.size()));
+}
+
+CAF_TEST(manager cluster metrics and settings golden bytes) {
+  using bytes = std::vector<uint8_t>;
+  manager::request_error err;
+  bytes ask{0x05, 0x08};
+  auto r = manager::parse_request(ask.data(), ask.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK(manager::encode_request(*r) == ask);
+  // 05 08 00 COUNT { NLEN NAME 6 x (LEN NUM) } MISSING { NLEN NAME }
+  manager::cluster_metrics_values v;
+  v.nodes.push_back(manager::cluster_node_counters{"a", 1, 2, 300, 4, 0, 5});
+  v.missing = {"c"};
+  auto enc = manager::encode_cluster_metrics_reply(v);
+  bytes want{0x05, 0x08, 0x00, 0x01, 0x01, 'a', 1, 1, 1, 2, 2, 0x01, 0x2C,
+             1, 4, 1, 0, 1, 5, 0x01, 0x01, 'c'};
+  CAF_CHECK(enc == want);
+  auto back = manager::parse_cluster_metrics_reply(enc.data(), enc.size());
+  CAF_REQUIRE(back && back->nodes.size() == 1u);
+  CAF_CHECK_EQUAL(back->nodes[0].bytes_up, 300u);
+  CAF_CHECK_EQUAL(back->missing, (std::vector<std::string>{"c"}));
+  enc.pop_back();
+  CAF_CHECK(!manager::parse_cluster_metrics_reply(enc.data(), enc.size()));
+  // 05 09 KIND VLEN VALUE, KIND 1 to 3
+  bytes set{0x05, 0x09, 0x01, 0x02, '5', '0'};
+  r = manager::parse_request(set.data(), set.size(), err);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->setting, 1u);
+  CAF_CHECK_EQUAL(r->value, "50");
+  CAF_CHECK(manager::encode_request(*r) == set);
+  for (auto& bad : {bytes{0x05, 0x09, 0x04, 0x00}, bytes{0x05, 0x09, 0x01, 0x02, '5'},
+                    bytes{0x05, 0x09, 0x01}, bytes{0x05, 0x08, 0x00}}) {
+    CAF_CHECK(!manager::parse_request(bad.data(), bad.size(), err));
+    CAF_CHECK(err == manager::request_error::malformed);
+  }
+  bytes unknown{0x05, 0x0A};
+  CAF_CHECK(!manager::parse_request(unknown.data(), unknown.size(), err));
+  CAF_CHECK(err == manager::request_error::unknown_command);
+  // 05 09 00 COUNT { NLEN NAME STATUS } MISSING { NLEN NAME }
+  manager::cluster_setting_values sv;
+  sv.nodes.push_back({"a", manager::status::ok});
+  sv.nodes.push_back({"b", manager::status::forbidden});
+  auto senc = manager::encode_cluster_setting_reply(sv);
+  bytes swant{0x05, 0x09, 0x00, 0x02, 0x01, 'a', 0x00, 0x01, 'b', 0x09, 0x00};
+  CAF_CHECK(senc == swant);
+  auto sback = manager::parse_cluster_setting_reply(senc.data(), senc.size());
+  CAF_REQUIRE(sback && sback->nodes.size() == 2u);
+  CAF_CHECK(sback->nodes[1].st == manager::status::forbidden);
+  senc.push_back(0);
+  CAF_CHECK(!manager::parse_cluster_setting_reply(senc.data(), senc.size()));
 }

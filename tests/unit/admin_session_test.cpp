@@ -70,7 +70,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   admin_deps deps() {
-    return admin_deps{&tx, reg, met, set, guard, desk};
+    return admin_deps{&tx, reg, met, set, guard, desk, caf::actor{}};
   }
 
   /// A new SPCP session for an association from `peer`.

@@ -76,7 +76,7 @@ CAF_TEST(errors name file line and key) {
                   "t.ini:2: key 'listen': 'localhost:1080' is not ADDRESS:PORT "
                   "(e.g. 127.0.0.1:1080 or [::1]:1080)");
   CAF_CHECK_EQUAL(error_of("[sox]\n"),
-                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [outbound.NAME])");
+                  "t.ini:1: unknown section [sox] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [cluster], [outbound.NAME])");
   CAF_CHECK_EQUAL(error_of("[socks]\nusers_file = u\n"),
                   "t.ini: [socks] needs at least one 'listen = ADDRESS:PORT'");
   CAF_CHECK_EQUAL(error_of("[socks]\nlisten = 127.0.0.1:1\n"),
@@ -142,7 +142,7 @@ CAF_TEST(line errors keep their wording) {
   CAF_CHECK_EQUAL(error_of("[socks]\n= 1\n"), "t.ini:2: unknown key in [socks]");
   CAF_CHECK_EQUAL(error_of("= 1\n"), "t.ini:1: appears before any [section]");
   CAF_CHECK_EQUAL(error_of("[ ]\n"),
-                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [outbound.NAME])");
+                  "t.ini:1: unknown section [] (known: [socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [cluster], [outbound.NAME])");
   // The first mistake wins, whether a bad value or a malformed line follows.
   CAF_CHECK_EQUAL(error_of("[socks]\nauth = x\n[oops\n"),
                   "t.ini:2: key 'auth': 'x' is not one of userpass, none, any");
@@ -189,7 +189,7 @@ CAF_TEST(the sample config parses and documents every key of the table) {
   CAF_REQUIRE(std::holds_alternative<proxy_config>(res));
   std::ifstream in{sample};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
-  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus]");
+  CAF_CHECK_EQUAL(known_sections(), "[socks], [server], [admin], [rules], [upstream], [limits], [outbound], [prometheus], [cluster]");
   for (auto& key : key_table()) {
     auto shown = std::string{key.name} + " = ";
     CAF_MESSAGE("key " << shown);
@@ -696,4 +696,32 @@ CAF_TEST(users file via round trips and is checked against upstream) {
   CAF_REQUIRE(wrong);
   CAF_CHECK_EQUAL(*wrong,
                   "u.txt: user 'alice': via 'nope' names no parent or group of [upstream]");
+}
+
+CAF_TEST(the cluster section needs a name and a listener and TLS beyond loopback) {
+  auto base = std::string{minimal} + "[cluster]\n";
+  CAF_CHECK_EQUAL(error_of(base), "t.ini:4: key \'name\': [cluster] needs 'name = NODE'");
+  CAF_CHECK_EQUAL(error_of(base + "name = a\n"),
+                  "t.ini:4: key \'listen\': [cluster] needs 'listen = ADDRESS:PORT'");
+  CAF_CHECK_EQUAL(error_of(base + "name = a b\n"),
+                  "t.ini:5: key \'name\': 'a b' is not a node name (1 to 64 of A-Z a-z 0-9 . _ -)");
+  CAF_CHECK_EQUAL(error_of(base + "name = a\nlisten = 10.0.0.1:7700\n"),
+                  "t.ini:6: key \'listen\': listening beyond loopback requires TLS (cert, key and ca)");
+  CAF_CHECK_EQUAL(error_of(base + "name = a\nlisten = 127.0.0.1:7700\ncert = c.pem\n"),
+                  "t.ini:7: key \'cert\': [cluster] TLS needs all of cert, key and ca");
+  CAF_CHECK_EQUAL(error_of(base + "name = a\nlisten = 127.0.0.1:7700\npeer = x\n"),
+                  "t.ini:7: key \'peer\': 'x' is not HOST:PORT");
+  CAF_CHECK_EQUAL(error_of(base + "name = a\nlisten = 127.0.0.1:0\n"),
+                  "t.ini:6: key \'listen\': '127.0.0.1:0' is not ADDRESS:PORT (e.g. 10.0.0.1:7700 or [::1]:7700)");
+  auto cfg = config_of(base + "name = a\nlisten = 10.0.0.1:7700\npeer = 10.0.0.2:7700\n"
+                       "peer = [fd00::3]:7701\ncert = c.pem\nkey = /k.pem\nca = ca.pem\n",
+                       "/etc/p/t.ini");
+  CAF_CHECK(cfg.cluster.enabled);
+  CAF_CHECK(cfg.cluster.tls());
+  CAF_CHECK_EQUAL(cfg.cluster.cert, "/etc/p/c.pem");
+  CAF_CHECK_EQUAL(cfg.cluster.key, "/k.pem");
+  CAF_REQUIRE_EQUAL(cfg.cluster.peers.size(), 2u);
+  CAF_CHECK_EQUAL(cfg.cluster.peers[1].host, "fd00::3");
+  CAF_CHECK_EQUAL(cfg.cluster.peers[1].port, 7701u);
+  CAF_CHECK(!config_of(minimal).cluster.enabled);
 }
