@@ -525,14 +525,10 @@ void reload_users(registry_ptr self, const std::vector<config::user_entry>& entr
   log::info("users reloaded: " + std::to_string(entries.size()) + " users");
 }
 
-} // namespace
-
-registry_actor::behavior_type
-registry(registry_actor::stateful_pointer<registry_state> self,
-         std::vector<config::user_entry> users,
-         std::vector<hasher_actor> hashers, registry_config cfg,
-         persister_actor persist) {
-  auto& st = self->state;
+/// The registry's state at start: its users, hashers and persister.
+void init_state(registry_state& st, std::vector<config::user_entry>& users,
+                std::vector<hasher_actor> hashers, registry_config cfg,
+                persister_actor persist) {
   st.cfg = std::move(cfg);
   st.persist = std::move(persist);
   st.key = random_key();
@@ -544,6 +540,16 @@ registry(registry_actor::stateful_pointer<registry_state> self,
   // A valid yescrypt hash (default cost) of 32 random bytes nobody kept.
   st.dummy_hash = "$y$j9T$CSQrVdnvNd.XLIjfXi/7Y0$"
                   "w0Ykr.hu.Dl9KxBDFGKFa3r.2H8yfbk0RyMNneUJlJ/";
+}
+
+} // namespace
+
+registry_actor::behavior_type
+registry(registry_actor::stateful_pointer<registry_state> self,
+         std::vector<config::user_entry> users,
+         std::vector<hasher_actor> hashers, registry_config cfg,
+         persister_actor persist) {
+  init_state(self->state, users, std::move(hashers), std::move(cfg), std::move(persist));
   return {
     [=](auth_atom, const std::string& user, const std::string& password,
         uint8_t role) { return check_admin_login(self, user, password, role); },

@@ -346,6 +346,46 @@ void manager_login(manager_ptr self, const std::vector<uint8_t>& msg) {
     [=] { finish(self, mgr::encode_login_reply(mgr::status::server_error)); });
 }
 
+/// The seed protocol's own commands: list users, metrics, max clients.
+void request_seed(manager_ptr self, const mgr::request& req) {
+  auto& s = self->state;
+  auto cmd = req.cmd;
+  auto server_error = [=](const caf::error&) {
+    finish(self, mgr::encode_status_reply(cmd, mgr::status::server_error));
+  };
+  switch (static_cast<mgr::cmd>(cmd)) {
+    case mgr::cmd::list_users:
+      self->request(s.deps.registry, admin_timeout, list_atom_v)
+        .await(
+          [=](const std::vector<std::string>& names) {
+            finish(self, mgr::encode_list_reply(names));
+          },
+          server_error);
+      return;
+    case mgr::cmd::metrics:
+      self->request(s.deps.metrics, admin_timeout, get_atom_v)
+        .await(
+          [=](const metrics_snapshot& m) {
+            finish(self, mgr::encode_metrics_reply(m.accepted, m.active,
+                                                   m.bytes_up + m.bytes_down));
+          },
+          server_error);
+      return;
+    case mgr::cmd::max_clients:
+      self->request(s.deps.settings, admin_timeout, maxcli_atom_v,
+                    uint64_t{req.max_clients})
+        .await(
+          [=](bool ok) {
+            finish(self, mgr::encode_status_reply(
+                           cmd, ok ? mgr::status::ok : mgr::status::invalid_value));
+          },
+          server_error);
+      return;
+    default:
+      return;
+  }
+}
+
 void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
   auto& s = self->state;
   uint8_t cmd = msg.size() >= 2 ? msg[1] : 0;
@@ -358,9 +398,6 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
                           : mgr::status::malformed));
     return;
   }
-  auto server_error = [=](const caf::error&) {
-    finish(self, mgr::encode_status_reply(cmd, mgr::status::server_error));
-  };
   auto done = [=](std::vector<uint8_t> m) { finish(self, std::move(m)); };
   if (is_user_command(req->cmd)) {
     request_user_change(self, *req, done);
@@ -386,31 +423,9 @@ void manager_request(manager_ptr self, const std::vector<uint8_t>& msg) {
       request_cluster_setting(self, req->setting, req->value, done);
       return;
     case mgr::cmd::list_users:
-      self->request(s.deps.registry, admin_timeout, list_atom_v)
-        .await(
-          [=](const std::vector<std::string>& names) {
-            finish(self, mgr::encode_list_reply(names));
-          },
-          server_error);
-      return;
     case mgr::cmd::metrics:
-      self->request(s.deps.metrics, admin_timeout, get_atom_v)
-        .await(
-          [=](const metrics_snapshot& m) {
-            finish(self, mgr::encode_metrics_reply(m.accepted, m.active,
-                                                   m.bytes_up + m.bytes_down));
-          },
-          server_error);
-      return;
     case mgr::cmd::max_clients:
-      self->request(s.deps.settings, admin_timeout, maxcli_atom_v,
-                    uint64_t{req->max_clients})
-        .await(
-          [=](bool ok) {
-            finish(self, mgr::encode_status_reply(
-                           cmd, ok ? mgr::status::ok : mgr::status::invalid_value));
-          },
-          server_error);
+      request_seed(self, *req);
       return;
   }
 }

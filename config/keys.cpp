@@ -271,11 +271,10 @@ key_spec many(std::string_view section, std::string_view name,
   return {section, name, true, set};
 }
 
-/// The keys of [socks], [server], [admin] and [rules].
-std::vector<key_spec> main_keys() {
+/// The keys of [socks].
+std::vector<key_spec> socks_keys() {
   using c = proxy_config;
   return {
-    // -- [socks] ---
     listen_key(),
     one("socks", "auth", &c::auth,
         choice<auth_mode>({{"userpass", auth_mode::userpass},
@@ -300,7 +299,13 @@ std::vector<key_spec> main_keys() {
     many("socks", "deny_destination", &c::deny_destinations, address_block()),
     many("socks", "dns_server", &c::dns_servers,
          endpoint(53, "an IP address with optional port")),
-    // -- [server] ---
+  };
+}
+
+/// The keys of [server] and [admin].
+std::vector<key_spec> server_and_admin_keys() {
+  using c = proxy_config;
+  return {
     one("server", "threads", &c::threads, whole_number<size_t>(0, 255)),
     one("server", "actor_threads", &c::actor_threads, whole_number<size_t>(0, 64)),
     one("server", "splice", &c::splice, boolean()),
@@ -326,7 +331,13 @@ std::vector<key_spec> main_keys() {
     one("admin", "manager_listen", &c::manager_listen, listener_or_off()),
     one("admin", "transform_command", &c::transform_allowed,
         choice<bool>({{"allowed", true}, {"off", false}})),
-    // -- [rules] ---
+  };
+}
+
+/// The keys of [rules] and [upstream].
+std::vector<key_spec> policy_keys() {
+  using c = proxy_config;
+  return {
     many("rules", "rule", &c::rules, access_rule()),
     one("rules", "default", &c::rules_default,
         choice<net::rule_action>({{"pass", net::rule_action::pass},
@@ -358,9 +369,9 @@ std::vector<key_spec> limits_keys() {
 
 /// Every key, in the order the sections are documented.
 std::vector<key_spec> make_key_table() {
-  auto table = main_keys();
-  auto limits = limits_keys();
-  table.insert(table.end(), limits.begin(), limits.end());
+  auto table = socks_keys();
+  for (auto part : {server_and_admin_keys(), policy_keys(), limits_keys()})
+    table.insert(table.end(), part.begin(), part.end());
   // The advertise keys join [socks]; [outbound] goes after [limits].
   auto socks_end = std::find_if(table.begin(), table.end(),
                                 [](const key_spec& k) { return k.section != "socks"; });

@@ -64,14 +64,12 @@ key_rule cluster_rule(const char* name, Get get) {
           }};
 }
 
-/// Every key that can differ between two valid files, and whether the
-/// running proxy takes it.
-const std::vector<key_rule>& rules() {
-  using c = proxy_config;
-  constexpr bool now = true;
-  constexpr bool restart = false;
-  static const std::vector<key_rule> table{
-    // -- [socks] ---
+using c = proxy_config;
+constexpr bool now = true;
+constexpr bool restart = false;
+
+void add_socks_rules(std::vector<key_rule>& t) {
+  t.insert(t.end(), {
     rule("listen", restart, &c::listen),
     rule("auth", now, &c::auth),
     rule("users_file", restart, &c::users_file),
@@ -91,6 +89,11 @@ const std::vector<key_rule>& rules() {
     rule("bind_advertise_address", now, &c::bind_advertise),
     // A listener's advertise words are taken at once; its address is not.
     rule("listen", now, &c::per_listener),
+  });
+}
+
+void add_server_and_admin_rules(std::vector<key_rule>& t) {
+  t.insert(t.end(), {
     // -- [server] ---
     rule("threads", restart, &c::threads),
     rule("actor_threads", restart, &c::actor_threads),
@@ -106,14 +109,20 @@ const std::vector<key_rule>& rules() {
     rule("spcp_listen", restart, &c::spcp_listen),
     rule("manager_listen", restart, &c::manager_listen),
     rule("transform_command", now, &c::transform_allowed),
-    // -- [rules] ---
+    // -- [prometheus] ---
+    rule("[prometheus] listen", restart, &c::prometheus_listen),
+  });
+}
+
+/// [rules], [upstream], [limits] and [outbound]: what requests may do and
+/// where they go.
+void add_policy_rules(std::vector<key_rule>& t) {
+  t.insert(t.end(), {
     rule("rule", now, &c::rules),
     rule("default", now, &c::rules_default),
-    // -- [upstream] ---
     rule("parent", now, &c::parents),
     rule("group", now, &c::parent_groups),
     rule("[upstream] default", now, &c::upstream_default),
-    // -- [limits] ---
     rule("user_sessions", now, &c::user_sessions),
     rule("user_connect_rate", now, &c::user_connect_rate),
     rule("user_bandwidth_up", now, &c::user_bandwidth_up),
@@ -121,26 +130,41 @@ const std::vector<key_rule>& rules() {
     rule("source_sessions", now, &c::source_sessions),
     rule("source_connect_rate", now, &c::source_connect_rate),
     rule("per_user_metrics", now, &c::per_user_metrics),
-    // -- [prometheus] ---
-    rule("[prometheus] listen", restart, &c::prometheus_listen),
-    // -- [outbound] and [outbound.NAME] ---
     profile_rule("address4", &net::outbound_profile::address4),
     profile_rule("address6", &net::outbound_profile::address6),
     profile_rule("interface", &net::outbound_profile::interface),
     profile_rule("mark", &net::outbound_profile::mark),
-    // -- [cluster] (docs/cluster.md) ---
-    cluster_rule("name", [](const cluster_config& c) { return c.name; }),
-    cluster_rule("[cluster] listen", [](const cluster_config& c) { return c.listen; }),
-    cluster_rule("peer", [](const cluster_config& c) {
+  });
+}
+
+/// [cluster] (docs/cluster.md): every key needs a restart.
+void add_cluster_rules(std::vector<key_rule>& t) {
+  t.insert(t.end(), {
+    cluster_rule("name", [](const cluster_config& x) { return x.name; }),
+    cluster_rule("[cluster] listen", [](const cluster_config& x) { return x.listen; }),
+    cluster_rule("peer", [](const cluster_config& x) {
       std::vector<std::string> out;
-      for (auto& p : c.peers)
+      for (auto& p : x.peers)
         out.push_back(p.text);
       return out;
     }),
-    cluster_rule("cert", [](const cluster_config& c) { return c.cert; }),
-    cluster_rule("key", [](const cluster_config& c) { return c.key; }),
-    cluster_rule("ca", [](const cluster_config& c) { return c.ca; }),
-  };
+    cluster_rule("cert", [](const cluster_config& x) { return x.cert; }),
+    cluster_rule("key", [](const cluster_config& x) { return x.key; }),
+    cluster_rule("ca", [](const cluster_config& x) { return x.ca; }),
+  });
+}
+
+/// Every key that can differ between two valid files, and whether the
+/// running proxy takes it (in the order plan_reload reports them).
+const std::vector<key_rule>& rules() {
+  static const std::vector<key_rule> table = [] {
+    std::vector<key_rule> t;
+    add_socks_rules(t);
+    add_server_and_admin_rules(t);
+    add_policy_rules(t);
+    add_cluster_rules(t);
+    return t;
+  }();
   return table;
 }
 
