@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/cluster.hpp"
+#include "actors/fan_in.hpp"
 
 namespace px {
 
@@ -16,24 +17,8 @@ namespace {
 /// How long a node's metrics may take.
 constexpr auto metrics_timeout = std::chrono::seconds{1};
 
-/// One cluster metrics request in progress.
-struct gathering {
-  caf::typed_response_promise<cluster_metrics> rp;
-  cluster_metrics out;
-  size_t waiting = 0;
-
-  /// One answer (or failure) less: answers once all are in.
-  void done() {
-    if (--waiting > 0)
-      return;
-    auto& n = out.nodes;
-    if (n.size() > 1)
-      std::sort(n.begin() + 1, n.end(),
-                [](const node_metrics& a, const node_metrics& b) { return a.node < b.node; });
-    std::sort(out.missing.begin(), out.missing.end());
-    rp.deliver(std::move(out));
-  }
-};
+/// One request to every node in progress.
+using gathering = fan_in<cluster_metrics>;
 
 } // namespace
 

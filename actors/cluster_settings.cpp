@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/cluster.hpp"
+#include "actors/fan_in.hpp"
 #include "net/address.hpp"
 
 namespace px {
@@ -32,24 +33,8 @@ uint8_t status_of(setting_change c) {
   return static_cast<uint8_t>(node_setting::failed);
 }
 
-/// One cluster-wide setting in progress.
-struct applying_everywhere {
-  caf::typed_response_promise<cluster_applied> rp;
-  cluster_applied out;
-  size_t waiting = 0;
-
-  /// One answer (or failure) less: answers once all are in.
-  void done() {
-    if (--waiting > 0)
-      return;
-    auto& n = out.nodes;
-    if (n.size() > 1)
-      std::sort(n.begin() + 1, n.end(),
-                [](const node_applied& a, const node_applied& b) { return a.node < b.node; });
-    std::sort(out.missing.begin(), out.missing.end());
-    rp.deliver(std::move(out));
-  }
-};
+/// One request to every node in progress.
+using applying_everywhere = fan_in<cluster_applied>;
 
 } // namespace
 

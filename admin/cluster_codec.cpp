@@ -32,11 +32,41 @@ bool decode_name(const uint8_t* buf, size_t n, size_t& pos, std::string& out) {
   return true;
 }
 
+/// The header of an ok reply to `c`: VER CMD STATUS.
+std::vector<uint8_t> ok_header(cmd c) {
+  return {version, static_cast<uint8_t>(c), static_cast<uint8_t>(status::ok)};
+}
+
+/// True when `buf` starts an ok reply to `c` with room for both counts.
+bool is_ok_reply(const uint8_t* buf, size_t n, cmd c) {
+  return n >= 5 && buf[0] == version && buf[1] == static_cast<uint8_t>(c)
+         && buf[2] == static_cast<uint8_t>(status::ok);
+}
+
+/// The nodes that did not answer: COUNT then a name each (255 at most).
+void encode_missing(const std::vector<std::string>& missing, std::vector<uint8_t>& out) {
+  auto count = std::min<size_t>(missing.size(), 255);
+  out.push_back(static_cast<uint8_t>(count));
+  for (size_t i = 0; i < count; ++i)
+    encode_name(missing[i], out);
+}
+
+/// The list of encode_missing at `pos`, which must end the reply.
+bool decode_missing(const uint8_t* buf, size_t n, size_t pos,
+                    std::vector<std::string>& missing) {
+  if (pos >= n)
+    return false;
+  missing.resize(buf[pos++]);
+  for (auto& m : missing)
+    if (!decode_name(buf, n, pos, m))
+      return false;
+  return pos == n;
+}
+
 } // namespace
 
 std::vector<uint8_t> encode_cluster_metrics_reply(const cluster_metrics_values& v) {
-  std::vector<uint8_t> out{version, static_cast<uint8_t>(cmd::cluster_metrics),
-                           static_cast<uint8_t>(status::ok)};
+  auto out = ok_header(cmd::cluster_metrics);
   auto count = std::min<size_t>(v.nodes.size(), 255);
   out.push_back(static_cast<uint8_t>(count));
   for (size_t i = 0; i < count; ++i) {
@@ -45,18 +75,13 @@ std::vector<uint8_t> encode_cluster_metrics_reply(const cluster_metrics_values& 
     for (auto* x : numbers_of(c))
       encode_number(*x, out);
   }
-  auto missing = std::min<size_t>(v.missing.size(), 255);
-  out.push_back(static_cast<uint8_t>(missing));
-  for (size_t i = 0; i < missing; ++i)
-    encode_name(v.missing[i], out);
+  encode_missing(v.missing, out);
   return out;
 }
 
 std::optional<cluster_metrics_values> parse_cluster_metrics_reply(const uint8_t* buf,
                                                                   size_t n) {
-  if (n < 5 || buf[0] != version
-      || buf[1] != static_cast<uint8_t>(cmd::cluster_metrics)
-      || buf[2] != static_cast<uint8_t>(status::ok))
+  if (!is_ok_reply(buf, n, cmd::cluster_metrics))
     return std::nullopt;
   cluster_metrics_values v;
   size_t pos = 4;
@@ -68,38 +93,26 @@ std::optional<cluster_metrics_values> parse_cluster_metrics_reply(const uint8_t*
       if (!decode_number(buf, n, pos, *x))
         return std::nullopt;
   }
-  if (pos >= n)
-    return std::nullopt;
-  v.missing.resize(buf[pos++]);
-  for (auto& m : v.missing)
-    if (!decode_name(buf, n, pos, m))
-      return std::nullopt;
-  if (pos != n)
+  if (!decode_missing(buf, n, pos, v.missing))
     return std::nullopt;
   return v;
 }
 
 std::vector<uint8_t> encode_cluster_setting_reply(const cluster_setting_values& v) {
-  std::vector<uint8_t> out{version, static_cast<uint8_t>(cmd::cluster_setting),
-                           static_cast<uint8_t>(status::ok)};
+  auto out = ok_header(cmd::cluster_setting);
   auto count = std::min<size_t>(v.nodes.size(), 255);
   out.push_back(static_cast<uint8_t>(count));
   for (size_t i = 0; i < count; ++i) {
     encode_name(v.nodes[i].node, out);
     out.push_back(static_cast<uint8_t>(v.nodes[i].st));
   }
-  auto missing = std::min<size_t>(v.missing.size(), 255);
-  out.push_back(static_cast<uint8_t>(missing));
-  for (size_t i = 0; i < missing; ++i)
-    encode_name(v.missing[i], out);
+  encode_missing(v.missing, out);
   return out;
 }
 
 std::optional<cluster_setting_values> parse_cluster_setting_reply(const uint8_t* buf,
                                                                   size_t n) {
-  if (n < 5 || buf[0] != version
-      || buf[1] != static_cast<uint8_t>(cmd::cluster_setting)
-      || buf[2] != static_cast<uint8_t>(status::ok))
+  if (!is_ok_reply(buf, n, cmd::cluster_setting))
     return std::nullopt;
   cluster_setting_values v;
   size_t pos = 4;
@@ -109,13 +122,7 @@ std::optional<cluster_setting_values> parse_cluster_setting_reply(const uint8_t*
       return std::nullopt;
     c.st = static_cast<status>(buf[pos++]);
   }
-  if (pos >= n)
-    return std::nullopt;
-  v.missing.resize(buf[pos++]);
-  for (auto& m : v.missing)
-    if (!decode_name(buf, n, pos, m))
-      return std::nullopt;
-  if (pos != n)
+  if (!decode_missing(buf, n, pos, v.missing))
     return std::nullopt;
   return v;
 }
