@@ -109,9 +109,11 @@ private:
   void bind_listen(conn& c);
   void on_bind(conn& c, const bind_outcome& out);
   void connect_failed(conn& c, connect_error err);
+  /// `from_target`: bytes the target sent before the relay (see
+  /// relay::set_prefixes).
   void begin_relay(conn& c, std::vector<uint8_t> to_client,
                    std::vector<uint8_t> to_upstream, const relay_options& opts,
-                   bool flags_exact);
+                   bool flags_exact, std::vector<uint8_t> from_target = {});
   bool start_program(conn& c, const std::string& cmd);
   /// The outbound profile of `c` (null: none): its routing rule's
   /// (`outbound=`, or a `via=` naming a profile), else its user's, else the

@@ -373,7 +373,7 @@ void loop::do_start_relay(conn_id id, std::vector<uint8_t> to_client,
 /// under a plan); otherwise the first pass tries every socket once.
 void loop::begin_relay(conn& c, std::vector<uint8_t> to_client,
                        std::vector<uint8_t> to_upstream, const relay_options& opts,
-                       bool flags_exact) {
+                       bool flags_exact, std::vector<uint8_t> from_target) {
   // What the client sent right after its request goes first.
   if (!c.in.empty() && !c.udp)
     to_upstream.insert(to_upstream.begin(), c.in.begin(), c.in.end());
@@ -407,7 +407,7 @@ void loop::begin_relay(conn& c, std::vector<uint8_t> to_client,
   // Pending handshake output goes out before the reply.
   auto first = c.out.take();
   first.insert(first.end(), to_client.begin(), to_client.end());
-  c.rel.set_prefixes(std::move(first), std::move(to_upstream));
+  c.rel.set_prefixes(std::move(first), std::move(to_upstream), std::move(from_target));
   if (!flags_exact)
     c.down.rd = c.down.wr = c.up.rd = c.up.wr = true;
   process(c);

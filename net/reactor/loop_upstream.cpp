@@ -208,12 +208,12 @@ void loop::via_succeeded(conn& c) {
   c.connected_at = ctx_.now;
   ++ctx_.traffic.connects_ok;
   // The reply names our address towards the parent; what the target sent
-  // after the parent's reply follows it.
+  // after the parent's reply is the target's first data (transformed and
+  // counted like the rest).
   auto local = ip_endpoint::local_of(c.up.fd).value_or(ip_endpoint{});
   auto reply = socks5::encode_reply(socks5::reply::succeeded, socks5::address::from(local));
-  reply.insert(reply.end(), early.begin(), early.end());
   auto plan = c.plan; // begin_relay drops the connection's reference
-  begin_relay(c, std::move(reply), {}, plan->relay, false);
+  begin_relay(c, std::move(reply), {}, plan->relay, false, std::move(early));
 }
 
 /// The parent's relay is ready: ours relays to it, and the owner answers

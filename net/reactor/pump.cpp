@@ -31,10 +31,11 @@ void pump::start(side& src, side& dst, const pump_config& cfg, pipe_pool& pool) 
   splice_after_ = cfg.splice_after;
 }
 
-void pump::set_prefix(std::vector<uint8_t> bytes, bool is_data) {
-  prefix_ = std::move(bytes);
+void pump::set_prefix(std::vector<uint8_t> head, std::vector<uint8_t> data) {
+  prefix_ = std::move(head);
+  prefix_data_from_ = prefix_.size();
+  prefix_.insert(prefix_.end(), data.begin(), data.end());
   prefix_off_ = 0;
-  prefix_is_data_ = is_data;
 }
 
 void pump::shape(rate_bucket* bucket, std::atomic<uint64_t>* counter) {
@@ -102,11 +103,12 @@ bool pump::write_prefix(pump_result& r, bool& moved) {
                               prefix_.size() - prefix_off_);
     if (n > 0) {
       auto k = static_cast<size_t>(n);
+      auto from = std::max(prefix_off_, prefix_data_from_);
       prefix_off_ += k;
       moved = true;
-      if (prefix_is_data_) {
-        moved_ += k;
-        r.delivered += k;
+      if (prefix_off_ > from) { // the counted part
+        moved_ += prefix_off_ - from;
+        r.delivered += prefix_off_ - from;
       }
     } else if (!write_refused(n, r)) {
       return false;

@@ -78,9 +78,9 @@ public:
   /// its `release`), with pipes from `pool`.
   void start(side& src, side& dst, const pump_config& cfg, pipe_pool& pool);
 
-  /// Bytes to write before anything relayed; `is_data`: they count as
-  /// relayed (the client's early data), else not (a reply).
-  void set_prefix(std::vector<uint8_t> bytes, bool is_data);
+  /// Bytes to write before anything relayed: `head` does not count as
+  /// relayed (a reply), `data` after it does (early data of the source).
+  void set_prefix(std::vector<uint8_t> head, std::vector<uint8_t> data = {});
 
   /// Takes the length of every read from `bucket` (null: unlimited) and
   /// adds the bytes delivered to `counter` (null: none). Both borrowed.
@@ -154,7 +154,8 @@ private:
   pipe_pool* pool_ = nullptr;
   std::vector<uint8_t> prefix_;
   size_t prefix_off_ = 0;
-  bool prefix_is_data_ = false;
+  /// Where the counted part of the prefix starts.
+  size_t prefix_data_from_ = 0;
   /// Splice mode: bytes sit in `pipe_`.
   pipe_pair pipe_;
   /// Copy mode: bytes sit in buf_[head_, tail_).

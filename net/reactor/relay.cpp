@@ -39,9 +39,15 @@ pump& relay::to_client() {
 }
 
 void relay::set_prefixes(std::vector<uint8_t> to_client_bytes,
-                         std::vector<uint8_t> to_upstream) {
-  to_client().set_prefix(std::move(to_client_bytes), false);
-  pumps_[0].set_prefix(std::move(to_upstream), true);
+                         std::vector<uint8_t> to_upstream,
+                         std::vector<uint8_t> from_target) {
+  if (program_ != nullptr) {
+    to_client().set_prefix(std::move(to_client_bytes));
+    pumps_[1].set_prefix({}, std::move(from_target)); // into the program
+  } else {
+    to_client().set_prefix(std::move(to_client_bytes), std::move(from_target));
+  }
+  pumps_[0].set_prefix({}, std::move(to_upstream));
 }
 
 bool relay::others_done(size_t i) const {

@@ -46,9 +46,12 @@ public:
   void start(side& down, side& up, transform_proc* program,
              const relay_options& opts, loop_context& ctx, account* user = nullptr);
 
-  /// Written to the client before anything relayed (not counted), and to
-  /// the target (the client's early data, counted).
-  void set_prefixes(std::vector<uint8_t> to_client, std::vector<uint8_t> to_upstream);
+  /// Written to the client before anything relayed (not counted), to the
+  /// target (the client's early data, counted), and what the target sent
+  /// before the relay started (a parent's read past its reply: counted, and
+  /// through the program when there is one).
+  void set_prefixes(std::vector<uint8_t> to_client, std::vector<uint8_t> to_upstream,
+                    std::vector<uint8_t> from_target = {});
 
   /// Moves what can move.
   relay_outcome step(loop_context& ctx);

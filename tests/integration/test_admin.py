@@ -5,13 +5,44 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
-from harness import (PASSWORD, USER, HttpHandler, Proxy, free_udp_port,
-                     pattern, start_server, stop_server)
+from harness import (PASSWORD, USER, HttpHandler, Proxy, closed_port, free_udp_port,
+                     pattern, recv_exact, socks_connect, start_server, stop_server)
 
 PROXYCTL = os.environ.get("PROXYCTL_BIN", "")
+
+
+def eager_parent():
+    """A SOCKS5 parent (no auth) that sends the target's first bytes in the
+    same write as its CONNECT reply, then more, then closes: the listening
+    socket and its thread."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                try:
+                    recv_exact(c, 3)  # 05 01 00
+                    c.sendall(b"\x05\x00")
+                    head = recv_exact(c, 4)
+                    recv_exact(c, {1: 4, 4: 16}.get(head[3], 0) + 2)
+                    c.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x01early bytes;")
+                    time.sleep(0.2)
+                    c.sendall(b"later bytes")
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
 
 
 class AdminTest(unittest.TestCase):
@@ -19,13 +50,22 @@ class AdminTest(unittest.TestCase):
     def setUpClass(cls):
         cls.http, cls.http_port = start_server(HttpHandler)
         cls.udp_port = free_udp_port()
+        # CONNECTs to one port go through a parent that answers eagerly.
+        cls.parent = eager_parent()
+        cls.via_port = closed_port()
         cls.proxy = Proxy(admin=f"transport = udp\nudp_port = {cls.udp_port}\n"
-                                "spcp_listen = 127.0.0.1:9090\n")
+                                "spcp_listen = 127.0.0.1:9090\n",
+                          extra_server=(
+                              "\n[upstream]\nparent = eager socks5://127.0.0.1:"
+                              f"{cls.parent.getsockname()[1]}\n"
+                              f"[rules]\nrule = pass port={cls.via_port} via=eager\n"
+                              "rule = pass\n"))
 
     @classmethod
     def tearDownClass(cls):
         cls.proxy.cleanup()
         stop_server(cls.http)
+        cls.parent.close()
 
     def tearDown(self):
         self.assertTrue(self.proxy.alive(), "proxy died:\n" + self.proxy.log_text())
@@ -91,6 +131,19 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(self.ctl("transform").stdout.strip(), "(none)")
         r = self.curl("/1000")
         self.assertEqual(r.stdout, pattern(1000))
+
+    def test_transformation_covers_what_a_parent_sends_with_its_reply(self):
+        # The parent's first target bytes arrive in the read that holds its
+        # reply: they too go through the filter.
+        self.assertEqual(self.ctl("transform", "set", "tr a-z A-Z").returncode, 0)
+        try:
+            s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.via_port)
+            with s:
+                self.assertEqual(rep, 0, self.proxy.log_text())
+                want = b"EARLY BYTES;LATER BYTES"
+                self.assertEqual(recv_exact(s, len(want), 10), want)
+        finally:
+            self.assertEqual(self.ctl("transform", "off").returncode, 0)
 
     def test_failing_or_stalling_filter_ends_only_that_connection(self):
         for cmd in ("exit 3", "/nonexistent/program", "head -c 5"):

@@ -192,8 +192,12 @@ transfer send_through(sock_pair in, sock_pair out, const bytes& data,
   transfer t;
   {
     rig r{in.near, out.near, cfg};
-    if (!prefix.empty())
-      r.p.set_prefix(prefix, prefix_is_data);
+    if (!prefix.empty()) {
+      if (prefix_is_data)
+        r.p.set_prefix({}, prefix);
+      else
+        r.p.set_prefix(prefix);
+    }
     std::thread writer([&] {
       write_all(in.far, data, piece);
       ::shutdown(in.far, SHUT_WR);
@@ -219,7 +223,7 @@ CAF_TEST(a reply prefix goes out first and does not count as relayed) {
   auto in = unix_pair();
   auto out = unix_pair();
   rig r{in.near, out.near, copy_only()};
-  r.p.set_prefix(bytes{'H', 'I', ':'}, false);
+  r.p.set_prefix(bytes{'H', 'I', ':'});
   write_all(in.far, bytes{'d', 'a', 't', 'a'});
   ::shutdown(in.far, SHUT_WR);
   r.run([&] { return r.p.done(); });
@@ -228,6 +232,24 @@ CAF_TEST(a reply prefix goes out first and does not count as relayed) {
   CAF_CHECK(eof);
   CAF_CHECK_EQUAL(r.p.moved(), 4u);
   CAF_CHECK_EQUAL(r.delivered, 4u);
+  for (int fd : {in.near, in.far, out.near, out.far})
+    ::close(fd);
+}
+
+CAF_TEST(a prefix of a reply then early data counts only the data) {
+  auto in = unix_pair();
+  auto out = unix_pair();
+  rig r{in.near, out.near, copy_only()};
+  r.p.set_prefix(bytes{'R', 'E', 'P'}, bytes{'e', 'a'});
+  write_all(in.far, bytes{'d', 'a', 't', 'a'});
+  ::shutdown(in.far, SHUT_WR);
+  r.run([&] { return r.p.done(); });
+  bool eof = false;
+  CAF_CHECK(read_all(out.far, 100, &eof)
+            == (bytes{'R', 'E', 'P', 'e', 'a', 'd', 'a', 't', 'a'}));
+  CAF_CHECK(eof);
+  CAF_CHECK_EQUAL(r.p.moved(), 6u);
+  CAF_CHECK_EQUAL(r.delivered, 6u);
   for (int fd : {in.near, in.far, out.near, out.far})
     ::close(fd);
 }
