@@ -269,13 +269,19 @@ access_record make_record(session_ptr self, const net::close_stats& stats) {
   rec.client = st.peer.to_string();
   rec.user = st.user;
   rec.destination = st.destination;
+  // Through a parent proxy: its name, and its address unless it had none
+  // (a parent by name that did not resolve).
+  auto via = [&] {
+    return " via " + stats.parent
+           + (stats.remote.is_unspecified() ? "" : " (" + stats.remote.to_string() + ")");
+  };
   if (rec.destination != "-" && !stats.parent.empty()) // a UDP association
-    rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
+    rec.destination += via();
   if (rec.destination == "-" && stats.has_target) {
     // A CONNECT the reactor ran under the plan.
     rec.destination = stats.target.to_string();
-    if (!stats.parent.empty()) // through a parent proxy: its name and address
-      rec.destination += " via " + stats.parent + " (" + stats.remote.to_string() + ")";
+    if (!stats.parent.empty())
+      rec.destination += via();
     else if (stats.relayed
         && rec.destination.find(stats.remote.host_string()) == std::string::npos)
       rec.destination += " (" + stats.remote.to_string() + ")";

@@ -79,7 +79,7 @@ void loop::next_parent(conn& c) {
   v.current = &parents[(*v.route)[v.next++]];
   c.state = cstate::connecting;
   c.remote = v.current->address; // the close report names the parent (by
-                                 // name: its port until one answers)
+                                 // name: no address until one answers)
   c.parent = v.current->name;
   auto gen = ++c.op_gen;
   ctx_.timers.arm(ctx_.now + (v.until - ctx_.now) / left, c.id, gen,

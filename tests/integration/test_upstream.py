@@ -321,6 +321,19 @@ class UpstreamTest(unittest.TestCase):
         while f"via byname (127.0.0.1:{port})" not in pr.access_text():
             self.assertLess(time.time(), deadline, pr.access_text())
             time.sleep(0.05)
+        # Only the bad name: a failure, logged without a made-up address.
+        bad = Proxy(listen6=False,
+                    extra_server=(f"\n[upstream]\nparent = nope socks5://no-such-parent.invalid:{port}\n"
+                                  "default = nope\n"))
+        self.addClassCleanup(bad.cleanup)
+        s, rep = socks_connect(bad.port, "127.0.0.1", self.target["ours"])
+        s.close()
+        self.assertNotEqual(rep, 0)
+        deadline = time.time() + 5
+        while " via nope" not in bad.access_text():
+            self.assertLess(time.time(), deadline, bad.access_text())
+            time.sleep(0.05)
+        self.assertNotIn("0.0.0.0", bad.access_text())
 
     def test_per_user_via(self):
         s, rep = socks_connect(self.proxy.port, "127.0.0.1", self.target["user"],
