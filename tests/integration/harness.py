@@ -389,6 +389,18 @@ def wait_port(port, proc=None, timeout=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def stop_procs(procs, grace=5):
+    """SIGTERM each helper process (a parent proxy...), SIGKILL after
+    `grace` seconds."""
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def start_dante(workdir, method="none"):
     """Dante on a free loopback port (`method`: none, or username for
     system users); returns (process, port)."""

@@ -163,12 +163,7 @@ class UpstreamTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for p in cls.procs:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        harness.stop_procs(cls.procs)
         for pr in (cls.proxy, cls.p_open, cls.p_auth, cls.p_strict):
             pr.cleanup()
         cls.http.shutdown()

@@ -155,12 +155,7 @@ class UpstreamUdpTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for p in cls.procs:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        harness.stop_procs(cls.procs)
         if cls.dante_user is not None:
             subprocess.run(["userdel", DANTE_USER], capture_output=True)
         for pr in cls.proxies:
