@@ -322,6 +322,9 @@ class DebianPackage(unittest.TestCase):
         self.assertEqual({t for level, t in tags if level == "E"}, set(), p.stdout)
         self.assertLessEqual({t for level, t in tags if level == "W"},
                              DOCUMENTED_WARNINGS, p.stdout)
+        # The build's hardening flags (PROXY_HARDEN): none of lintian's
+        # hardening-* tags at any level.
+        self.assertNotRegex(p.stdout, r"(?m)^[EWI]: \S+: hardening-", p.stdout)
 
     def install_in_scratch_root(self):
         """The package unpacked under a fresh scratch root and its postinst
