@@ -1,13 +1,17 @@
 #include "net/reactor/resolver.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include <ares.h>
 #include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net/log.hpp"
+#include "net/reactor/dual_lookup.hpp"
 #include "net/reactor/errors.hpp"
 
 namespace px::net {
@@ -16,7 +20,41 @@ namespace {
 
 std::once_flag library_once;
 
+/// This host has a route to `a`: a UDP socket connects to it (no packet
+/// is sent). RFC 6724 rule 1, as getaddrinfo and c-ares sort with it.
+bool routable(const ip_endpoint& a) {
+  int fd = ::socket(a.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  auto target = a;
+  if (target.port == 0)
+    target.port = 53; // any port: connect wants one
+  sockaddr_storage sa{};
+  auto len = target.to_sockaddr(sa);
+  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// Both families' answers as one: IPv6 first unless this host cannot
+/// reach it.
+resolve_result merged(dual_lookup& answers) {
+  return answers.take(!answers.has_both_families() || routable(answers.first_v6()));
+}
+
 } // namespace
+
+struct resolver::lookup {
+  resolve_callback done;
+  dual_lookup answers;
+};
+
+/// What a c-ares query's callback gets: the lookup it answers for.
+struct resolver::query {
+  resolver* owner;
+  uint64_t id;
+  bool v6;
+};
 
 struct resolver::dns_socket final : io_handler {
   resolver* owner;
@@ -88,16 +126,56 @@ void resolver::resolve(const std::string& name, bool stream,
     done(resolve_result{connect_error::resolver_failure, {}});
     return;
   }
-  ares_addrinfo_hints hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM;
-  hints.ai_protocol = stream ? IPPROTO_TCP : IPPROTO_UDP;
-  ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &resolver::on_done,
-                   new resolve_callback(std::move(done)));
+  // A name in the hosts file is answered by it alone, as getaddrinfo and
+  // c-ares's own AF_UNSPEC lookup do: no DNS query for the other family.
+  if (auto hosts = from_hosts_file(name)) {
+    done(std::move(*hosts));
+    return;
+  }
+  auto id = next_id_++;
+  lookups_.emplace(id, std::make_unique<lookup>(lookup{std::move(done), {}}));
+  for (bool v6 : {true, false}) {
+    ares_addrinfo_hints hints{};
+    hints.ai_family = v6 ? AF_INET6 : AF_INET;
+    hints.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_protocol = stream ? IPPROTO_TCP : IPPROTO_UDP;
+    // A hosts-file answer comes back inside the call, and may complete
+    // (and end) the lookup.
+    ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &resolver::on_done,
+                     new query{this, id, v6});
+  }
+}
+
+std::optional<resolve_result> resolver::from_hosts_file(const std::string& name) {
+  dual_lookup answers;
+  auto now = dual_lookup::clock::now();
+  bool any = false;
+  for (bool v6 : {true, false}) {
+    hostent* h = nullptr;
+    resolve_result r;
+    if (ares_gethostbyname_file(channel_, name.c_str(), v6 ? AF_INET6 : AF_INET, &h)
+          == ARES_SUCCESS
+        && h) {
+      for (auto p = h->h_addr_list; *p; ++p) {
+        ip_endpoint ep;
+        ep.v6 = v6;
+        std::memcpy(ep.bytes.data(), *p, v6 ? 16 : 4);
+        if (std::find(r.addrs.begin(), r.addrs.end(), ep) == r.addrs.end())
+          r.addrs.push_back(ep);
+      }
+      any = any || !r.addrs.empty();
+    }
+    if (h)
+      ares_free_hostent(h);
+    answers.add(v6, std::move(r), now);
+  }
+  if (!any)
+    return std::nullopt;
+  return merged(answers);
 }
 
 void resolver::on_done(void* arg, int status, int, ares_addrinfo* res) {
-  std::unique_ptr<resolve_callback> done{static_cast<resolve_callback*>(arg)};
+  std::unique_ptr<query> q{static_cast<query*>(arg)};
   resolve_result out;
   if (status == ARES_SUCCESS && res) {
     for (auto ai = res->nodes; ai; ai = ai->ai_next) {
@@ -114,17 +192,47 @@ void resolver::on_done(void* arg, int status, int, ares_addrinfo* res) {
     ares_freeaddrinfo(res);
   if (status == ARES_EDESTRUCTION)
     return; // the loop is going away
-  (*done)(std::move(out));
+  q->owner->on_answer(q->id, q->v6, std::move(out));
+}
+
+void resolver::on_answer(uint64_t id, bool v6, resolve_result answer) {
+  auto i = lookups_.find(id);
+  if (i == lookups_.end())
+    return; // delivered after its resolution delay: this family came late
+  auto& l = *i->second;
+  auto had_deadline = l.answers.deadline().has_value();
+  if (l.answers.add(v6, std::move(answer), dual_lookup::clock::now())) {
+    deliver(id);
+    return;
+  }
+  if (!had_deadline && l.answers.deadline())
+    delays_.emplace_back(*l.answers.deadline(), id);
+}
+
+void resolver::deliver(uint64_t id) {
+  auto i = lookups_.find(id);
+  if (i == lookups_.end())
+    return;
+  auto l = std::move(i->second);
+  lookups_.erase(i);
+  l->done(merged(l->answers));
 }
 
 std::optional<std::chrono::milliseconds> resolver::next_timeout() const {
+  std::optional<std::chrono::milliseconds> out;
+  if (!delays_.empty()) {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(delays_.front().first
+                                                             - dual_lookup::clock::now());
+    out = std::max(left, std::chrono::milliseconds{0});
+  }
   if (!channel_ || sockets_.empty())
-    return std::nullopt;
+    return out;
   timeval tv{};
   auto tvp = ares_timeout(channel_, nullptr, &tv);
   if (!tvp)
-    return std::nullopt;
-  return std::chrono::milliseconds(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
+    return out;
+  std::chrono::milliseconds ares{tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000};
+  return out ? std::min(*out, ares) : ares;
 }
 
 void resolver::end_batch() {
@@ -135,6 +243,12 @@ void resolver::end_batch() {
 void resolver::process_timeouts() {
   if (channel_ && !sockets_.empty())
     ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  auto now = dual_lookup::clock::now();
+  while (!delays_.empty() && delays_.front().first <= now) {
+    auto id = delays_.front().second;
+    delays_.pop_front();
+    deliver(id); // nothing when both families have answered since
+  }
 }
 
 } // namespace px::net

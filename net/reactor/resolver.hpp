@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,15 +47,20 @@ public:
     return channel_ != nullptr;
   }
 
-  /// Looks `name` up (A and AAAA; /etc/hosts first). `done` runs on the
-  /// loop's thread, possibly before `resolve` returns (a hosts-file hit);
-  /// callers keep no state they touch after the call.
+  /// Looks `name` up: A and AAAA as two queries at once (/etc/hosts
+  /// first), merged by a dual_lookup (a family that does not answer costs
+  /// its resolution delay). With both families found, IPv6 comes first
+  /// when this host has a route to it (RFC 6724 rule 1), else IPv4: what
+  /// `prefer = system` follows. `done` runs on the loop's thread, possibly
+  /// before `resolve` returns (a hosts-file hit); callers keep no state
+  /// they touch after the call.
   void resolve(const std::string& name, bool stream, resolve_callback done);
 
-  /// When c-ares must run its timeouts, while lookups are pending.
+  /// When c-ares must run its timeouts or a resolution delay runs out,
+  /// while lookups are pending.
   std::optional<std::chrono::milliseconds> next_timeout() const;
 
-  /// Runs due timeouts (after every epoll_wait while lookups are pending).
+  /// Runs due timeouts and resolution delays (after every epoll_wait).
   void process_timeouts();
 
   /// Frees the handlers of DNS sockets closed during this batch of events
@@ -62,14 +69,28 @@ public:
 
 private:
   struct dns_socket;
+  struct lookup;
+  struct query;
 
   static void on_sock_state(void* self, int fd, int readable, int writable);
   static void on_done(void* arg, int status, int timeouts, ares_addrinfo* res);
+  /// The name's addresses in the hosts file (none there: nullopt).
+  std::optional<resolve_result> from_hosts_file(const std::string& name);
+  /// One family's answer reached lookup `id` (gone: delivered, late).
+  void on_answer(uint64_t id, bool v6, resolve_result answer);
+  /// Gives lookup `id` its merged result; the lookup is gone afterwards.
+  void deliver(uint64_t id);
 
   int epfd_;
   ares_channeldata* channel_ = nullptr;
   std::unordered_map<int, std::unique_ptr<dns_socket>> sockets_;
   std::vector<std::unique_ptr<dns_socket>> retired_;
+  /// Lookups waiting for an answer, by id (the queries name their lookup
+  /// by id: one may answer after the lookup was delivered).
+  std::unordered_map<uint64_t, std::unique_ptr<lookup>> lookups_;
+  uint64_t next_id_ = 1;
+  /// Resolution delays in the order they run out (they all last the same).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> delays_;
 };
 
 } // namespace px::net

@@ -22,6 +22,7 @@
 
 #include "net/reactor.hpp"
 #include "net/reactor/connector.hpp"
+#include "net/reactor/dual_lookup.hpp"
 
 using namespace px;
 using namespace std::chrono_literals;
@@ -618,4 +619,76 @@ CAF_TEST(happy eyeballs orders addresses by family and interleaves them) {
   std::vector<net::ip_endpoint> v4{ep("10.0.0.2"), ep("10.0.0.1")};
   net::order_for_attempts(v4, f::ipv6);
   CAF_CHECK_EQUAL(v4[0].host_string(), "10.0.0.2");
+}
+
+namespace {
+
+net::resolve_result found(std::initializer_list<const char*> addrs) {
+  net::resolve_result r;
+  for (auto a : addrs)
+    r.addrs.push_back(*net::ip_endpoint::parse(a, 0));
+  return r;
+}
+
+net::resolve_result failed(net::connect_error e) {
+  net::resolve_result r;
+  r.err = e;
+  return r;
+}
+
+std::vector<std::string> hosts(const net::resolve_result& r) {
+  std::vector<std::string> out;
+  for (auto& a : r.addrs)
+    out.push_back(a.host_string());
+  return out;
+}
+
+} // namespace
+
+CAF_TEST(a dual lookup waits the resolution delay after a first answer with addresses) {
+  using names = std::vector<std::string>;
+  auto t0 = net::dual_lookup::clock::now();
+  net::dual_lookup l;
+  CAF_CHECK(!l.deadline());
+  CAF_CHECK(!l.add(false, found({"10.0.0.1", "10.0.0.2"}), t0));
+  CAF_REQUIRE(l.deadline());
+  CAF_CHECK(*l.deadline() == t0 + net::dual_lookup::resolution_delay);
+  CAF_CHECK(!l.has_both_families());
+  // The delay ran out: what the first family found, no error.
+  auto r = l.take(true);
+  CAF_CHECK(r.err == net::connect_error::none);
+  CAF_CHECK(hosts(r) == (names{"10.0.0.1", "10.0.0.2"}));
+  // Both in time: complete at the second, either family first.
+  net::dual_lookup both;
+  CAF_CHECK(!both.add(true, found({"::1"}), t0));
+  CAF_CHECK(both.add(false, found({"10.0.0.1"}), t0));
+  CAF_CHECK(both.has_both_families());
+  CAF_CHECK_EQUAL(both.first_v6().host_string(), "::1");
+  CAF_CHECK(hosts(both.take(false)) == (names{"10.0.0.1", "::1"}));
+}
+
+CAF_TEST(a dual lookup does not stop waiting for an error and reports the truer one) {
+  auto t0 = net::dual_lookup::clock::now();
+  // AAAA: no such data. Then nothing runs out: the A answer decides.
+  net::dual_lookup l;
+  CAF_CHECK(!l.add(true, failed(net::connect_error::name_not_found), t0));
+  CAF_CHECK(!l.deadline());
+  CAF_CHECK(l.add(false, found({"10.0.0.9"}), t0));
+  CAF_CHECK_EQUAL(l.take(true).addrs.size(), 1u);
+  // A timeout of one family and "no such name" of the other: a timeout.
+  net::dual_lookup t;
+  CAF_CHECK(!t.add(false, failed(net::connect_error::timeout), t0));
+  CAF_CHECK(t.add(true, failed(net::connect_error::name_not_found), t0));
+  CAF_CHECK(t.take(true).err == net::connect_error::timeout);
+  // Both say no such name; an empty success counts as that too.
+  net::dual_lookup n;
+  CAF_CHECK(!n.add(false, net::resolve_result{}, t0));
+  CAF_CHECK(!n.deadline());
+  CAF_CHECK(n.add(true, failed(net::connect_error::name_not_found), t0));
+  CAF_CHECK(n.take(true).err == net::connect_error::name_not_found);
+  // A family answering twice changes nothing.
+  net::dual_lookup d;
+  CAF_CHECK(!d.add(false, found({"10.0.0.1"}), t0));
+  CAF_CHECK(!d.add(false, found({"10.0.0.2"}), t0));
+  CAF_CHECK(hosts(d.take(true)) == (std::vector<std::string>{"10.0.0.1"}));
 }
