@@ -1,6 +1,7 @@
-// The registry actor's steps that its two files share: registry.cpp (login
-// checks, the hashers, the behavior) and registry_adds.cpp (adding users).
-// For those two files only.
+// The registry actor's steps that its files share: registry.cpp (state, the
+// hashers, publishing, the behavior), registry_checks.cpp (login checks),
+// registry_adds.cpp (adding and changing users) and registry_cluster.cpp
+// (replicated entries). For those files only.
 #pragma once
 
 #include <chrono>
@@ -28,6 +29,18 @@ void hasher_done(registry_ptr self, const hasher_actor& h);
 
 /// Has the check `job` (which stays in the queue, hashing) verified by `h`.
 void verify_check(registry_ptr self, hasher_actor h, check_job& job);
+
+/// A SOCKS login: from the cache, else queued under the client's address.
+caf::result<auth_verdict> check_login(registry_ptr self, login_request& req);
+
+/// An admin login: from the cache, else queued (the admin plane is one
+/// source of its own).
+caf::result<bool> check_admin_login(registry_ptr self, const std::string& user,
+                                    const std::string& password, uint8_t role);
+
+/// Logs the login checks refused unchecked since the last line (at most
+/// one line a second).
+void report_refusals(registry_ptr self);
 
 /// Has the password of `change` (an add or a passwd) hashed by `h`; it
 /// then waits for the next write of the users file.
