@@ -1,5 +1,5 @@
 // Starting the cluster (docs/cluster.md), for the program's wiring
-// (actors/wiring.cpp): only when [cluster] is configured are the middleman
+// (actors/wiring_start.cpp): only when [cluster] is configured are the middleman
 // and, with TLS, the OpenSSL module loaded.
 #pragma once
 
