@@ -155,7 +155,7 @@ std::optional<resolve_result> resolver::from_hosts_file(const std::string& name)
     resolve_result r;
     if (ares_gethostbyname_file(channel_, name.c_str(), v6 ? AF_INET6 : AF_INET, &h)
           == ARES_SUCCESS
-        && h) {
+        && h && h->h_addrtype == (v6 ? AF_INET6 : AF_INET)) {
       for (auto p = h->h_addr_list; *p; ++p) {
         ip_endpoint ep;
         ep.v6 = v6;
