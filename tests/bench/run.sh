@@ -104,10 +104,10 @@ splice = $splice
 spcp_listen = off
 manager_listen = off
 INI
-# With --variants several of ours run at once: none opens the Prometheus
-# port (127.0.0.1:9464 by default; only one process could have it).
+# With --variants or --before several of ours run at once: none opens the
+# Prometheus port (127.0.0.1:9464 by default; only one process could have it).
 common=()
-if [ "$variants" != ours ]; then
+if [ "$variants" != ours ] || [ -n "$before_bin" ]; then
   printf '[prometheus]\nlisten = off\n' > "$tmp/noprom.section"
   common=("$tmp/noprom.section")
 fi
