@@ -97,15 +97,25 @@ void learn(cluster_ptr self, const std::string& node, const caf::actor& who) {
   log::info("cluster: joined peer " + node);
 }
 
-/// Entries from a peer: merged; winners go to the registry.
+/// Entries from a peer: merged; winners go to the registry and on to the
+/// other peers (a node that lists only some peers still hears every change
+/// at once; an entry that changes nothing is not passed on, so forwarding
+/// ends after one round).
 void on_delta(cluster_ptr self, const cluster_delta& d) {
   auto& st = self->state;
-  learn(self, d.node, caf::actor_cast<caf::actor>(self->current_sender()));
-  bool any = false;
+  auto from = caf::actor_cast<caf::actor>(self->current_sender());
+  learn(self, d.node, from);
+  std::vector<cluster_entry> won;
   for (auto& e : d.entries)
-    any = st.replica.merge(e) || any;
-  if (any)
+    if (st.replica.merge(e))
+      won.push_back(e);
+  if (!won.empty()) {
     apply_wanted(self);
+    cluster_delta fwd{st.replica.self(), false, std::move(won)};
+    for (auto& h : st.targets())
+      if (h != from)
+        self->send(h, fwd);
+  }
   save(self);
 }
 

@@ -469,6 +469,52 @@ class ClusterTest(unittest.TestCase):
         self.assertNotIn("d", [x["node"] for x in json.loads(r.stdout)["nodes"]])
 
 
+class ClusterStarTest(unittest.TestCase):
+    """Nodes that list only some peers (B and C know only A, on loopback,
+    without TLS): a user added on B reaches C through A within a second."""
+
+    def setUp(self):
+        self.cport = {n: harness.free_port() for n in "abc"}
+        self.udp = {n: harness.free_udp_port() for n in "abc"}
+        peers = {"a": "", "b": "a", "c": "a"}
+        self.nodes = {}
+        for n in "abc":
+            peer = "peer = 127.0.0.1:%d\n" % self.cport[peers[n]] if peers[n] else ""
+            self.nodes[n] = harness.Proxy(
+                listen6=False,
+                admin="transport = udp\nudp_port = %d\nspcp_listen = off\n"
+                      "manager_listen = 127.0.0.1:9091\n" % self.udp[n],
+                extra_server="\n[cluster]\nname = %s\nlisten = 127.0.0.1:%d\n%s"
+                             % (n, self.cport[n], peer))
+            self.addCleanup(self.nodes[n].cleanup)
+
+    def joined(self, node, *peers):
+        text = self.nodes[node].log_text()
+        return all("cluster: joined peer %s" % p in text for p in peers)
+
+    def test_a_change_on_b_reaches_c_through_a(self):
+        self.assertTrue(wait_for(lambda: self.joined("a", "b", "c"), 15),
+                        self.nodes["a"].log_text())
+        r = subprocess.run([PROXYCTL, "--udp-port", str(self.udp["b"]), "--user", "admin",
+                            "users", "add", "star"], capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, PROXYCTL_PASSWORD="admin",
+                                                PROXYCTL_NEW_PASSWORD="star-pw"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        acked = time.monotonic()
+        c = self.nodes["c"]
+
+        def logs_in():
+            s, rep = harness.socks_connect(c.port, "127.0.0.1", harness.closed_port(),
+                                           "star", "star-pw")
+            s.close()
+            return rep is not None  # the login passed (the CONNECT may fail)
+
+        self.assertTrue(wait_for(logs_in, 1.0, step=0.05), c.log_text())
+        self.assertLess(time.monotonic() - acked, 1.5)
+        # B and C never connected to each other.
+        self.assertNotIn("joined peer b", c.log_text())
+
+
 class ClusterConfigTest(unittest.TestCase):
     """[cluster] mistakes stop the proxy with one line (no namespaces needed)."""
 

@@ -316,6 +316,31 @@ CAF_TEST(a write of a peer is applied once and duplicates change nothing) {
                   (std::vector<std::string>{"dave@11/a dead"}));
 }
 
+CAF_TEST(a winning entry from one peer is passed on to the others once) {
+  auto cl = spawn_cluster("a");
+  auto b = sys.spawn(peer_box, "b");
+  auto c = sys.spawn(peer_box, "c");
+  for (auto& p : {b, c})
+    caf::send_as(p, cl, cluster_hello{cluster_protocol, p == b ? "b" : "c", 0, ""});
+  consume_all();
+  auto sent_b = box(b).deltas.size();
+  auto sent_c = box(c).deltas.size();
+  auto delta = cluster_delta{"b", false, {live("erin", 5, "b", "$y$erin")}};
+  caf::send_as(b, cl, delta);
+  consume_all();
+  // c hears it from a at once; b, where it came from, does not.
+  CAF_REQUIRE_EQUAL(box(c).deltas.size(), sent_c + 1);
+  CAF_CHECK_EQUAL(shape(box(c).deltas.back().entries),
+                  (std::vector<std::string>{"erin@5/b $y$erin"}));
+  CAF_CHECK_EQUAL(box(b).deltas.size(), sent_b);
+  // The same entry again (from c, which passes it on too): no change, no
+  // forwarding, so the rounds end.
+  caf::send_as(c, cl, cluster_delta{"c", false, {live("erin", 5, "b", "$y$erin")}});
+  consume_all();
+  CAF_CHECK_EQUAL(box(b).deltas.size(), sent_b);
+  CAF_CHECK_EQUAL(box(c).deltas.size(), sent_c + 1);
+}
+
 CAF_TEST(conflicting writes resolve the same way in either order) {
   for (bool c_first : {true, false}) {
     auto cl = spawn_cluster("a");
