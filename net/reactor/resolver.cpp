@@ -179,8 +179,11 @@ void resolver::on_done(void* arg, int status, int, ares_addrinfo* res) {
   resolve_result out;
   if (status == ARES_SUCCESS && res) {
     for (auto ai = res->nodes; ai; ai = ai->ai_next) {
+      // Only the family asked for: c-ares answers an AAAA query for an
+      // IPv4 literal with the IPv4 address, which the A query brings too.
       auto ep = ip_endpoint::from_sockaddr(ai->ai_addr);
-      if (ep && std::find(out.addrs.begin(), out.addrs.end(), *ep) == out.addrs.end())
+      if (ep && ep->v6 == q->v6
+          && std::find(out.addrs.begin(), out.addrs.end(), *ep) == out.addrs.end())
         out.addrs.push_back(*ep);
     }
     if (out.addrs.empty())
