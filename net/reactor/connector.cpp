@@ -54,7 +54,7 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
                                  const rule_subject& who, std::string_view name,
                                  side& up, loop_context& ctx,
                                  const connect_policy& policy,
-                                 const outbound_profile* profile) {
+                                 const outbound_profile* profile, bool more) {
   abort();
   profile_ = profile;
   addrs_ = std::move(addrs);
@@ -66,10 +66,34 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
   next_ = 0;
   last_ = connect_error::none;
   delay_ = policy.attempt_delay;
-  if (!addrs_.empty() && drop_blocked(who, name, addrs_, ctx.traffic))
+  prefer_ = policy.prefer;
+  more_ = more;
+  denied_ = !addrs_.empty() && drop_blocked(who, name, addrs_, ctx.traffic);
+  if (denied_ && !more_)
     return connect_outcome{connect_status::failed, connect_error::denied, {}, {}, {}};
-  order_for_attempts(addrs_, policy.prefer);
+  order_for_attempts(addrs_, prefer_);
   launch(up, ctx);
+  return on_ready(up, ctx);
+}
+
+connect_outcome connector::add(std::vector<ip_endpoint> addrs, const rule_subject& who,
+                               std::string_view name, side& up, loop_context& ctx) {
+  more_ = false;
+  for (auto& a : addrs)
+    a = canonical_destination(a);
+  if (!addrs.empty() && drop_blocked(who, name, addrs, ctx.traffic))
+    denied_ = true;
+  // The untried addresses and the new ones, ordered again: the families
+  // alternate from where the race stands.
+  std::vector<ip_endpoint> rest(addrs_.begin() + static_cast<long>(next_), addrs_.end());
+  rest.insert(rest.end(), addrs.begin(), addrs.end());
+  order_for_attempts(rest, prefer_);
+  addrs_.resize(next_);
+  addrs_.insert(addrs_.end(), rest.begin(), rest.end());
+  // Nothing in flight (every attempt failed): the next goes now; else it
+  // waits for the attempt delay as usual (on_timer).
+  if (in_flight() == 0 || ctx.now >= next_at_)
+    launch(up, ctx);
   return on_ready(up, ctx);
 }
 
@@ -172,7 +196,11 @@ connect_outcome connector::pending_or_failed(side& up, loop_context& ctx) {
   while (in_flight() == 0 && next_ < addrs_.size())
     launch(up, ctx);
   if (in_flight() == 0) {
-    auto err = last_ == connect_error::none ? connect_error::other : last_;
+    if (more_)
+      return connect_outcome{}; // pending: the other family may still come
+    auto err = last_ != connect_error::none ? last_
+               : denied_                   ? connect_error::denied
+                                           : connect_error::other;
     return connect_outcome{connect_status::failed, err, {}, {}, {}};
   }
   connect_outcome out;

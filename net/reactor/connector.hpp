@@ -52,11 +52,19 @@ public:
   /// CONNECT to `name` (empty: an address was given); none left: denied.
   /// `policy`: family preference and the delay between attempts;
   /// `profile`: the outbound profile the sockets are opened under (null:
-  /// none; it must outlive the attempts: the plan holds it).
+  /// none; it must outlive the attempts: the plan holds it). `more`: the
+  /// other family's addresses may still come (add): until they do, running
+  /// out of attempts is not a failure.
   connect_outcome start(std::vector<ip_endpoint> addrs, const rule_subject& who,
                         std::string_view name, side& up, loop_context& ctx,
                         const connect_policy& policy = {},
-                        const outbound_profile* profile = nullptr);
+                        const outbound_profile* profile = nullptr, bool more = false);
+
+  /// The addresses that came late (RFC 8305 section 3: the other family,
+  /// after the resolution delay; none: it had none), checked like those
+  /// of start, join the race behind the untried ones, in family order.
+  connect_outcome add(std::vector<ip_endpoint> addrs, const rule_subject& who,
+                      std::string_view name, side& up, loop_context& ctx);
 
   /// An attempt reported readiness: the winner moves to `up` (connected),
   /// or still pending, or (every address failed) failed.
@@ -67,6 +75,13 @@ public:
 
   /// Closes every attempt in flight (a deadline, the connection closing).
   void abort();
+
+  /// Why the attempts so far failed, while none is in flight and the late
+  /// family is awaited (none otherwise): what a deadline then reports
+  /// instead of a timeout.
+  connect_error failed_so_far() const {
+    return more_ && in_flight() == 0 ? last_ : connect_error::none;
+  }
 
 private:
   struct attempt {
@@ -89,6 +104,12 @@ private:
   size_t next_ = 0;
   connect_error last_ = connect_error::none;
   std::chrono::milliseconds delay_{250};
+  address_family prefer_ = address_family::system;
+  /// Addresses may still come (add).
+  bool more_ = false;
+  /// Some addresses were dropped by the rules (the failure, when nothing
+  /// else was tried, is a denial).
+  bool denied_ = false;
   const outbound_profile* profile_ = nullptr;
   time_point next_at_{};
   std::array<attempt, max_in_flight> attempts_;

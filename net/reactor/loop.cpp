@@ -157,8 +157,12 @@ void loop::run_deadlines() {
           break;
         if (c->via.active()) // a parent's attempt: the next one, if any
           parent_failed(*c, connect_error::timeout);
-        else if (c->state == cstate::connecting || c->state == cstate::binding)
+        else if (c->state == cstate::binding)
           connect_failed(*c, connect_error::timeout);
+        else if (c->state == cstate::connecting) {
+          auto err = c->connect_op.failed_so_far();
+          connect_failed(*c, err == connect_error::none ? connect_error::timeout : err);
+        }
         break;
       case deadline_kind::drain:
         // The program did not finish its output after its input ended.

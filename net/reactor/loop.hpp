@@ -105,6 +105,8 @@ private:
   void start_connect(conn& c, const socks5::address& target);
   void resolve_for(conn& c, const std::string& name);
   void on_resolved(conn_id id, uint32_t gen, resolve_result res);
+  /// The family a partial lookup went without (RFC 8305 section 3).
+  void on_resolved_late(conn_id id, uint32_t gen, resolve_result res);
   void on_connect(conn& c, const connect_outcome& out);
   void bind_listen(conn& c);
   void on_bind(conn& c, const bind_outcome& out);

@@ -172,9 +172,26 @@ void loop::start_connect(conn& c, const socks5::address& target) {
 void loop::resolve_for(conn& c, const std::string& name) {
   auto id = c.id;
   auto gen = c.op_gen;
-  ctx_.dns.resolve(name, true, [this, id, gen](resolve_result res) {
-    on_resolved(id, gen, std::move(res));
+  auto done = [this, id, gen](resolve_result res) { on_resolved(id, gen, std::move(res)); };
+  if (c.state != cstate::connecting) { // BIND: the peer's addresses, all at once
+    ctx_.dns.resolve(name, true, std::move(done));
+    return;
+  }
+  // A CONNECT races the family that came first, and the other joins when
+  // its answer comes (RFC 8305 section 3).
+  ctx_.dns.resolve(name, true, std::move(done), [this, id, gen](resolve_result res) {
+    on_resolved_late(id, gen, std::move(res));
   });
+}
+
+void loop::on_resolved_late(conn_id id, uint32_t gen, resolve_result res) {
+  auto c = find(id);
+  if (!c || c->state != cstate::connecting || c->op_gen != gen || c->via.active())
+    return; // connected, failed or gone meanwhile
+  for (auto& a : res.addrs)
+    a.port = c->target.port();
+  on_connect(*c, c->connect_op.add(std::move(res.addrs), c->who, c->target.domain,
+                                   c->up, ctx_));
 }
 
 void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
@@ -196,8 +213,8 @@ void loop::on_resolved(conn_id id, uint32_t gen, resolve_result res) {
   const outbound_profile* profile = nullptr;
   outbound_of(*c, profile); // an unknown profile failed the request already
   on_connect(*c, c->connect_op.start(std::move(res.addrs), c->who,
-                                            c->target.domain, c->up, ctx_,
-                                            c->plan->connect, profile));
+                                     c->target.domain, c->up, ctx_,
+                                     c->plan->connect, profile, res.partial));
 }
 
 void loop::on_connect(conn& c, const connect_outcome& out) {

@@ -46,7 +46,10 @@ resolve_result merged(dual_lookup& answers) {
 
 struct resolver::lookup {
   resolve_callback done;
+  resolve_callback late;
   dual_lookup answers;
+  /// `done` ran with one family (partial): the other goes to `late`.
+  bool delivered = false;
 };
 
 /// What a c-ares query's callback gets: the lookup it answers for.
@@ -121,7 +124,7 @@ void resolver::on_sock_state(void* data, int fd, int readable, int writable) {
 }
 
 void resolver::resolve(const std::string& name, bool stream,
-                       resolve_callback done) {
+                       resolve_callback done, resolve_callback late) {
   if (!channel_) {
     done(resolve_result{connect_error::resolver_failure, {}});
     return;
@@ -133,7 +136,8 @@ void resolver::resolve(const std::string& name, bool stream,
     return;
   }
   auto id = next_id_++;
-  lookups_.emplace(id, std::make_unique<lookup>(lookup{std::move(done), {}}));
+  lookups_.emplace(id, std::make_unique<lookup>(
+                        lookup{std::move(done), std::move(late), {}, false}));
   for (bool v6 : {true, false}) {
     ares_addrinfo_hints hints{};
     hints.ai_family = v6 ? AF_INET6 : AF_INET;
@@ -203,6 +207,14 @@ void resolver::on_answer(uint64_t id, bool v6, resolve_result answer) {
   if (i == lookups_.end())
     return; // delivered after its resolution delay: this family came late
   auto& l = *i->second;
+  if (l.delivered) { // the family `done` went without
+    auto late = std::move(l.late);
+    lookups_.erase(i);
+    if (answer.err == connect_error::none && answer.addrs.empty())
+      answer.err = connect_error::name_not_found;
+    late(std::move(answer));
+    return;
+  }
   auto had_deadline = l.answers.deadline().has_value();
   if (l.answers.add(v6, std::move(answer), dual_lookup::clock::now())) {
     deliver(id);
@@ -216,9 +228,22 @@ void resolver::deliver(uint64_t id) {
   auto i = lookups_.find(id);
   if (i == lookups_.end())
     return;
-  auto l = std::move(i->second);
+  auto& l = *i->second;
+  if (l.delivered)
+    return; // waits for its late family
+  auto res = merged(l.answers);
+  if (!l.answers.both() && l.late) {
+    // One family, within the resolution delay: the lookup stays for the
+    // other, whose answer goes to `late`.
+    res.partial = true;
+    l.delivered = true;
+    auto done = std::move(l.done);
+    done(std::move(res));
+    return;
+  }
+  auto owned = std::move(i->second);
   lookups_.erase(i);
-  l->done(merged(l->answers));
+  owned->done(std::move(res));
 }
 
 std::optional<std::chrono::milliseconds> resolver::next_timeout() const {

@@ -28,6 +28,9 @@ struct resolve_result {
   connect_error err = connect_error::none;
   /// Addresses in the resolver's order, without duplicates; port 0.
   std::vector<ip_endpoint> addrs;
+  /// One family only: the other had not answered within the resolution
+  /// delay, and its answer goes to the lookup's `late` callback.
+  bool partial = false;
 };
 
 using resolve_callback = std::function<void(resolve_result)>;
@@ -53,8 +56,12 @@ public:
   /// when this host has a route to it (RFC 6724 rule 1), else IPv4: what
   /// `prefer = system` follows. `done` runs on the loop's thread, possibly
   /// before `resolve` returns (a hosts-file hit); callers keep no state
-  /// they touch after the call.
-  void resolve(const std::string& name, bool stream, resolve_callback done);
+  /// they touch after the call. With `late`, a result that `done` got
+  /// without the other family is `partial`, and `late` gets that family's
+  /// answer when it comes (addresses, or an error); without, that answer
+  /// is dropped.
+  void resolve(const std::string& name, bool stream, resolve_callback done,
+               resolve_callback late = {});
 
   /// When c-ares must run its timeouts or a resolution delay runs out,
   /// while lookups are pending.

@@ -19,7 +19,8 @@ from harness import Proxy, echo_works, socks_connect, stop_server
 class Dns:
     """Answers A with 127.0.0.1 and AAAA with ::1 for every name, over UDP;
     AAAA queries for names under `noaaaa.test` get no answer at all (a
-    resolver or middlebox that loses them)."""
+    resolver or middlebox that loses them), and A queries for names under
+    `slowa.test` get theirs 300 ms late."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -57,10 +58,20 @@ class Dns:
                 return
             try:
                 reply = self.answer(query)
-                if reply is not None:
+                if reply is None:
+                    continue
+                if b"\x05slowa\x04test\x00" in query and reply[-4:] == socket.inet_aton("127.0.0.1"):
+                    threading.Timer(0.3, self.send_late, (reply, addr)).start()
+                else:
                     self.sock.sendto(reply, addr)
             except (IndexError, struct.error):
                 pass
+
+    def send_late(self, reply, addr):
+        try:
+            self.sock.sendto(reply, addr)
+        except OSError:
+            pass
 
     def stop(self):
         self.running = False
@@ -155,6 +166,31 @@ class HappyEyeballsTest(unittest.TestCase):
                 self.assertIn(f"(127.0.0.1:{self.jam.port})", lines[-1])
             finally:
                 p.cleanup()
+
+    def test_a_late_ipv4_answer_joins_the_race(self):
+        # AAAA at once (::1, which blackholes), A 300 ms later: the IPv4
+        # address joins the race when it comes, instead of the lookup
+        # ending without it after the 50 ms resolution delay.
+        p = self.proxy("prefer = ipv6\nhappy_eyeballs_delay = 250ms\n")
+        try:
+            ok, took = self.timed_connect(p, "www.slowa.test")
+            self.assertTrue(ok, p.log_text())
+            self.assertGreaterEqual(took, 0.25)
+            self.assertLess(took, 2.0)
+            lines = p.wait_access_lines(1)
+            self.assertIn(f"(127.0.0.1:{self.jam.port})", lines[-1])
+            # ::1 refuses at once (nothing listens there): the CONNECT waits
+            # for the late family instead of failing.
+            srv, port = harness.start_server(harness.EchoHandler)
+            try:
+                s, rep = socks_connect(p.port, "www.slowa.test", port)
+                with s:
+                    self.assertEqual(rep, 0, p.log_text())
+                    self.assertTrue(echo_works(s))
+            finally:
+                stop_server(srv)
+        finally:
+            p.cleanup()
 
     def test_prefer_ipv4_connects_at_once(self):
         p = self.proxy("prefer = ipv4\nhappy_eyeballs_delay = 2s\n")
