@@ -15,6 +15,7 @@ echo "== release build"
 ctest --test-dir build --output-on-failure "$@"
 echo "== ASan+UBSan build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp \
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
   ctest --test-dir build-asan --output-on-failure "$@"
 fuzz_seconds=${PROXY_FUZZ_SECONDS:-5}
 if [[ $fuzz_seconds != 0 ]]; then
