@@ -186,7 +186,7 @@ void loop::resolve_for(conn& c, const std::string& name) {
 
 void loop::on_resolved_late(conn_id id, uint32_t gen, resolve_result res) {
   auto c = find(id);
-  if (!c || c->state != cstate::connecting || c->op_gen != gen || c->via.active())
+  if (!c || c->state != cstate::connecting || c->op_gen != gen)
     return; // connected, failed or gone meanwhile
   for (auto& a : res.addrs)
     a.port = c->target.port();

@@ -82,8 +82,13 @@ resolver::resolver(int epfd, const std::string& servers) : epfd_(epfd) {
   opts.sock_state_cb_data = this;
   opts.timeout = 2000;
   opts.tries = 2;
+  // DNS only: resolve() reads the hosts file itself, once per family,
+  // before any query (c-ares would read it again for each query).
+  char dns_only[] = "b";
+  opts.lookups = dns_only;
   if (ares_init_options(&channel_, &opts,
-                        ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES)
+                        ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
+                          | ARES_OPT_LOOKUPS)
       != ARES_SUCCESS) {
     channel_ = nullptr;
     log::error("c-ares initialization failed: DNS names will not resolve");
@@ -143,8 +148,8 @@ void resolver::resolve(const std::string& name, bool stream,
     hints.ai_family = v6 ? AF_INET6 : AF_INET;
     hints.ai_socktype = stream ? SOCK_STREAM : SOCK_DGRAM;
     hints.ai_protocol = stream ? IPPROTO_TCP : IPPROTO_UDP;
-    // A hosts-file answer comes back inside the call, and may complete
-    // (and end) the lookup.
+    // An answer may come back inside the call (a name c-ares rejects at
+    // once), and complete (and end) the lookup.
     ares_getaddrinfo(channel_, name.c_str(), nullptr, &hints, &resolver::on_done,
                      new query{this, id, v6});
   }

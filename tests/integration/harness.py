@@ -389,6 +389,13 @@ def wait_port(port, proc=None, timeout=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def ip(*args, check=True):
+    """Runs `ip ARGS...` (iproute2) for the namespace tests; raises on a
+    non-zero exit when `check`."""
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check,
+                          timeout=10)
+
+
 def stop_procs(procs, grace=5):
     """SIGTERM each helper process (a parent proxy...), SIGKILL after
     `grace` seconds."""

@@ -23,6 +23,7 @@ import time
 import unittest
 
 import harness
+from harness import ip
 
 PROXY = os.environ.get("PROXY_BIN", "")
 PROXYCTL = os.environ.get("PROXYCTL_BIN", "")
@@ -31,11 +32,6 @@ BRIDGE_NS = TAG + "-br"
 NODES = {"a": "10.214.0.1", "b": "10.214.0.2", "c": "10.214.0.3", "d": "10.214.0.4"}
 CLUSTER_PORT = 7700
 HTTP_PORT = 8000
-
-
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check,
-                          timeout=10)
 
 
 def ns_of(name):

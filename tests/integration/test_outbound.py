@@ -24,7 +24,7 @@ import time
 import unittest
 
 import harness
-from harness import (Proxy, auth, connect_request, greeting, hash_user, read_reply,
+from harness import (Proxy, auth, connect_request, greeting, hash_user, ip, read_reply,
                      recv_exact)
 
 # Set once net/reactor/connector.cpp opens its sockets with open_outbound.
@@ -306,11 +306,6 @@ sys.stdin.read()
 """
 
 
-def sh(*args, check=True):
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check,
-                          timeout=10)
-
-
 class NamespaceOutboundTest(unittest.TestCase):
     """A namespace `pxo-PID` joined to ours by a veth pair. Our side:
     10.213.0.1 and .2, fd42:213::1 and ::2; theirs: 10.213.0.100 and .101,
@@ -359,42 +354,42 @@ class NamespaceOutboundTest(unittest.TestCase):
     def remove_stale_namespaces(cls):
         """A run killed before its tearDownClass leaves its namespace and
         its host-side addresses (the same subnet as ours) behind."""
-        for line in sh("netns", "list", check=False).stdout.splitlines():
+        for line in ip("netns", "list", check=False).stdout.splitlines():
             m = re.match(r"pxo-(\d+)\b", line)
             if not m or os.path.exists("/proc/" + m.group(1)):
                 continue
             pid = int(m.group(1))
-            sh("link", "del", "pxo%dh" % (pid % 100000), check=False)
-            sh("netns", "del", m.group(0), check=False)
+            ip("link", "del", "pxo%dh" % (pid % 100000), check=False)
+            ip("netns", "del", m.group(0), check=False)
 
     @classmethod
     def make_namespace(cls):
         cls.remove_stale_namespaces()
-        sh("netns", "add", cls.NS)
-        sh("link", "add", cls.HOST_IF, "type", "veth", "peer", "name", cls.PEER_IF)
-        sh("link", "set", cls.PEER_IF, "netns", cls.NS)
+        ip("netns", "add", cls.NS)
+        ip("link", "add", cls.HOST_IF, "type", "veth", "peer", "name", cls.PEER_IF)
+        ip("link", "set", cls.PEER_IF, "netns", cls.NS)
         for a in ("10.213.0.1/24", "10.213.0.2/24"):
-            sh("addr", "add", a, "dev", cls.HOST_IF)
+            ip("addr", "add", a, "dev", cls.HOST_IF)
         for a in ("fd42:213::1/64", "fd42:213::2/64"):
-            sh("-6", "addr", "add", a, "dev", cls.HOST_IF, "nodad")
-        sh("link", "set", cls.HOST_IF, "up")
+            ip("-6", "addr", "add", a, "dev", cls.HOST_IF, "nodad")
+        ip("link", "set", cls.HOST_IF, "up")
         inside = ["-n", cls.NS]
         for a in ("10.213.0.100/24", "10.213.0.101/24"):
-            sh(*inside, "addr", "add", a, "dev", cls.PEER_IF)
+            ip(*inside, "addr", "add", a, "dev", cls.PEER_IF)
         for a in ("fd42:213::100/64", "fd42:213::101/64"):
-            sh(*inside, "-6", "addr", "add", a, "dev", cls.PEER_IF, "nodad")
-        sh(*inside, "link", "set", cls.PEER_IF, "up")
-        sh(*inside, "link", "set", "lo", "up")
+            ip(*inside, "-6", "addr", "add", a, "dev", cls.PEER_IF, "nodad")
+        ip(*inside, "link", "set", cls.PEER_IF, "up")
+        ip(*inside, "link", "set", "lo", "up")
         deadline = time.time() + 5  # the link comes up
-        while "LOWER_UP" not in sh("link", "show", cls.HOST_IF).stdout:
+        while "LOWER_UP" not in ip("link", "show", cls.HOST_IF).stdout:
             if time.time() > deadline:
                 raise OSError("veth did not come up")
             time.sleep(0.05)
 
     @classmethod
     def remove_namespace(cls):
-        sh("link", "del", cls.HOST_IF, check=False)
-        sh("netns", "del", cls.NS, check=False)
+        ip("link", "del", cls.HOST_IF, check=False)
+        ip("netns", "del", cls.NS, check=False)
 
     @classmethod
     def tearDownClass(cls):
