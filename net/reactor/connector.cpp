@@ -68,9 +68,7 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
   delay_ = policy.attempt_delay;
   prefer_ = policy.prefer;
   more_ = more;
-  denied_ = !addrs_.empty() && drop_blocked(who, name, addrs_, ctx.traffic);
-  if (denied_ && !more_)
-    return connect_outcome{connect_status::failed, connect_error::denied, {}, {}, {}};
+  denied_ = !addrs_.empty() && drop_blocked(who, name, addrs_);
   order_for_attempts(addrs_, prefer_);
   launch(up, ctx);
   return on_ready(up, ctx);
@@ -81,7 +79,7 @@ connect_outcome connector::add(std::vector<ip_endpoint> addrs, const rule_subjec
   more_ = false;
   for (auto& a : addrs)
     a = canonical_destination(a);
-  if (!addrs.empty() && drop_blocked(who, name, addrs, ctx.traffic))
+  if (!addrs.empty() && drop_blocked(who, name, addrs))
     denied_ = true;
   // The untried addresses and the new ones, ordered again: the families
   // alternate from where the race stands.
@@ -201,6 +199,8 @@ connect_outcome connector::pending_or_failed(side& up, loop_context& ctx) {
     auto err = last_ != connect_error::none ? last_
                : denied_                   ? connect_error::denied
                                            : connect_error::other;
+    if (err == connect_error::denied) // once per request, whatever the batches
+      count_rule_block(ctx.traffic, cmd_connect);
     return connect_outcome{connect_status::failed, err, {}, {}, {}};
   }
   connect_outcome out;

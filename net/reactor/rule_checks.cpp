@@ -78,7 +78,7 @@ bool request_blocked(const rule_subject& who, const socks5::request& req,
 }
 
 bool drop_blocked(const rule_subject& who, std::string_view name,
-                  std::vector<ip_endpoint>& addrs, traffic_counts& counts) {
+                  std::vector<ip_endpoint>& addrs) {
   if (!who.rules || who.rules->trivial())
     return false;
   auto q = who.query(cmd_connect);
@@ -90,10 +90,7 @@ bool drop_blocked(const rule_subject& who, std::string_view name,
     return who.rules->check(q).kind == rule_verdict::block;
   };
   addrs.erase(std::remove_if(addrs.begin(), addrs.end(), blocked), addrs.end());
-  if (!addrs.empty())
-    return false;
-  count_rule_block(counts, cmd_connect);
-  return true;
+  return addrs.empty();
 }
 
 bool bind_peer_blocked(const rule_subject& who, const ip_endpoint& peer,

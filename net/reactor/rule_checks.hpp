@@ -32,9 +32,9 @@ const rule* routing_rule(const rule_subject& who, const socks5::request& req);
 
 /// Drops from `addrs` (canonical) the addresses the rules block for a
 /// CONNECT to `name` (empty: an address was given); true when none is left
-/// (counted then).
+/// (the connector counts the block when the request fails for it).
 bool drop_blocked(const rule_subject& who, std::string_view name,
-                  std::vector<ip_endpoint>& addrs, traffic_counts& counts);
+                  std::vector<ip_endpoint>& addrs);
 
 /// True when the rules block the BIND peer `peer`; counted.
 bool bind_peer_blocked(const rule_subject& who, const ip_endpoint& peer,
