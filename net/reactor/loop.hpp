@@ -131,8 +131,10 @@ private:
   void udp_via_ready(conn& c);
   void next_parent(conn& c);
   void on_parent_resolved(conn_id id, uint32_t gen, resolve_result res);
+  void on_parent_resolved_late(conn_id id, uint32_t gen, resolve_result res);
+  /// `more`: the parent's name may still bring the other family.
   void connect_parent(conn& c, std::vector<ip_endpoint> addrs,
-                      const outbound_profile* profile);
+                      const outbound_profile* profile, bool more = false);
   void on_parent_connect(conn& c, const connect_outcome& out);
   void via_step(conn& c);
   void parent_failed(conn& c, connect_error err);

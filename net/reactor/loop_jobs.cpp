@@ -245,7 +245,7 @@ void loop::on_connect(conn& c, const connect_outcome& out) {
 }
 
 void loop::connect_failed(conn& c, connect_error err) {
-  if (c.state == cstate::connecting) { // a CONNECT (not BIND or UDP)
+  if (c.state == cstate::connecting && !c.udp) { // a CONNECT (not BIND or UDP)
     c.connect = connect_result::failed;
     c.connected_at = ctx_.now;
   }

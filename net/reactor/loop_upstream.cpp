@@ -20,6 +20,13 @@
 
 namespace px::net {
 
+namespace {
+
+/// A parent is configured, not asked for: the rules do not check it.
+const rule_subject unchecked_parent;
+
+} // namespace
+
 /// Starts `req` through parents when its route says so; false: direct.
 bool loop::start_via(conn& c, const socks5::request& req) {
   auto& set = c.plan->upstream;
@@ -95,11 +102,15 @@ void loop::next_parent(conn& c) {
     connect_parent(c, {v.current->address}, profile);
     return;
   }
-  // A parent by name: our resolver, then every address it has.
+  // A parent by name: our resolver, then every address it has (a late
+  // family joins the race, as for a target).
   auto id = c.id;
-  ctx_.dns.resolve(v.current->host, true, [this, id, gen](resolve_result res) {
-    on_parent_resolved(id, gen, std::move(res));
-  });
+  ctx_.dns.resolve(
+    v.current->host, true,
+    [this, id, gen](resolve_result res) { on_parent_resolved(id, gen, std::move(res)); },
+    [this, id, gen](resolve_result res) {
+      on_parent_resolved_late(id, gen, std::move(res));
+    });
 }
 
 void loop::on_parent_resolved(conn_id id, uint32_t gen, resolve_result res) {
@@ -114,15 +125,23 @@ void loop::on_parent_resolved(conn_id id, uint32_t gen, resolve_result res) {
     a.port = c->via.current->address.port;
   const outbound_profile* profile = nullptr;
   outbound_of(*c, profile); // an unknown profile failed before the lookup
-  connect_parent(*c, std::move(res.addrs), profile);
+  connect_parent(*c, std::move(res.addrs), profile, res.partial);
+}
+
+void loop::on_parent_resolved_late(conn_id id, uint32_t gen, resolve_result res) {
+  auto c = find(id);
+  if (!c || c->state != cstate::connecting || !c->via.active() || c->op_gen != gen)
+    return; // connected, failed over or gone meanwhile
+  for (auto& a : res.addrs)
+    a.port = c->via.current->address.port;
+  on_parent_connect(*c, c->connect_op.add(std::move(res.addrs), unchecked_parent, {},
+                                          c->up, ctx_));
 }
 
 void loop::connect_parent(conn& c, std::vector<ip_endpoint> addrs,
-                          const outbound_profile* profile) {
-  // A parent is configured, not asked for: the rules do not check it.
-  static const rule_subject unchecked;
-  on_parent_connect(c, c.connect_op.start(std::move(addrs), unchecked, {}, c.up, ctx_,
-                                          c.plan->connect, profile));
+                          const outbound_profile* profile, bool more) {
+  on_parent_connect(c, c.connect_op.start(std::move(addrs), unchecked_parent, {}, c.up,
+                                          ctx_, c.plan->connect, profile, more));
 }
 
 void loop::on_parent_connect(conn& c, const connect_outcome& out) {
@@ -230,6 +249,12 @@ void loop::udp_via_ready(conn& c) {
   if (relay.is_unspecified()) {
     relay = c.remote;
     relay.port = bnd.ip.port;
+  }
+  if (relay.v6 != c.remote.v6) {
+    // Our socket towards the parent was opened, and named in the request,
+    // in the family of the control connection: it cannot reach this relay.
+    parent_failed(c, connect_error::address_unsupported);
+    return;
   }
   c.udp->set_parent_relay(relay);
   c.via = via_state{};

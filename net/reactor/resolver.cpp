@@ -225,7 +225,9 @@ void resolver::on_answer(uint64_t id, bool v6, resolve_result answer) {
     deliver(id);
     return;
   }
-  if (!had_deadline && l.answers.deadline())
+  // Only a caller that takes the late family gets one family early; the
+  // others (BIND's expected peer) wait for both answers.
+  if (!had_deadline && l.answers.deadline() && l.late)
     delays_.emplace_back(*l.answers.deadline(), id);
 }
 
@@ -237,7 +239,7 @@ void resolver::deliver(uint64_t id) {
   if (l.delivered)
     return; // waits for its late family
   auto res = merged(l.answers);
-  if (!l.answers.both() && l.late) {
+  if (!l.answers.both()) {
     // One family, within the resolution delay: the lookup stays for the
     // other, whose answer goes to `late`.
     res.partial = true;

@@ -56,10 +56,10 @@ public:
   /// when this host has a route to it (RFC 6724 rule 1), else IPv4: what
   /// `prefer = system` follows. `done` runs on the loop's thread, possibly
   /// before `resolve` returns (a hosts-file hit); callers keep no state
-  /// they touch after the call. With `late`, a result that `done` got
-  /// without the other family is `partial`, and `late` gets that family's
-  /// answer when it comes (addresses, or an error); without, that answer
-  /// is dropped.
+  /// they touch after the call. With `late`, `done` may come 50 ms after
+  /// the first family (the result is `partial`), and `late` gets the other
+  /// family's answer when it comes (addresses, or an error); without,
+  /// `done` waits for both answers.
   void resolve(const std::string& name, bool stream, resolve_callback done,
                resolve_callback late = {});
 

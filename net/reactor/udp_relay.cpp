@@ -197,10 +197,15 @@ void udp_relay::to_name(const std::string& domain, uint16_t port,
   if (!resolving_.insert(domain).second)
     return;
   std::weak_ptr<udp_relay> self = shared_from_this();
-  ctx_.dns.resolve(domain, false, [self, domain](resolve_result res) {
-    if (auto r = self.lock())
-      r->on_resolved(domain, res);
-  });
+  // A datagram goes to one address: the family that answers first (within
+  // the resolution delay) will do, and a late one is not needed.
+  ctx_.dns.resolve(
+    domain, false,
+    [self, domain](resolve_result res) {
+      if (auto r = self.lock())
+        r->on_resolved(domain, res);
+    },
+    [](resolve_result) {});
 }
 
 void udp_relay::on_resolved(const std::string& domain, const resolve_result& res) {
