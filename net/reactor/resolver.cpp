@@ -1,7 +1,6 @@
 #include "net/reactor/resolver.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <mutex>
 
 #include <ares.h>
@@ -82,8 +81,8 @@ resolver::resolver(int epfd, const std::string& servers) : epfd_(epfd) {
   opts.sock_state_cb_data = this;
   opts.timeout = 2000;
   opts.tries = 2;
-  // DNS only: resolve() reads the hosts file itself, once per family,
-  // before any query (c-ares would read it again for each query).
+  // DNS only: resolve() looks in the hosts table first (c-ares would read
+  // the file again for each query).
   char dns_only[] = "b";
   opts.lookups = dns_only;
   if (ares_init_options(&channel_, &opts,
@@ -156,30 +155,13 @@ void resolver::resolve(const std::string& name, bool stream,
 }
 
 std::optional<resolve_result> resolver::from_hosts_file(const std::string& name) {
-  dual_lookup answers;
   auto now = dual_lookup::clock::now();
-  bool any = false;
-  for (bool v6 : {true, false}) {
-    hostent* h = nullptr;
-    resolve_result r;
-    if (ares_gethostbyname_file(channel_, name.c_str(), v6 ? AF_INET6 : AF_INET, &h)
-          == ARES_SUCCESS
-        && h && h->h_addrtype == (v6 ? AF_INET6 : AF_INET)) {
-      for (auto p = h->h_addr_list; *p; ++p) {
-        ip_endpoint ep;
-        ep.v6 = v6;
-        std::memcpy(ep.bytes.data(), *p, v6 ? 16 : 4);
-        if (std::find(r.addrs.begin(), r.addrs.end(), ep) == r.addrs.end())
-          r.addrs.push_back(ep);
-      }
-      any = any || !r.addrs.empty();
-    }
-    if (h)
-      ares_free_hostent(h);
-    answers.add(v6, std::move(r), now);
-  }
-  if (!any)
+  auto e = hosts_.find(name, now);
+  if (!e || (e->v4.empty() && e->v6.empty()))
     return std::nullopt;
+  dual_lookup answers;
+  answers.add(true, resolve_result{connect_error::none, e->v6, false}, now);
+  answers.add(false, resolve_result{connect_error::none, e->v4, false}, now);
   return merged(answers);
 }
 

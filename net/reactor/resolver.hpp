@@ -15,6 +15,7 @@
 
 #include "net/address.hpp"
 #include "net/conn_control.hpp"
+#include "net/reactor/hosts_table.hpp"
 #include "net/reactor/io_handler.hpp"
 
 struct ares_channeldata;
@@ -82,6 +83,8 @@ private:
   static void on_sock_state(void* self, int fd, int readable, int writable);
   static void on_done(void* arg, int status, int timeouts, ares_addrinfo* res);
   /// The name's addresses in the hosts file (none there: nullopt).
+  /// Answered alone, as getaddrinfo does: no DNS query for the other
+  /// family.
   std::optional<resolve_result> from_hosts_file(const std::string& name);
   /// One family's answer reached lookup `id` (gone: delivered, late).
   void on_answer(uint64_t id, bool v6, resolve_result answer);
@@ -92,6 +95,7 @@ private:
   ares_channeldata* channel_ = nullptr;
   std::unordered_map<int, std::unique_ptr<dns_socket>> sockets_;
   std::vector<std::unique_ptr<dns_socket>> retired_;
+  hosts_table hosts_;
   /// Lookups waiting for an answer, by id (the queries name their lookup
   /// by id: one may answer after the lookup was delivered).
   std::unordered_map<uint64_t, std::unique_ptr<lookup>> lookups_;

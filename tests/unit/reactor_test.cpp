@@ -23,6 +23,7 @@
 #include "net/reactor.hpp"
 #include "net/reactor/connector.hpp"
 #include "net/reactor/dual_lookup.hpp"
+#include "net/reactor/hosts_table.hpp"
 
 using namespace px;
 using namespace std::chrono_literals;
@@ -691,4 +692,35 @@ CAF_TEST(a dual lookup does not stop waiting for an error and reports the truer 
   CAF_CHECK(!d.add(false, found({"10.0.0.1"}), t0));
   CAF_CHECK(!d.add(false, found({"10.0.0.2"}), t0));
   CAF_CHECK(hosts(d.take(true)) == (std::vector<std::string>{"10.0.0.1"}));
+}
+
+CAF_TEST(the hosts table reads the file once and again only after it changed) {
+  char path[] = "/tmp/hosts-test-XXXXXX";
+  int fd = mkstemp(path);
+  CAF_REQUIRE(fd >= 0);
+  auto write_file = [&](const std::string& text) {
+    CAF_REQUIRE(::ftruncate(fd, 0) == 0);
+    CAF_REQUIRE(::pwrite(fd, text.data(), text.size(), 0) == ssize_t(text.size()));
+  };
+  write_file("# comment\n127.0.0.1 localhost Loop # trailing\n::1 localhost\n"
+             "10.0.0.1 dual\n10.0.0.1 dual\nfe80::1%eth0 scoped\n");
+  net::hosts_table t{path};
+  auto t0 = net::hosts_table::clock::now();
+  auto e = t.find("LOCALHOST", t0);
+  CAF_REQUIRE(e != nullptr);
+  CAF_REQUIRE_EQUAL(e->v4.size(), 1u);
+  CAF_CHECK_EQUAL(e->v4[0].host_string(), "127.0.0.1");
+  CAF_REQUIRE_EQUAL(e->v6.size(), 1u);
+  CAF_CHECK_EQUAL(e->v6[0].host_string(), "::1");
+  CAF_CHECK(t.find("loop", t0) != nullptr);
+  CAF_CHECK_EQUAL(t.find("dual", t0)->v4.size(), 1u); // the same address once
+  CAF_CHECK(t.find("scoped", t0) == nullptr);
+  CAF_CHECK(t.find("trailing", t0) == nullptr);
+  // Changed: not seen within the second, seen after it.
+  write_file("10.9.9.9 fresh\n");
+  CAF_CHECK(t.find("fresh", t0 + std::chrono::milliseconds{500}) == nullptr);
+  CAF_CHECK(t.find("fresh", t0 + std::chrono::seconds{2}) != nullptr);
+  CAF_CHECK(t.find("localhost", t0 + std::chrono::seconds{2}) == nullptr);
+  ::close(fd);
+  ::unlink(path);
 }
