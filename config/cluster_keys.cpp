@@ -10,16 +10,6 @@ namespace {
 
 using error = std::optional<std::string>;
 
-/// `v` resolved against the folder of the config file `path`.
-std::string resolve(const std::string& v, const std::string& path) {
-  if (v.front() == '/')
-    return v;
-  auto slash = path.rfind('/');
-  auto dir = slash == std::string::npos ? std::string{"."}
-                                        : (slash == 0 ? "/" : path.substr(0, slash));
-  return dir + "/" + v;
-}
-
 /// A node name: 1-64 of [A-Za-z0-9._-].
 error node_name(const std::string& v, proxy_config& cfg) {
   bool ok = !v.empty() && v.size() <= 64;
@@ -69,7 +59,7 @@ key_spec path_key(std::string_view name, std::string cluster_config::*member) {
                       proxy_config& cfg) -> error {
     if (v.empty())
       return std::string{"empty path"};
-    cfg.cluster.*member = resolve(v, path);
+    cfg.cluster.*member = relative_to_config(v, path);
     return std::nullopt;
   };
   return {"cluster", name, false, set};

@@ -94,6 +94,14 @@ std::string dirname_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+} // namespace
+
+std::string relative_to_config(const std::string& v, const std::string& config_path) {
+  return v.front() == '/' ? v : dirname_of(config_path) + "/" + v;
+}
+
+namespace {
+
 /// A decimal number in [lo, hi].
 template <class T>
 auto whole_number(unsigned long long lo, unsigned long long hi) {
@@ -232,10 +240,9 @@ auto file_path(std::string if_empty, std::vector<std::string> verbatim = {}) {
                               const std::string& path) -> parsed<std::string> {
     if (v.empty())
       return {std::nullopt, if_empty};
-    if (v.front() == '/'
-        || std::find(verbatim.begin(), verbatim.end(), v) != verbatim.end())
+    if (std::find(verbatim.begin(), verbatim.end(), v) != verbatim.end())
       return ok(v);
-    return ok(dirname_of(path) + "/" + v);
+    return ok(relative_to_config(v, path));
   };
 }
 

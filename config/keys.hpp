@@ -42,6 +42,10 @@ struct key_spec {
   key_setter set;
 };
 
+/// `v` (a path given in the config file, not empty) resolved against the
+/// folder of the config file `config_path`, unless absolute.
+std::string relative_to_config(const std::string& v, const std::string& config_path);
+
 /// Every key, grouped by section in the order the sections are documented.
 const std::vector<key_spec>& key_table();
 

@@ -121,7 +121,7 @@ error parse_via(const std::string& item, net::rule& r) {
 
 /// An outbound profile name (the config checks `[outbound.NAME]` exists).
 error parse_outbound(const std::string& item, net::rule& r) {
-  if (!valid_group_name(item))
+  if (!valid_profile_name(item))
     return bad(item, "a profile name of [outbound.NAME]");
   if (!r.outbound.empty())
     return std::string{"takes one name"};
