@@ -171,12 +171,8 @@ void loop::run_deadlines() {
         break;
       case deadline_kind::attempt:
         // Happy Eyeballs: no answer within the attempt delay.
-        if (c->state == cstate::connecting && c->op_gen == d.gen) {
-          if (c->via.active())
-            on_parent_connect(*c, c->connect_op.on_timer(c->up, ctx_));
-          else
-            on_connect(*c, c->connect_op.on_timer(c->up, ctx_));
-        }
+        if (c->state == cstate::connecting && c->op_gen == d.gen)
+          on_attempts(*c, c->connect_op.on_timer(c->up, ctx_));
         break;
       case deadline_kind::bandwidth:
         if (c->state == cstate::relaying && c->resume_at <= d.when) {
@@ -299,10 +295,7 @@ void loop::process(conn& c) {
       drive_handshake(c);
       return;
     case cstate::connecting:
-      if (c.via.active())
-        on_parent_connect(c, c.connect_op.on_ready(c.up, ctx_));
-      else
-        on_connect(c, c.connect_op.on_ready(c.up, ctx_));
+      on_attempts(c, c.connect_op.on_ready(c.up, ctx_));
       return;
     case cstate::via_handshake:
       via_step(c);

@@ -136,6 +136,9 @@ private:
   void connect_parent(conn& c, std::vector<ip_endpoint> addrs,
                       const outbound_profile* profile, bool more = false);
   void on_parent_connect(conn& c, const connect_outcome& out);
+  /// What the connector says of a CONNECT's attempts: to a parent or to
+  /// the target.
+  void on_attempts(conn& c, const connect_outcome& out);
   void via_step(conn& c);
   void parent_failed(conn& c, connect_error err);
   void via_failed(conn& c, connect_error err);

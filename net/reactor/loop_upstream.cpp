@@ -128,6 +128,13 @@ void loop::on_parent_resolved(conn_id id, uint32_t gen, resolve_result res) {
   connect_parent(*c, std::move(res.addrs), profile, res.partial);
 }
 
+void loop::on_attempts(conn& c, const connect_outcome& out) {
+  if (c.via.active())
+    on_parent_connect(c, out);
+  else
+    on_connect(c, out);
+}
+
 void loop::on_parent_resolved_late(conn_id id, uint32_t gen, resolve_result res) {
   auto c = find(id);
   if (!c || c->state != cstate::connecting || !c->via.active() || c->op_gen != gen)
