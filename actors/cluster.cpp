@@ -61,23 +61,32 @@ void broadcast(cluster_ptr self, const T& msg) {
     self->send(h, msg);
 }
 
-/// Asks the registry to apply every wanted entry not being applied.
+/// Asks the registry to apply every wanted entry not being applied. When
+/// it answers, the entry is confirmed, and a newer entry that came
+/// meanwhile goes next; a refused one stays wanted for the next tick.
 void apply_wanted(cluster_ptr self) {
   auto& st = self->state;
   for (auto& kv : st.replica.wanted()) {
-    if (!st.applying.insert(kv.first).second)
+    if (st.replica.applying(kv.first))
       continue;
-    auto user = kv.first;
-    auto done = [=] { self->state.applying.erase(user); };
-    self->request(st.deps.registry, apply_timeout, apply_atom_v, kv.second)
+    st.replica.begin_apply(kv.first);
+    auto entry = kv.second;
+    auto done = [=](bool ok) {
+      self->state.replica.finish_apply(entry, ok);
+      if (ok) {
+        apply_wanted(self);
+        save(self);
+      }
+    };
+    self->request(st.deps.registry, apply_timeout, apply_atom_v, entry)
       .then(
         [=](add_result r) {
-          done();
           if (r != add_result::ok)
-            log::debug("cluster: applying user '" + user
+            log::debug("cluster: applying user '" + entry.user
                        + "' waits: " + to_string(r));
+          done(r == add_result::ok);
         },
-        [=](caf::error&) { done(); });
+        [=](caf::error&) { done(false); });
   }
 }
 

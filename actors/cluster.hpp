@@ -107,8 +107,6 @@ struct cluster_state {
   std::vector<cluster_slot> slots;
   /// Every peer that said hello or sent entries, by node name.
   std::map<std::string, caf::actor> peers;
-  /// Users whose wanted entry the registry is applying.
-  std::set<std::string> applying;
   /// A write of the state file is in flight; changes wait for a write.
   bool save_busy = false;
   bool save_again = false;

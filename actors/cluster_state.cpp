@@ -60,7 +60,7 @@ bool cluster_replica::merge(const cluster_entry& e) {
   auto cur = current(e.user);
   if (cur != nullptr && !newer(e, *cur))
     return false; // older, or a duplicate
-  if (same_content(e, content_in(confirmed_, e.user))) {
+  if (!applying(e.user) && same_content(e, content_in(confirmed_, e.user))) {
     wanted_.erase(e.user);
     confirmed_[e.user] = e;
     dirty_ = true;
@@ -68,6 +68,26 @@ bool cluster_replica::merge(const cluster_entry& e) {
   }
   wanted_[e.user] = e;
   return true;
+}
+
+void cluster_replica::begin_apply(const std::string& user) {
+  applying_.insert(user);
+}
+
+void cluster_replica::finish_apply(const cluster_entry& e, bool ok) {
+  applying_.erase(e.user);
+  if (!ok)
+    return;
+  // The registry holds `e` now: confirmed, so that the next snapshot is
+  // not taken for a local change, while a newer wanted entry still waits.
+  auto c = confirmed_.find(e.user);
+  if (c == confirmed_.end() || !newer(c->second, e)) {
+    confirmed_[e.user] = e;
+    dirty_ = true;
+  }
+  auto w = wanted_.find(e.user);
+  if (w != wanted_.end() && !newer(w->second, e))
+    wanted_.erase(w);
 }
 
 std::vector<cluster_entry>

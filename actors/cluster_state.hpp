@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -48,8 +49,24 @@ public:
   /// Merges an entry from a peer; true when it wins over what this node
   /// holds and must be applied by the registry (then it is wanted). An
   /// entry that wins with the content the registry already holds is
-  /// confirmed at once (false). Raises the clock either way.
+  /// confirmed at once (false), unless an apply of that user is in flight
+  /// (the registry's content is about to change). Raises the clock either
+  /// way.
   bool merge(const cluster_entry& e);
+
+  /// The registry was asked to apply the wanted entry of `user`: until
+  /// finish_apply, no other apply of it, and no shortcut in merge.
+  void begin_apply(const std::string& user);
+
+  /// The registry answered the apply of `e`: applied (`ok`, it is then
+  /// confirmed unless something newer is) or not (it stays wanted). A
+  /// newer wanted entry that came meanwhile stays wanted.
+  void finish_apply(const cluster_entry& e, bool ok);
+
+  /// An apply of `user` is in flight.
+  bool applying(const std::string& user) const {
+    return applying_.count(user) != 0;
+  }
 
   /// Compares the users the registry holds with the confirmed entries:
   /// wanted entries the registry now holds become confirmed, and every
@@ -94,6 +111,8 @@ private:
   uint64_t clock_ = 0;
   std::map<std::string, cluster_entry> confirmed_;
   std::map<std::string, cluster_entry> wanted_;
+  /// Users whose apply the registry has not answered yet.
+  std::set<std::string> applying_;
   bool dirty_ = false;
 };
 

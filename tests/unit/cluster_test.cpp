@@ -163,6 +163,37 @@ CAF_TEST(a local change of a wanted user wins over the entry of the peer) {
   CAF_CHECK(r.wanted().empty());
 }
 
+CAF_TEST(an entry that comes while an older one is being applied is not lost) {
+  // A peer adds u (7) and deletes it (8) before this registry has written
+  // the add: the delete must not be confirmed over the add in flight, and
+  // the add landing must not read as a local re-add.
+  cluster_replica r{"me"};
+  auto add = live("u", 7, "peer", "hu");
+  CAF_CHECK(r.merge(add));
+  r.begin_apply("u");
+  CAF_CHECK(r.merge(dead("u", 8, "peer"))); // wanted, not confirmed at once
+  CAF_CHECK(r.current("u")->deleted);
+  r.finish_apply(add, true);
+  CAF_CHECK_EQUAL(r.confirmed().at("u").counter, 7u);
+  CAF_REQUIRE_EQUAL(r.wanted().size(), 1u);
+  // The registry's snapshot after the add: no local change.
+  CAF_CHECK(r.observe({cluster_user{"u", 1, "hu"}}).empty());
+  CAF_CHECK(r.current("u")->deleted);
+  // The delete is applied in turn: confirmed, still nothing local.
+  r.begin_apply("u");
+  r.finish_apply(dead("u", 8, "peer"), true);
+  CAF_CHECK(r.observe({}).empty());
+  CAF_CHECK(r.wanted().empty());
+  CAF_CHECK(r.confirmed().at("u").deleted);
+  // A refused apply leaves the entry wanted.
+  auto again = live("u", 9, "peer", "hu2");
+  CAF_CHECK(r.merge(again));
+  r.begin_apply("u");
+  r.finish_apply(again, false);
+  CAF_CHECK(!r.applying("u"));
+  CAF_CHECK_EQUAL(r.wanted().count("u"), 1u);
+}
+
 CAF_TEST(the state file keeps versions and tombstones) {
   cluster_replica r{"me"};
   r.observe({cluster_user{"a", 1, "$y$x"}, cluster_user{"b", 3, "$y$y"}});
