@@ -115,9 +115,15 @@ void on_delta(cluster_ptr self, const cluster_delta& d) {
   auto from = caf::actor_cast<caf::actor>(self->current_sender());
   learn(self, d.node, from);
   std::vector<cluster_entry> won;
-  for (auto& e : d.entries)
+  for (auto& e : d.entries) {
+    if (!well_formed(e)) {
+      log::warning("cluster: dropped a malformed entry from " + d.node + " (user '"
+                   + log::escape(e.user) + "')");
+      continue;
+    }
     if (st.replica.merge(e))
       won.push_back(e);
+  }
   if (!won.empty()) {
     apply_wanted(self);
     cluster_delta fwd{st.replica.self(), false, std::move(won)};

@@ -3,7 +3,17 @@
 #include <algorithm>
 #include <sstream>
 
+#include "config/cluster_keys.hpp"
+#include "config/users.hpp"
+
 namespace px {
+
+bool well_formed(const cluster_entry& e) {
+  auto all_roles = config::role_socks | config::role_admin;
+  return config::valid_username(e.user) && config::valid_node_name(e.origin)
+         && (e.deleted
+             || (e.roles != 0 && (e.roles & ~all_roles) == 0 && config::valid_hash(e.hash)));
+}
 
 bool newer(const cluster_entry& a, const cluster_entry& b) {
   if (a.counter != b.counter)

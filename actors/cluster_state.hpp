@@ -20,6 +20,11 @@
 
 namespace px {
 
+/// True when `e` can be merged: a valid user name and origin node name,
+/// and for a live user its roles and a hash the users file can hold (a
+/// peer's entry that is not is dropped, never applied or saved).
+bool well_formed(const cluster_entry& e);
+
 /// True when `a` has a greater version than `b` (counter, then origin).
 bool newer(const cluster_entry& a, const cluster_entry& b);
 

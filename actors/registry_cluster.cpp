@@ -52,7 +52,7 @@ caf::result<add_result> apply_entry(registry_ptr self, const cluster_entry& e) {
     }
   } else {
     auto all_roles = config::role_socks | config::role_admin;
-    if (e.hash.empty() || e.roles == 0 || (e.roles & ~all_roles) != 0)
+    if (!config::valid_hash(e.hash) || e.roles == 0 || (e.roles & ~all_roles) != 0)
       return add_result::invalid;
     if (i != st.users.end() && i->second.hash == e.hash && i->second.roles == e.roles) {
       notify_users(self);

@@ -6,16 +6,20 @@
 
 namespace px::config {
 
+bool valid_node_name(std::string_view v) {
+  bool ok = !v.empty() && v.size() <= 64;
+  for (unsigned char c : v)
+    ok = ok && (isalnum(c) || c == '.' || c == '_' || c == '-');
+  return ok;
+}
+
 namespace {
 
 using error = std::optional<std::string>;
 
 /// A node name: 1-64 of [A-Za-z0-9._-].
 error node_name(const std::string& v, proxy_config& cfg) {
-  bool ok = !v.empty() && v.size() <= 64;
-  for (unsigned char c : v)
-    ok = ok && (isalnum(c) || c == '.' || c == '_' || c == '-');
-  if (!ok)
+  if (!valid_node_name(v))
     return "'" + shown(v) + "' is not a node name (1 to 64 of A-Z a-z 0-9 . _ -)";
   cfg.cluster.name = v;
   return std::nullopt;

@@ -4,12 +4,16 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "config/ini.hpp"
 #include "config/keys.hpp"
 
 namespace px::config {
+
+/// A cluster node's name: 1 to 64 of A-Z a-z 0-9 . _ -.
+bool valid_node_name(std::string_view name);
 
 /// The keys of [cluster].
 std::vector<key_spec> cluster_keys();

@@ -165,9 +165,7 @@ error parse_user_line(const std::string& line, user_entry& u) {
   if (!roles)
     return "user '" + u.name + "': roles must be socks, admin or socks,admin";
   u.roles = *roles;
-  // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
-  if (u.hash.empty() || u.hash.front() != '$' || !visible_ascii(u.hash)
-      || crypt_checksalt(u.hash.c_str()) != CRYPT_SALT_OK || !whole_hash(u.hash))
+  if (!valid_hash(u.hash))
     return "user '" + u.name
            + "': password hash is not a supported crypt(5) hash"
              " (create entries with 'proxy --hash-user')";
@@ -178,6 +176,12 @@ error parse_user_line(const std::string& line, user_entry& u) {
 }
 
 } // namespace
+
+bool valid_hash(const std::string& hash) {
+  // (crypt_checksalt reads up to a NUL: the rest must be checked here.)
+  return !hash.empty() && hash.front() == '$' && visible_ascii(hash)
+         && crypt_checksalt(hash.c_str()) == CRYPT_SALT_OK && whole_hash(hash);
+}
 
 bool valid_profile_name(std::string_view name) {
   if (name.empty() || name.size() > 64)

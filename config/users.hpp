@@ -90,6 +90,10 @@ bool valid_group_name(std::string_view name);
 /// digits, '_' and '-'.
 bool valid_profile_name(std::string_view name);
 
+/// A crypt(5) hash the proxy can check and the users file can hold: a
+/// supported method, printable, with nothing after the hash.
+bool valid_hash(const std::string& hash);
+
 /// True when `password` can be hashed (1 to 255 bytes, no NUL).
 bool valid_password(std::string_view password);
 

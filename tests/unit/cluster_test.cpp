@@ -196,8 +196,8 @@ CAF_TEST(an entry that comes while an older one is being applied is not lost) {
 
 CAF_TEST(the state file keeps versions and tombstones) {
   cluster_replica r{"me"};
-  r.observe({cluster_user{"a", 1, "$y$x"}, cluster_user{"b", 3, "$y$y"}});
-  r.observe({cluster_user{"a", 1, "$y$x"}});
+  r.observe({cluster_user{"a", 1, "$y$j9T$salt$x"}, cluster_user{"b", 3, "$y$j9T$salt$y"}});
+  r.observe({cluster_user{"a", 1, "$y$j9T$salt$x"}});
   CAF_CHECK(r.take_dirty());
   CAF_CHECK(!r.take_dirty());
   auto res = cluster_replica::load("me", r.save());
@@ -220,7 +220,7 @@ using cluster_actor_impl = caf::stateful_actor<cluster_state>;
 struct fixture : test_coordinator_fixture<> {
   fixture() {
     std::vector<config::user_entry> users{
-      plain_entry("demo", config::role_socks, "$y$demo")};
+      plain_entry("demo", config::role_socks, "$y$j9T$salt$demo")};
     reg = sys.spawn(registry, users, std::vector<hasher_actor>{}, registry_config{},
                     persister_actor{});
     met = sys.spawn(metrics, nullptr);
@@ -298,24 +298,24 @@ CAF_TEST_FIXTURE_SCOPE(cluster_actor_tests, fixture)
 CAF_TEST(a hello gets the full state and local changes reach the peer) {
   auto cl = spawn_cluster("a");
   CAF_CHECK_EQUAL(shape(state_of(cl).replica.all()),
-                  (std::vector<std::string>{"demo@1/a $y$demo"}));
+                  (std::vector<std::string>{"demo@1/a $y$j9T$salt$demo"}));
   auto p = sys.spawn(peer_box, "b");
   caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
   consume_all();
   CAF_REQUIRE_EQUAL(box(p).deltas.size(), 1u);
   CAF_CHECK(box(p).deltas[0].full);
   CAF_CHECK_EQUAL(shape(box(p).deltas[0].entries),
-                  (std::vector<std::string>{"demo@1/a $y$demo"}));
+                  (std::vector<std::string>{"demo@1/a $y$j9T$salt$demo"}));
   // A reload of the users file (SIGHUP) adds carol and drops demo.
   caf::anon_send(reg, reload_atom_v,
                  std::vector<config::user_entry>{
-                   plain_entry("carol", config::role_socks, "$y$carol")});
+                   plain_entry("carol", config::role_socks, "$y$j9T$salt$carol")});
   consume_all();
   settle();
   CAF_REQUIRE_EQUAL(box(p).deltas.size(), 2u);
   CAF_CHECK(!box(p).deltas[1].full);
   CAF_CHECK_EQUAL(shape(box(p).deltas[1].entries),
-                  (std::vector<std::string>{"carol@2/a $y$carol", "demo@3/a dead"}));
+                  (std::vector<std::string>{"carol@2/a $y$j9T$salt$carol", "demo@3/a dead"}));
 }
 
 CAF_TEST(a write of a peer is applied once and duplicates change nothing) {
@@ -323,7 +323,7 @@ CAF_TEST(a write of a peer is applied once and duplicates change nothing) {
   auto p = sys.spawn(peer_box, "b");
   caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
   consume_all();
-  auto delta = cluster_delta{"b", false, {live("dave", 10, "b", "$y$dave")}};
+  auto delta = cluster_delta{"b", false, {live("dave", 10, "b", "$y$j9T$salt$dave")}};
   caf::send_as(p, cl, delta);
   consume_all();
   CAF_CHECK_EQUAL(users(), (std::vector<std::string>{"dave", "demo"}));
@@ -340,11 +340,30 @@ CAF_TEST(a write of a peer is applied once and duplicates change nothing) {
   // A later local change counts after the peer's: 11.
   caf::anon_send(reg, reload_atom_v,
                  std::vector<config::user_entry>{
-                   plain_entry("demo", config::role_socks, "$y$demo")});
+                   plain_entry("demo", config::role_socks, "$y$j9T$salt$demo")});
   consume_all();
   settle();
   CAF_CHECK_EQUAL(shape(box(p).deltas.back().entries),
                   (std::vector<std::string>{"dave@11/a dead"}));
+}
+
+CAF_TEST(malformed entries of a peer are dropped) {
+  auto cl = spawn_cluster("a");
+  auto p = sys.spawn(peer_box, "b");
+  caf::send_as(p, cl, cluster_hello{cluster_protocol, "b", 0, ""});
+  consume_all();
+  caf::send_as(p, cl,
+               cluster_delta{"b", false,
+                             {live("colon", 4, "b", "$y$j9T$salt$a:b"),
+                              live("nohash", 4, "b", "plain"),
+                              live("spaced", 4, "b c", "$y$j9T$salt$ok"),
+                              live("good", 4, "b", "$y$j9T$salt$good")}});
+  consume_all();
+  CAF_CHECK_EQUAL(users(), (std::vector<std::string>{"demo", "good"}));
+  auto& st = state_of(cl);
+  CAF_CHECK(st.replica.current("colon") == nullptr);
+  CAF_CHECK(st.replica.current("nohash") == nullptr);
+  CAF_CHECK(st.replica.current("spaced") == nullptr);
 }
 
 CAF_TEST(a winning entry from one peer is passed on to the others once) {
@@ -356,17 +375,17 @@ CAF_TEST(a winning entry from one peer is passed on to the others once) {
   consume_all();
   auto sent_b = box(b).deltas.size();
   auto sent_c = box(c).deltas.size();
-  auto delta = cluster_delta{"b", false, {live("erin", 5, "b", "$y$erin")}};
+  auto delta = cluster_delta{"b", false, {live("erin", 5, "b", "$y$j9T$salt$erin")}};
   caf::send_as(b, cl, delta);
   consume_all();
   // c hears it from a at once; b, where it came from, does not.
   CAF_REQUIRE_EQUAL(box(c).deltas.size(), sent_c + 1);
   CAF_CHECK_EQUAL(shape(box(c).deltas.back().entries),
-                  (std::vector<std::string>{"erin@5/b $y$erin"}));
+                  (std::vector<std::string>{"erin@5/b $y$j9T$salt$erin"}));
   CAF_CHECK_EQUAL(box(b).deltas.size(), sent_b);
   // The same entry again (from c, which passes it on too): no change, no
   // forwarding, so the rounds end.
-  caf::send_as(c, cl, cluster_delta{"c", false, {live("erin", 5, "b", "$y$erin")}});
+  caf::send_as(c, cl, cluster_delta{"c", false, {live("erin", 5, "b", "$y$j9T$salt$erin")}});
   consume_all();
   CAF_CHECK_EQUAL(box(b).deltas.size(), sent_b);
   CAF_CHECK_EQUAL(box(c).deltas.size(), sent_c + 1);
@@ -377,8 +396,8 @@ CAF_TEST(conflicting writes resolve the same way in either order) {
     auto cl = spawn_cluster("a");
     auto b = sys.spawn(peer_box, "b");
     auto c = sys.spawn(peer_box, "c");
-    auto from_b = cluster_delta{"b", false, {live("x", 5, "b", "$y$b")}};
-    auto from_c = cluster_delta{"c", false, {live("x", 5, "c", "$y$c")}};
+    auto from_b = cluster_delta{"b", false, {live("x", 5, "b", "$y$j9T$salt$b")}};
+    auto from_c = cluster_delta{"c", false, {live("x", 5, "c", "$y$j9T$salt$c")}};
     caf::send_as(c_first ? c : b, cl, c_first ? from_c : from_b);
     consume_all();
     caf::send_as(c_first ? b : c, cl, c_first ? from_b : from_c);
@@ -386,7 +405,7 @@ CAF_TEST(conflicting writes resolve the same way in either order) {
     settle();
     auto& st = state_of(cl);
     CAF_CHECK(st.replica.wanted().empty());
-    CAF_CHECK_EQUAL(st.replica.confirmed().at("x").hash, "$y$c");
+    CAF_CHECK_EQUAL(st.replica.confirmed().at("x").hash, "$y$j9T$salt$c");
     // A delete at a later counter wins over both.
     caf::send_as(b, cl, cluster_delta{"b", false, {dead("x", 6, "b")}});
     consume_all();
