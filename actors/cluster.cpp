@@ -42,15 +42,18 @@ void save(cluster_ptr self) {
                 st.replica.save())
     .then(
       [=](const std::string& err) {
-        if (!err.empty())
-          log::error("cluster: cannot save " + self->state.deps.state_path + ": " + err);
         self->state.save_busy = false;
+        if (!err.empty()) {
+          log::error("cluster: cannot save " + self->state.deps.state_path + ": " + err);
+          self->state.save_again = true; // the next gossip tick tries again
+          return;
+        }
         save(self);
       },
       [=](caf::error& e) {
         log::error("cluster: no answer from the writer: " + caf::to_string(e));
         self->state.save_busy = false;
-        save(self);
+        self->state.save_again = true;
       });
 }
 
@@ -291,6 +294,7 @@ void on_hello(cluster_ptr self, const cluster_hello& h) {
 void gossip(cluster_ptr self) {
   auto& st = self->state;
   apply_wanted(self);
+  save(self); // after a failed write
   if (++st.ticks % 2 == 0)
     broadcast(self, st.replica.digest());
   self->delayed_send(self, gossip_interval, gossip_atom_v);
@@ -315,7 +319,6 @@ caf::behavior serving(cluster_ptr self) {
     [=](const users_snapshot& snap) { on_users(self, snap); },
     [=](dial_atom, size_t i) { dial(self, i); },
     [=](gossip_atom) { gossip(self); },
-    [=](apply_atom) { apply_wanted(self); },
     [=](nmetrics_atom) {
       auto rp = self->make_response_promise<node_metrics>();
       local_metrics(self, rp);

@@ -19,7 +19,6 @@
 //                          saved and sent to every peer
 //   (dial_atom, size_t)    dial configured peer i (back-off timer)
 //   (gossip_atom)          every second: retry wanted entries; digests
-//   (apply_atom)           retry wanted entries now
 #pragma once
 
 #include <chrono>
@@ -51,8 +50,6 @@ constexpr auto cluster_max_backoff = std::chrono::milliseconds{2000};
 
 /// What the cluster actor works with.
 struct cluster_deps {
-  /// This node's name.
-  std::string node;
   /// This node's listen address as peers write it (ADDRESS:PORT).
   std::string listen;
   /// The peers to dial.

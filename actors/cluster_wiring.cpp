@@ -18,7 +18,7 @@ namespace px {
 
 namespace {
 
-/// Registers `T` (and std::vector<T>) for the middleman by its type name.
+/// Registers `T` for the middleman by its type name.
 template <class T>
 void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<T>(caf::type_name<T>::value);
@@ -93,7 +93,6 @@ start_cluster(caf::actor_system& sys, const config::cluster_config& c,
   if (auto err = std::get_if<std::string>(&loaded))
     return *err;
   cluster_deps deps;
-  deps.node = c.name;
   deps.listen = c.listen->to_string();
   deps.peers = c.peers;
   deps.registry = links.registry;

@@ -256,7 +256,6 @@ struct fixture : test_coordinator_fixture<> {
   caf::actor spawn_cluster(std::string name,
                            std::vector<config::cluster_peer> peers = {}) {
     cluster_deps deps;
-    deps.node = name;
     deps.peers = std::move(peers);
     deps.registry = reg;
     deps.metrics = met;
