@@ -157,11 +157,8 @@ void hash_new_user(registry_ptr self, hasher_actor h, pending_change add) {
         add.hash = hash;
         if (hash.empty())
           fail_add(self, add, add_result::invalid);
-        else if (self->state.cfg.path.empty())
-          commit_new_user(self, add);
         else
-          self->state.to_write.push_back(std::move(add));
-        write_users(self, false);
+          queue_write(self, std::move(add));
         hasher_done(self, h);
       },
       [=](caf::error&) mutable {
@@ -195,11 +192,8 @@ caf::result<add_result> change_user(registry_ptr self, change_kind kind,
   if (kind == change_kind::passwd) {
     st.to_hash.push_back(std::move(c));
     dispatch(self);
-  } else if (st.cfg.path.empty()) {
-    commit_new_user(self, c);
   } else {
-    st.to_write.push_back(std::move(c));
-    write_users(self, false);
+    queue_write(self, std::move(c));
   }
   return rp;
 }
