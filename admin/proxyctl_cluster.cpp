@@ -51,15 +51,8 @@ void print_line(const mgr::cluster_node_counters& n) {
 
 int print_cluster_metrics(const std::vector<uint8_t>& in, bool json) {
   auto v = mgr::parse_cluster_metrics_reply(in.data(), in.size());
-  if (!v) {
-    if (in.size() == 3 && in[0] == mgr::version) {
-      std::cerr << "proxyctl: cluster metrics: "
-                << mgr::to_string(static_cast<mgr::status>(in[2])) << "\n";
-      return exit_refused;
-    }
-    std::cerr << "proxyctl: cluster metrics: malformed reply from the proxy\n";
-    return exit_transport;
-  }
+  if (!v)
+    return manager_fail(in, "cluster metrics");
   auto total = total_of(*v);
   if (json) {
     std::string nodes = "[";
@@ -112,15 +105,8 @@ std::optional<mgr::request> cluster_setting_request(const std::vector<std::strin
 
 int print_cluster_setting(const std::vector<uint8_t>& in, bool json) {
   auto v = mgr::parse_cluster_setting_reply(in.data(), in.size());
-  if (!v) {
-    if (in.size() == 3 && in[0] == mgr::version) {
-      std::cerr << "proxyctl: --cluster: "
-                << mgr::to_string(static_cast<mgr::status>(in[2])) << "\n";
-      return exit_refused;
-    }
-    std::cerr << "proxyctl: --cluster: malformed reply from the proxy\n";
-    return exit_transport;
-  }
+  if (!v)
+    return manager_fail(in, "--cluster");
   bool all = v->missing.empty();
   std::vector<std::string> applied;
   std::string nodes = "[";

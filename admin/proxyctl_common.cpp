@@ -8,6 +8,17 @@
 
 namespace px::proxyctl {
 
+int manager_fail(const std::vector<uint8_t>& in, const char* what) {
+  namespace mgr = admin::manager;
+  if (in.size() == 3 && in[0] == mgr::version) {
+    auto st = static_cast<mgr::status>(in[2]);
+    std::cerr << "proxyctl: " << what << ": " << mgr::to_string(st) << "\n";
+    return exit_refused;
+  }
+  std::cerr << "proxyctl: " << what << ": malformed reply from the proxy\n";
+  return exit_transport;
+}
+
 std::string admin_user(const options& opt) {
   if (!opt.user.empty())
     return opt.user;

@@ -30,6 +30,10 @@ constexpr int exit_auth = 3;
 /// Transport or protocol failure.
 constexpr int exit_transport = 4;
 
+/// Says why the proxy refused `what` (a Manager status reply), or that its
+/// reply is malformed; returns exit_refused or exit_transport.
+int manager_fail(const std::vector<uint8_t>& in, const char* what);
+
 /// The command line.
 struct options {
   std::string host = "127.0.0.1";

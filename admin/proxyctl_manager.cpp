@@ -18,18 +18,6 @@ namespace mgr = admin::manager;
 /// waits 60 s for the outcome, see admin/manager_reload.hpp).
 constexpr int reload_reply_ms = 65000;
 
-/// Says why the proxy refused `what` (or that its reply is malformed);
-/// returns exit_refused or exit_transport.
-int manager_fail(const std::vector<uint8_t>& in, const char* what) {
-  if (in.size() == 3 && in[0] == mgr::version) {
-    auto st = static_cast<mgr::status>(in[2]);
-    std::cerr << "proxyctl: " << what << ": " << mgr::to_string(st) << "\n";
-    return exit_refused;
-  }
-  std::cerr << "proxyctl: " << what << ": malformed reply from the proxy\n";
-  return exit_transport;
-}
-
 /// The command as the user typed it ("users del"), for messages.
 std::string what(const options& opt) {
   auto out = opt.command[0];
