@@ -4,6 +4,7 @@
 // peer's actor only after a probe succeeded, because the middleman's own
 // connect blocks its actor until the kernel gives up (minutes) when the
 // peer is unreachable.
+#include <cerrno>
 #include <cstring>
 #include <string>
 

@@ -50,6 +50,18 @@ void order_for_attempts(std::vector<ip_endpoint>& addrs, address_family prefer) 
   }
 }
 
+std::vector<ip_endpoint> connector::admit(std::vector<ip_endpoint> addrs,
+                                          const rule_subject& who, std::string_view name) {
+  // Rules see (and the connect uses) the address really reached: 0.0.0.0
+  // or a mapped ::ffff:127.0.0.1 must not get around a block of 127.0.0.0/8,
+  // and a name is checked again for every address it resolved to.
+  for (auto& a : addrs)
+    a = canonical_destination(a);
+  if (!addrs.empty() && drop_blocked(who, name, addrs))
+    denied_ = true;
+  return addrs;
+}
+
 connect_outcome connector::start(std::vector<ip_endpoint> addrs,
                                  const rule_subject& who, std::string_view name,
                                  side& up, loop_context& ctx,
@@ -57,18 +69,13 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
                                  const outbound_profile* profile, bool more) {
   abort();
   profile_ = profile;
-  addrs_ = std::move(addrs);
-  // Rules see (and the connect uses) the address really reached: 0.0.0.0
-  // or a mapped ::ffff:127.0.0.1 must not get around a block of 127.0.0.0/8,
-  // and a name is checked again for every address it resolved to.
-  for (auto& a : addrs_)
-    a = canonical_destination(a);
   next_ = 0;
   last_ = connect_error::none;
   delay_ = policy.attempt_delay;
   prefer_ = policy.prefer;
   more_ = more;
-  denied_ = !addrs_.empty() && drop_blocked(who, name, addrs_);
+  denied_ = false;
+  addrs_ = admit(std::move(addrs), who, name);
   order_for_attempts(addrs_, prefer_);
   launch(up, ctx);
   return on_ready(up, ctx);
@@ -77,10 +84,7 @@ connect_outcome connector::start(std::vector<ip_endpoint> addrs,
 connect_outcome connector::add(std::vector<ip_endpoint> addrs, const rule_subject& who,
                                std::string_view name, side& up, loop_context& ctx) {
   more_ = false;
-  for (auto& a : addrs)
-    a = canonical_destination(a);
-  if (!addrs.empty() && drop_blocked(who, name, addrs))
-    denied_ = true;
+  addrs = admit(std::move(addrs), who, name);
   // The untried addresses and the new ones, ordered again: the families
   // alternate from where the race stands.
   std::vector<ip_endpoint> rest(addrs_.begin() + static_cast<long>(next_), addrs_.end());

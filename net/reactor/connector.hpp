@@ -84,6 +84,11 @@ public:
   }
 
 private:
+  /// `addrs` made canonical, minus those the rules of `who` block for
+  /// `name` (all blocked: denied_ is set).
+  std::vector<ip_endpoint> admit(std::vector<ip_endpoint> addrs, const rule_subject& who,
+                                 std::string_view name);
+
   struct attempt {
     side s;
     /// Index of its address in addrs_.
